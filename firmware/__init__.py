@@ -1,0 +1,5 @@
+# firmware: host-side tooling for ws2 boards: bundles, virtual board, deploy, flash, demo.
+# MIT licence; part of ws2 for MicroPython. Run `python -m firmware --help`.
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,0 +1,57 @@
+# ws2: the Winsock 2 router for MicroPython. Lazy root: `import ws2` costs little RAM;
+# each public name's module is imported on first use and the name cached here.
+# MIT licence; part of ws2 for MicroPython.
+
+# module -> the public names it defines (searched only on the first use of a name).
+_WHERE = (
+    ("startup", " WSAStartup WSACleanup WSAGetLastError WSASetLastError WSAData MAKEWORD"
+                " WSAIsBlocking WSASetBlockingHook WSAUnhookBlockingHook "),
+    ("socklife", " socket WSASocket bind accept WSAAccept closesocket "),
+    ("sockio", " send recv recv_into sendto recvfrom WSASend WSARecv WSASendTo WSARecvFrom "),
+    ("sockctrl", " connect WSAConnect WSAJoinLeaf listen getsockname getpeername getsockopt setsockopt"
+                 " shutdown WSASendDisconnect WSARecvDisconnect WSAIoctl ioctlsocket "),
+    ("enumprot", " WSAEnumProtocols WSCEnumProtocols "),
+    ("install", " WSCInstallProvider WSCDeinstallProvider WSCWriteProviderOrder WSCGetProviderPath"
+                " WSCUpdateProvider "),
+    ("addrconv", " htons htonl ntohs ntohl inet_pton inet_ntop WSAStringToAddress WSAAddressToString "),
+    ("protocol_info", " WSAProtocolInfo "),
+    ("settings", " config "),
+    ("errors", " WSAError strerror "),
+    ("events", " select WSAPoll WSAPOLLFD WSACreateEvent WSASetEvent WSAResetEvent WSACloseEvent"
+               " WSAEventSelect WSAEnumNetworkEvents WSAWaitForMultipleEvents WSAAsyncSelect"
+               " WSAGetOverlappedResult WSAOverlapped WSADuplicateSocket WSACancelBlockingCall"
+               " sleep_alertable "),
+    ("nsrouter", " getaddrinfo getnameinfo gethostbyname gethostbyaddr WSALookupServiceBegin"
+                 " WSALookupServiceNext WSALookupServiceEnd WSAQuerySet WSCInstallNameSpace"
+                 " WSCUnInstallNameSpace WSCEnableNSProvider WSCEnumNameSpaceProviders "),
+)
+
+
+# Submodules: MicroPython resolves `from ws2 import catalog` through __getattr__.
+_SUBMODULES = (" addrconv aio board catalog compat const dispatch enumprot errors events handles install"
+               " instl nscatalog nsrouter protocol_info provider settings sockctrl socklife sockio"
+               " startup state store upcalls ")
+
+
+def __getattr__(name):
+    key = " " + name + " "
+    if key in _SUBMODULES:
+        __import__("ws2." + name)
+        import sys
+
+        return sys.modules["ws2." + name]
+    for mod, names in _WHERE:
+        if key in names:
+            break
+    else:
+        # Constants: WSA error codes, then the Winsock constants.
+        mod = "errors" if name.startswith("WSA") else "const"
+    m = __import__("ws2." + mod, None, None, [name])
+    try:
+        value = getattr(m, name)
+    except AttributeError:
+        if mod != "errors":
+            raise AttributeError(name)
+        value = getattr(__import__("ws2.const", None, None, [name]), name)
+    globals()[name] = value
+    return value

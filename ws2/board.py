@@ -1,0 +1,36 @@
+# ws2/board: what the running port can hold, by sys.platform (mirrors boards/*/board.json).
+# MIT licence; part of ws2 for MicroPython.
+import sys
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+# Handle-table capacity per port: lwIP's own socket limit, since a router
+# handle without a socket underneath is useless (esp32 CONFIG_LWIP_MAX_SOCKETS
+# = 10; rp2 has 5 TCP + ~8 listen pcbs; unix and CPython are host-limited).
+_CAPACITY = (("esp32", 10), ("rp2", 8), ("linux", 32), ("darwin", 32))
+MAX_CAPACITY = const(255)  # the slot field of a handle is 8 bits
+IS_MICROPYTHON = sys.implementation.name == "micropython"
+
+
+def default_capacity():
+    """Return the handle-table capacity for this port."""
+    p = sys.platform
+    for name, n in _CAPACITY:
+        if p == name:
+            return n if IS_MICROPYTHON else 64
+    return 64
+
+
+def root():
+    """Return the directory where ws2 keeps its catalog and settings."""
+    if IS_MICROPYTHON:
+        return "/ws2"
+    import os
+
+    return os.environ.get("WS2_ROOT") or os.path.join(os.path.expanduser("~"), ".ws2")

@@ -1,0 +1,178 @@
+# ws2/catalog: the transport protocol catalog: entries, matching, and its file.
+# MIT licence; part of ws2 for MicroPython.
+import json
+
+from ws2 import store
+from ws2.errors import (WSAError, WSAEAFNOSUPPORT, WSAEINVAL, WSAEPROTONOSUPPORT,
+                        WSAESOCKTNOSUPPORT)
+from ws2.protocol_info import check
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+# Indices into a catalog tuple (WSAPROTOCOL_INFOW order, see protocol_info.FIELDS).
+I_PROVIDER_FLAGS = const(4)
+I_PROVIDER_ID = const(5)
+I_CATALOG_ID = const(6)
+I_CHAIN = const(7)
+I_AF = const(9)
+I_TYPE = const(12)
+I_PROTOCOL = const(13)
+I_MAX_OFFSET = const(14)
+I_NAME = const(19)
+_PFL_HIDDEN = const(0x04)
+_PFL_MATCHES_PROTOCOL_ZERO = const(0x08)
+_FILE = "catalog"
+_FORMAT = const(1)
+FIRST_ID = const(1001)
+
+entries = []  # catalog tuples, in catalog order (= socket() matching priority)
+paths = {}  # provider_id -> import path of the provider module
+next_id = FIRST_ID
+loaded = False
+
+
+# -- the catalog file: pure codec, tested byte by byte ------------------------
+
+def encode(entries, paths, next_id):
+    """Return the catalog file payload for these entries."""
+    return json.dumps({"format": _FORMAT, "next_id": next_id, "paths": paths,
+                       "entries": [list(e) for e in entries]}).encode()
+
+
+def decode(payload):
+    """Return (entries, paths, next_id) from a payload; ValueError when it is not a catalog."""
+    try:
+        d = json.loads(payload)
+        if d["format"] != _FORMAT:
+            raise ValueError("catalog format %r" % d["format"])
+        out = []
+        for e in d["entries"]:
+            e = list(e)
+            e[I_CHAIN] = tuple(e[I_CHAIN])
+            out.append(check(tuple(e)))
+        paths = d["paths"]
+        next_id = d["next_id"]
+        if not isinstance(paths, dict) or not isinstance(next_id, int):
+            raise ValueError("bad header")
+        for e in out:
+            if e[I_PROVIDER_ID] not in paths:
+                raise ValueError("entry %d has no provider path" % e[I_CATALOG_ID])
+        return out, paths, next_id
+    except ValueError:
+        raise
+    except Exception as e:  # KeyError, TypeError, WSAError from check(): all "corrupt"
+        raise ValueError("corrupt catalog: %r" % (e,))
+
+
+# -- loading and saving --------------------------------------------------------
+
+def _use(new_entries, new_paths, new_next):
+    global entries, paths, next_id, loaded
+    entries = new_entries
+    paths = new_paths
+    next_id = new_next
+    loaded = True
+
+
+def load():
+    """Load the catalog from flash, falling back to the board's default catalog."""
+    payload = store.load(_FILE)
+    if payload is not None:
+        try:
+            _use(*decode(payload))
+            return
+        except ValueError as e:
+            print("ws2: warning: catalog unreadable (%s); using the default catalog" % e)
+    elif store.exists(_FILE):
+        print("ws2: warning: catalog file is corrupt; using the default catalog")
+    from ws2 import instl
+
+    _use(*instl.default_catalog())
+
+
+def ensure():
+    """Load the catalog once."""
+    if not loaded:
+        load()
+
+
+def save():
+    """Persist the catalog (power-safe)."""
+    store.save(_FILE, encode(entries, paths, next_id))
+
+
+def reset():
+    """Forget the stored catalog and go back to the board default."""
+    store.remove(_FILE)
+    load()
+
+
+# -- lookups -------------------------------------------------------------------
+
+def by_id(catalog_id):
+    """Return the entry with this catalog id, or None."""
+    for e in entries:
+        if e[I_CATALOG_ID] == catalog_id:
+            return e
+    return None
+
+
+def path_of(provider_id):
+    """Return the import path of a provider id, or None."""
+    return paths.get(provider_id)
+
+
+def match(af, type, protocol):
+    """First entry matching (af, type, protocol) in catalog order, as socket() does.
+
+    af 0 and type 0 are wildcards; protocol 0 matches only entries flagged
+    PFL_MATCHES_PROTOCOL_ZERO. With no full match the error names the closest
+    partial match: no type -> WSAESOCKTNOSUPPORT, type but no family ->
+    WSAEAFNOSUPPORT, type and family but no protocol -> WSAEPROTONOSUPPORT.
+    """
+    if af == 0 and protocol == 0:
+        raise WSAError(WSAEINVAL, "address family and protocol cannot both be 0")
+    best = 0
+    for e in entries:
+        if not e[I_CHAIN]:  # a layered entry is not a protocol by itself
+            continue
+        if type and type != e[I_TYPE]:
+            continue
+        if af and af != e[I_AF]:
+            if best < 1:
+                best = 1
+            continue
+        p = e[I_PROTOCOL]
+        if p <= protocol <= p + e[I_MAX_OFFSET] or (protocol == 0 and e[I_PROVIDER_FLAGS] & _PFL_MATCHES_PROTOCOL_ZERO):
+            return e
+        best = 2
+    if best == 0:
+        raise WSAError(WSAESOCKTNOSUPPORT, "no provider offers socket type %d" % type)
+    if best == 1:
+        raise WSAError(WSAEAFNOSUPPORT, "no provider offers address family %d for socket type %d" % (af, type))
+    raise WSAError(WSAEPROTONOSUPPORT, "no provider offers protocol %d for (af %d, type %d)" % (protocol, af, type))
+
+
+def visible(protocols=None, hidden=False):
+    """Entries in catalog order, filtered by a protocol list; PFL_HIDDEN ones only when hidden."""
+    out = []
+    for e in entries:
+        if not hidden and e[I_PROVIDER_FLAGS] & _PFL_HIDDEN:
+            continue
+        if protocols is not None:
+            p = e[I_PROTOCOL]
+            hit = False
+            for q in protocols:
+                if p <= q <= p + e[I_MAX_OFFSET]:
+                    hit = True
+                    break
+            if not hit:
+                continue
+        out.append(e)
+    return out

@@ -1,0 +1,31 @@
+# ws2/enumprot: WSAEnumProtocols and WSCEnumProtocols.
+# MIT licence; part of ws2 for MicroPython.
+from ws2 import catalog
+from ws2.dispatch import fail, prolog
+from ws2.errors import WSAError, WSAEFAULT
+from ws2.protocol_info import from_tuple
+
+
+def _protocols(protocols):
+    if protocols is None:
+        return None
+    try:
+        out = list(protocols)
+        for p in out:
+            if not isinstance(p, int):
+                raise TypeError
+        return out
+    except TypeError:
+        raise fail(WSAError(WSAEFAULT, "protocols must be a list of protocol numbers or None"))
+
+
+def WSAEnumProtocols(protocols=None):
+    """Return the visible catalog entries (no PFL_HIDDEN) in catalog order, filtered by protocols."""
+    prolog()
+    return [from_tuple(e) for e in catalog.visible(_protocols(protocols))]
+
+
+def WSCEnumProtocols(protocols=None):
+    """Like WSAEnumProtocols but including hidden entries; works without WSAStartup."""
+    catalog.ensure()
+    return [from_tuple(e) for e in catalog.visible(_protocols(protocols), True)]

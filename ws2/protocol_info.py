@@ -1,0 +1,60 @@
+# ws2/protocol_info: WSAProtocolInfo, the WSAPROTOCOL_INFOW fields under snake_case names.
+# MIT licence; part of ws2 for MicroPython.
+from ws2.errors import WSAError, WSAEINVAL
+
+# Field order is WSAPROTOCOL_INFOW's; the catalog keeps entries as tuples in
+# this order (a tuple costs a fraction of an instance's RAM) and builds
+# WSAProtocolInfo objects only for the caller.
+FIELDS = (
+    "service_flags1", "service_flags2", "service_flags3", "service_flags4", "provider_flags",
+    "provider_id", "catalog_entry_id", "protocol_chain", "version", "address_family",
+    "max_sockaddr", "min_sockaddr", "socket_type", "protocol", "protocol_max_offset",
+    "network_byte_order", "security_scheme", "message_size", "provider_reserved", "protocol_name",
+)
+_DEFAULTS = (0, 0, 0, 0, 0, "", 0, (), 2, 0, 16, 16, 0, 0, 0, 0, 0, 0, 0, "")
+
+
+class WSAProtocolInfo:
+    """One catalog entry (WSAPROTOCOL_INFOW)."""
+
+    def __init__(self, **fields):
+        for i in range(len(FIELDS)):
+            name = FIELDS[i]
+            setattr(self, name, fields.pop(name, _DEFAULTS[i]))
+        if fields:
+            raise WSAError(WSAEINVAL, "unknown WSAProtocolInfo field(s): %s" % ", ".join(fields))
+        self.protocol_chain = tuple(self.protocol_chain)
+
+    def to_tuple(self):
+        """Return the fields as a tuple in WSAPROTOCOL_INFOW order."""
+        return tuple(getattr(self, n) for n in FIELDS)
+
+    def __eq__(self, other):
+        return isinstance(other, WSAProtocolInfo) and self.to_tuple() == other.to_tuple()
+
+    def __repr__(self):
+        return "WSAProtocolInfo(catalog_entry_id=%d, protocol_name=%r)" % (self.catalog_entry_id, self.protocol_name)
+
+
+def from_tuple(t):
+    """Build a WSAProtocolInfo from a catalog tuple."""
+    p = WSAProtocolInfo()
+    for i in range(len(FIELDS)):
+        setattr(p, FIELDS[i], t[i])
+    return p
+
+
+def check(t):
+    """Validate a catalog tuple's types; raise WSAEINVAL naming the first bad field."""
+    if len(t) != len(FIELDS):
+        raise WSAError(WSAEINVAL, "a protocol info has %d fields, not %d" % (len(FIELDS), len(t)))
+    for i in range(len(FIELDS)):
+        v = t[i]
+        want = type(_DEFAULTS[i])
+        if want is tuple:
+            ok = isinstance(v, tuple) and len(v) <= 7 and all(isinstance(c, int) for c in v)
+        else:
+            ok = isinstance(v, want) and not isinstance(v, bool)
+        if not ok:
+            raise WSAError(WSAEINVAL, "protocol info field %s has a bad value %r" % (FIELDS[i], v))
+    return t

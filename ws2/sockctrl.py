@@ -1,0 +1,88 @@
+# ws2/sockctrl: connection and control calls: connect, listen, names, options, shutdown, ioctls.
+# MIT licence; part of ws2 for MicroPython.
+from ws2.dispatch import call
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+_WSP_CONNECT = const(7)
+_WSP_GETPEERNAME = const(12)
+_WSP_GETSOCKNAME = const(13)
+_WSP_GETSOCKOPT = const(14)
+_WSP_IOCTL = const(16)
+_WSP_JOINLEAF = const(17)
+_WSP_LISTEN = const(18)
+_WSP_RECVDISCONNECT = const(20)
+_WSP_SENDDISCONNECT = const(24)
+_WSP_SETSOCKOPT = const(26)
+_WSP_SHUTDOWN = const(27)
+
+
+def connect(s, addr):
+    """Connect s to addr (for datagram sockets: set the default peer)."""
+    return call(s, _WSP_CONNECT, addr, None, None, None, None)
+
+
+def WSAConnect(s, addr, caller_data=None, callee_data=None, sqos=None, gqos=None):
+    """Connect with optional connect-time data and QoS (providers may refuse them)."""
+    return call(s, _WSP_CONNECT, addr, caller_data, callee_data, sqos, gqos)
+
+
+def WSAJoinLeaf(s, addr, caller_data=None, callee_data=None, sqos=None, gqos=None, flags=0):
+    """Join a multipoint session (WSAEOPNOTSUPP on providers without multipoint)."""
+    return call(s, _WSP_JOINLEAF, addr, caller_data, callee_data, sqos, gqos, flags)
+
+
+def listen(s, backlog=5):
+    """Listen for connections on a bound stream socket."""
+    return call(s, _WSP_LISTEN, backlog)
+
+
+def getsockname(s):
+    """Return the local address of s."""
+    return call(s, _WSP_GETSOCKNAME)
+
+
+def getpeername(s):
+    """Return the peer address of a connected s."""
+    return call(s, _WSP_GETPEERNAME)
+
+
+def getsockopt(s, level, name):
+    """Return the value of a socket option."""
+    return call(s, _WSP_GETSOCKOPT, level, name)
+
+
+def setsockopt(s, level, name, value):
+    """Set a socket option."""
+    return call(s, _WSP_SETSOCKOPT, level, name, value)
+
+
+def shutdown(s, how):
+    """Disable receives (SD_RECEIVE), sends (SD_SEND) or both (SD_BOTH)."""
+    return call(s, _WSP_SHUTDOWN, how)
+
+
+def WSASendDisconnect(s, data=None):
+    """Start a graceful close, with optional disconnect data."""
+    return call(s, _WSP_SENDDISCONNECT, data)
+
+
+def WSARecvDisconnect(s, buf=None):
+    """Stop receiving and collect disconnect data (returns its length)."""
+    return call(s, _WSP_RECVDISCONNECT, buf)
+
+
+def WSAIoctl(s, code, in_data=None, out_len=0, overlapped=None, completion=None):
+    """Run a socket ioctl; returns its output (None when it has none)."""
+    return call(s, _WSP_IOCTL, code, in_data, out_len, overlapped, completion, None)
+
+
+def ioctlsocket(s, cmd, arg=0):
+    """ioctlsocket: FIONBIO, FIONREAD, SIOCATMARK; returns the ioctl's value."""
+    return call(s, _WSP_IOCTL, cmd, arg, 4, None, None, None)

@@ -1,0 +1,110 @@
+# ws2/sockio: data transfer: send, recv, recv_into, sendto, recvfrom and the WSA forms.
+# MIT licence; part of ws2 for MicroPython.
+#
+# These are the hot paths: each is the dispatch shape written out by hand (no
+# *args tuple, no helper frames), so a call allocates nothing beyond what the
+# provider returns.
+from ws2 import handles
+from ws2.dispatch import fail
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+_WSP_RECV = const(19)
+_WSP_RECVFROM = const(21)
+_WSP_SEND = const(23)
+_WSP_SENDTO = const(25)
+_slot = handles.slot
+
+
+def send(s, buf, flags=0):
+    """Send buf on a connected socket; returns the number of bytes sent."""
+    i = _slot(s)
+    try:
+        return handles.prov[i].table[_WSP_SEND](handles.ctx[i], buf, flags, None, None, None)
+    except Exception as e:
+        raise fail(e)
+
+
+def recv(s, n, flags=0):
+    """Receive up to n bytes; b'' when the peer has closed."""
+    i = _slot(s)
+    try:
+        return handles.prov[i].table[_WSP_RECV](handles.ctx[i], n, flags, None, None, None)[0]
+    except Exception as e:
+        raise fail(e)
+
+
+def recv_into(s, buf, n=0, flags=0):
+    """Receive into buf (at most n bytes when n > 0); returns the count."""
+    i = _slot(s)
+    try:
+        if n:
+            buf = memoryview(buf)[:n]
+        return handles.prov[i].table[_WSP_RECV](handles.ctx[i], buf, flags, None, None, None)[0]
+    except Exception as e:
+        raise fail(e)
+
+
+def sendto(s, buf, flags_or_addr, addr=None):
+    """Send a datagram: sendto(s, buf, addr) or sendto(s, buf, flags, addr)."""
+    if addr is None:
+        addr, flags = flags_or_addr, 0
+    else:
+        flags = flags_or_addr
+    i = _slot(s)
+    try:
+        return handles.prov[i].table[_WSP_SENDTO](handles.ctx[i], buf, flags, addr, None, None, None)
+    except Exception as e:
+        raise fail(e)
+
+
+def recvfrom(s, n, flags=0):
+    """Receive a datagram of at most n bytes; returns (data, address)."""
+    i = _slot(s)
+    try:
+        r = handles.prov[i].table[_WSP_RECVFROM](handles.ctx[i], n, flags, None, None, None)
+        return r[0], r[2]
+    except Exception as e:
+        raise fail(e)
+
+
+def WSASend(s, buffers, flags=0, overlapped=None, completion=None):
+    """Gather-send a buffer or list of buffers; returns the bytes sent."""
+    i = _slot(s)
+    try:
+        return handles.prov[i].table[_WSP_SEND](handles.ctx[i], buffers, flags, overlapped, completion, None)
+    except Exception as e:
+        raise fail(e)
+
+
+def WSARecv(s, buffers, flags=0, overlapped=None, completion=None):
+    """Scatter-receive into a buffer or list of buffers; returns (count, flags)."""
+    i = _slot(s)
+    try:
+        return handles.prov[i].table[_WSP_RECV](handles.ctx[i], buffers, flags, overlapped, completion, None)
+    except Exception as e:
+        raise fail(e)
+
+
+def WSASendTo(s, buffers, addr, flags=0, overlapped=None, completion=None):
+    """Gather-send one datagram to addr; returns the bytes sent."""
+    i = _slot(s)
+    try:
+        return handles.prov[i].table[_WSP_SENDTO](handles.ctx[i], buffers, flags, addr, overlapped, completion, None)
+    except Exception as e:
+        raise fail(e)
+
+
+def WSARecvFrom(s, buffers, flags=0, overlapped=None, completion=None):
+    """Scatter-receive one datagram; returns (count, flags, address)."""
+    i = _slot(s)
+    try:
+        return handles.prov[i].table[_WSP_RECVFROM](handles.ctx[i], buffers, flags, overlapped, completion, None)
+    except Exception as e:
+        raise fail(e)

@@ -1,0 +1,95 @@
+# ws2/socklife: socket creation and end of life: socket, WSASocket, accept, bind, closesocket.
+# MIT licence; part of ws2 for MicroPython.
+from ws2 import catalog, handles, provider, state
+from ws2.dispatch import call, fail, prolog
+from ws2.errors import WSAError, WSAEINVAL, WSAEFAULT
+from ws2.protocol_info import WSAProtocolInfo, from_tuple
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+_WSP_ACCEPT = const(0)
+_WSP_BIND = const(3)
+_WSP_CLOSESOCKET = const(6)
+_WSP_SOCKET = const(28)
+_FLAG_OVERLAPPED = const(0x01)
+_KNOWN_FLAGS = const(0x9F)  # OVERLAPPED, the four MULTIPOINT bits, NO_HANDLE_INHERIT
+
+
+def _int(v, what):
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise WSAError(WSAEINVAL, "%s must be an int, not %r" % (what, v))
+
+
+def WSASocket(af, type, proto, protocol_info=None, group=0, flags=0):
+    """Create a socket through the first matching catalog entry (or the given protocol_info's)."""
+    prolog()
+    try:
+        _int(af, "af")
+        _int(type, "type")
+        _int(proto, "proto")
+        _int(group, "group")
+        _int(flags, "flags")
+        if flags & ~_KNOWN_FLAGS:
+            raise WSAError(WSAEINVAL, "unknown WSASocket flags 0x%x" % flags)
+        if protocol_info is None:
+            e = catalog.match(af, type, proto)
+            info = from_tuple(e)
+        else:
+            if not isinstance(protocol_info, WSAProtocolInfo):
+                raise WSAError(WSAEFAULT, "protocol_info must be a WSAProtocolInfo")
+            e = catalog.by_id(protocol_info.catalog_entry_id)
+            if e is None:
+                raise WSAError(WSAEINVAL, "protocol_info names catalog entry %r, which is not installed"
+                               % (protocol_info.catalog_entry_id,))
+            info = protocol_info  # the caller's values, 0 and FROM_PROTOCOL_INFO included
+        p = provider.for_entry(e)
+        return p.table[_WSP_SOCKET](af, type, proto, info, group, flags)
+    except Exception as x:
+        raise fail(x)
+
+
+def socket(af, type, proto=0):
+    """Create a socket: WSASocket with no protocol_info, overlapped-capable as on Windows."""
+    return WSASocket(af, type, proto, None, 0, _FLAG_OVERLAPPED)
+
+
+def bind(s, addr):
+    """Bind s to a local address tuple."""
+    return call(s, _WSP_BIND, addr)
+
+
+def WSAAccept(s, condition=None, callback_data=0):
+    """Accept a connection, asking condition(caller_id, caller_data, qos, callee_id, callback_data) first."""
+    if condition is not None and not callable(condition):
+        state.set_last_error(WSAEFAULT)
+        raise WSAError(WSAEFAULT, "condition must be callable")
+    return call(s, _WSP_ACCEPT, condition, callback_data)
+
+
+def accept(s):
+    """Accept a connection; returns (new socket, peer address)."""
+    return call(s, _WSP_ACCEPT, None, 0)
+
+
+def closesocket(s):
+    """Close s; its handle becomes stale (WSAENOTSOCK) at once."""
+    i = handles.slot(s)
+    p = handles.prov[i]
+    try:
+        p.table[_WSP_CLOSESOCKET](handles.ctx[i])
+    except Exception as e:
+        raise fail(e)
+    # A provider that made the handle frees it with WPUCloseSocketHandle; if it
+    # forgot, the router does, so a buggy provider cannot leak table slots.
+    if handles.live[i] == s:
+        with state.lock:
+            handles.free(i)
+            p.sockets -= 1
+        provider.maybe_release(p)
+    return 0

@@ -1,0 +1,141 @@
+# ws2/startup: WSAStartup / WSACleanup (version negotiation, reference count) and last error.
+# MIT licence; part of ws2 for MicroPython.
+from ws2 import catalog, handles, provider, state
+from ws2.dispatch import fail
+from ws2.errors import WSAError, WSAEINVAL, WSANOTINITIALISED, WSAVERNOTSUPPORTED
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+_HIGH = const(0x0202)
+_WSP_CLOSESOCKET = const(6)
+
+
+class WSAData:
+    """What WSAStartup reports: negotiated and highest versions, description, status."""
+
+    def __init__(self, version, high_version, description, system_status, max_sockets, max_udp_dg):
+        self.version = version
+        self.high_version = high_version
+        self.description = description
+        self.system_status = system_status
+        self.max_sockets = max_sockets
+        self.max_udp_dg = max_udp_dg
+
+    def __repr__(self):
+        return "WSAData(version=0x%04x, high_version=0x%04x, description=%r, system_status=%r)" % (
+            self.version, self.high_version, self.description, self.system_status)
+
+
+def MAKEWORD(low, high):
+    """Return the WORD with low byte low (major version) and high byte high (minor)."""
+    return (low & 0xFF) | ((high & 0xFF) << 8)
+
+
+def negotiate(requested):
+    """Return the version Winsock 2.2 grants for requested, or None if unsupported."""
+    major = requested & 0xFF
+    minor = (requested >> 8) & 0xFF
+    if major == 0:
+        return None
+    if major == 1:
+        return MAKEWORD(1, 0 if minor == 0 else 1)
+    if major == 2 and minor <= 2:
+        return requested & 0xFFFF
+    return _HIGH
+
+
+def WSAStartup(version=0x0202):
+    """Start ws2 for the caller (reference counted); return WSAData."""
+    if isinstance(version, tuple) and len(version) == 2:
+        version = MAKEWORD(version[0], version[1])
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        state.set_last_error(WSAEINVAL)
+        raise WSAError(WSAEINVAL, "version must be a WORD such as 0x0202 or a (major, minor) tuple")
+    got = negotiate(version)
+    if got is None:
+        state.set_last_error(WSANOTINITIALISED)
+        raise WSAError(WSAVERNOTSUPPORTED, "version %d.%d is not supported; ws2 offers 1.0 to 2.2" % (
+            version & 0xFF, (version >> 8) & 0xFF))
+    with state.lock:
+        first = state.started == 0
+        if first and not handles.capacity:
+            from ws2 import settings, board
+
+            n = settings.get("max_sockets") or board.default_capacity()
+            handles.init(n)
+        if first:
+            catalog.ensure()
+            state.version = got
+        elif (got & 0xFF, got >> 8) < (state.version & 0xFF, state.version >> 8):
+            state.version = got  # the process version only ever goes down
+        state.started += 1
+    state.set_last_error(0)
+    v1 = (got & 0xFF) == 1
+    return WSAData(got, _HIGH, "WinSock 2.0", "Running", 32767 if v1 else 0, 65467 if v1 else 0)
+
+
+def WSACleanup():
+    """Drop one WSAStartup reference; the last one closes every socket and releases providers."""
+    if not state.started:
+        state.set_last_error(WSANOTINITIALISED)
+        raise WSAError(WSANOTINITIALISED)
+    with state.lock:
+        state.started -= 1
+        last = state.started == 0
+    if last:
+        close_all()
+        provider.release_all()
+        try:
+            from ws2 import nsrouter
+        except ImportError:
+            nsrouter = None
+        if nsrouter is not None and hasattr(nsrouter, "cleanup"):
+            nsrouter.cleanup()
+    return 0
+
+
+def close_all():
+    """Close every open socket, layered ones first (their close also closes what is below)."""
+    for h in handles.open_handles():
+        i = (h & 0xFF) - 1
+        if handles.live[i] != h:
+            continue  # closed already by the layer above it
+        p = handles.prov[i]
+        try:
+            p.table[_WSP_CLOSESOCKET](handles.ctx[i])
+        except Exception as e:
+            print("ws2: warning: closing socket %d at cleanup: %r" % (h, e))
+        if handles.live[i] == h:
+            handles.free(i)
+            p.sockets -= 1
+
+
+def WSAGetLastError():
+    """Return the calling thread's last Winsock error."""
+    return state.get_last_error()
+
+
+def WSASetLastError(code):
+    """Set the calling thread's last Winsock error."""
+    state.set_last_error(code)
+
+
+def WSAIsBlocking():
+    """Winsock 1.1 blocking-hook query: False in Winsock 2."""
+    return False
+
+
+def WSASetBlockingHook(hook):
+    """Winsock 1.1 only; Winsock 2.2 answers WSAEOPNOTSUPP."""
+    raise fail(WSAError(10045, "blocking hooks were removed in Winsock 2"))
+
+
+def WSAUnhookBlockingHook():
+    """Winsock 1.1 only; Winsock 2.2 answers WSAEOPNOTSUPP."""
+    raise fail(WSAError(10045, "blocking hooks were removed in Winsock 2"))

@@ -1,0 +1,112 @@
+# ws2/upcalls: the WPU functions a provider calls back into the router with.
+# MIT licence; part of ws2 for MicroPython.
+#
+# Providers receive this module as the `upcalls` argument of WSPStartup and
+# call e.g. upcalls.WPUCreateSocketHandle(catalog_entry_id, context).
+from ws2 import catalog, handles, provider, state
+from ws2.errors import WSAError, WSAEINVAL
+
+
+def WPUCreateSocketHandle(catalog_entry_id, context):
+    """Make a router handle for a non-IFS (or layered) provider's socket context."""
+    p = provider.for_catalog_id(catalog_entry_id)
+    h = handles.alloc(p, context, catalog_entry_id, handles.F_LAYERED)
+    p.sockets += 1
+    return h
+
+
+def WPUModifyIFSHandle(catalog_entry_id, proposed):
+    """Register an IFS provider's own pollable object and return its router handle."""
+    if proposed is None:
+        raise WSAError(WSAEINVAL, "no handle proposed")
+    p = provider.for_catalog_id(catalog_entry_id)
+    h = handles.alloc(p, proposed, catalog_entry_id, handles.F_IFS)
+    p.sockets += 1
+    return h
+
+
+def WPUQuerySocketHandleContext(s):
+    """Return the provider context stored with handle s."""
+    return handles.ctx[handles.slot(s)]
+
+
+def WPUCloseSocketHandle(s):
+    """Free handle s (made by WPUCreateSocketHandle or WPUModifyIFSHandle)."""
+    i = handles.slot(s)
+    p = handles.prov[i]
+    with state.lock:
+        handles.free(i)
+        p.sockets -= 1
+    provider.maybe_release(p)
+    return 0
+
+
+def WPUGetProviderPath(provider_id):
+    """Return the import path of an installed provider id."""
+    path = catalog.path_of(provider_id)
+    if path is None:
+        raise WSAError(WSAEINVAL, "unknown provider id %r" % (provider_id,))
+    return path
+
+
+def WPUQueryBlockingCallback(catalog_entry_id):
+    """Return the thread's blocking callback (None: Winsock 2 has no blocking hooks)."""
+    return None
+
+
+def WPUPostMessage(callback, s, event, error):
+    """Deliver an async-select notification: the window message becomes callback(s, event, error)."""
+    callback(s, event, error)
+    return True
+
+
+def WPUFDIsSet(s, fdset):
+    """Return True when s is in fdset (an fd_set is a plain collection of handles here)."""
+    return s in fdset
+
+
+def _events():
+    from ws2 import events
+
+    return events
+
+
+def WPUCreateEvent():
+    """Create a manual-reset, non-signalled event object."""
+    return _events().WSACreateEvent()
+
+
+def WPUCloseEvent(event):
+    """Close an event object."""
+    return _events().WSACloseEvent(event)
+
+
+def WPUSetEvent(event):
+    """Signal an event object."""
+    return _events().WSASetEvent(event)
+
+
+def WPUResetEvent(event):
+    """Reset an event object."""
+    return _events().WSAResetEvent(event)
+
+
+def WPUQueueApc(thread_id, routine, context):
+    """Queue routine(context) to run in thread_id's next alertable wait."""
+    return _events().queue_apc(thread_id, routine, context)
+
+
+def WPUCompleteOverlappedRequest(s, overlapped, error, transferred, flags=0):
+    """Complete an overlapped request: record the result, signal its event, queue its routine."""
+    return _events().complete_overlapped(s, overlapped, error, transferred, flags)
+
+
+def WPUOpenCurrentThread():
+    """Return the calling thread's id, for later APC delivery."""
+    return state.get_ident()
+
+
+def WPUCloseThread(thread_id):
+    """Release a thread id from WPUOpenCurrentThread (nothing to free here)."""
+    return 0
+
