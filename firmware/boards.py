@@ -29,9 +29,13 @@ def load(name):
 
 
 def heap_words(board):
-    """The -X heapsize= value for the unix port: the board's heap in its own (32-bit) words.
+    """The -X heapsize= value for the unix port: the board's heap scaled to the host's word size.
 
-    Giving the size in words keeps the virtual board as tight as the real one:
-    a 64-bit unix build uses 8-byte words where ESP32 and RP2040 use 4-byte ones.
+    Scaling keeps the virtual board as tight as the real one: a 64-bit unix
+    build uses 8-byte words where ESP32 and RP2040 use 4-byte ones, so a
+    110 KB board gets 220 KB here, room for the same number of objects. (The
+    port's own `Kw` suffix means this too, but fails to parse next to -i.)
     """
-    return "%dw" % (board["heap_kb"] * 1024 // 4)
+    import struct
+
+    return "%dK" % (board["heap_kb"] * struct.calcsize("P") // 4)

@@ -81,6 +81,9 @@ def _child_setup():
     # and die with the supervisor so no interpreter is ever left behind.
     os.setsid()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    # Ignore Ctrl-C until MicroPython installs its own handler: a Ctrl-C that
+    # arrives while the interpreter boots must not kill it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except Exception:
@@ -107,6 +110,9 @@ class VirtualBoard:
         self._tail = b""
         self._last_cr = False
         self._stop = threading.Event()
+        self._ready = threading.Event()  # set when a prompt shows: the board has booted
+        self._started_at = 0.0
+        self._quick_exits = 0
         self._thread = None
         self._cfd, self._sfd = pty.openpty()
         tty.setraw(self._sfd)
@@ -116,11 +122,14 @@ class VirtualBoard:
 
     # -- lifecycle ----------------------------------------------------------------
 
-    def start(self):
-        """Power the board on (interpreter + relay thread); returns the serial device path."""
+    def start(self, timeout=10):
+        """Power the board on and wait until it has booted; returns the serial device path."""
         self._spawn()
         self._thread = threading.Thread(target=self._relay, name="vboard-relay", daemon=True)
         self._thread.start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise RuntimeError("virtual board did not boot within %ss (%s)" % (timeout, self.micropython))
         return self.device
 
     def stop(self):
@@ -165,6 +174,7 @@ class VirtualBoard:
                                       preexec_fn=_child_setup, close_fds=True)
         os.close(s)
         self._ifd = m
+        self._started_at = time.monotonic()
         if self.raw:
             os.write(m, b"\x01")
             self._holding = b""
@@ -192,6 +202,15 @@ class VirtualBoard:
         self._kill()
         if self._stop.is_set():
             return
+        # An interpreter that dies at once, again and again (bad binary or
+        # arguments), is reported and left off instead of respawned in a loop.
+        quick = time.monotonic() - self._started_at < 1.0
+        self._quick_exits = self._quick_exits + 1 if quick else 0
+        if self._quick_exits >= 5:
+            self.log("interpreter keeps exiting at start; board left off")
+            self._to_client(b"\r\nvboard: interpreter keeps exiting at start; board left off\r\n", translate=False)
+            self._proc = None
+            return
         self.resets += 1
         self._to_client(SOFT_REBOOT, translate=False)
         self._spawn()
@@ -207,6 +226,8 @@ class VirtualBoard:
         if not data:
             return
         self._last_cr = data.endswith(b"\r")
+        if data.endswith(b">>> ") or data.endswith(b"\r\n>"):
+            self._ready.set()
         # Track the REPL mode, so a soft reset can come back in the same one.
         seen = self._tail + data
         r = seen.rfind(RAW_BANNER[:-2])
@@ -255,6 +276,8 @@ class VirtualBoard:
                     if self._holding is not None or self._ifd is None:
                         self._pending += data
                     else:
+                        if b"\x03" in data:
+                            data = self._ctrl_c(data)
                         try:
                             os.write(self._ifd, data)
                         except OSError:
@@ -271,6 +294,24 @@ class VirtualBoard:
                 self._drain()
                 self.log("interpreter exited (%s); soft reboot" % self._proc.returncode)
                 self._restart()
+
+    def _ctrl_c(self, data):
+        # While code runs, Ctrl-C must raise KeyboardInterrupt. The tty does it
+        # when MicroPython left ISIG on; a raw REPL entered straight after
+        # start keeps the tty raw, so then the relay signals the interpreter
+        # itself - only while its SIGINT handler is installed (code running),
+        # since at the prompt Ctrl-C is a byte the REPL reads.
+        try:
+            if termios.tcgetattr(self._ifd)[3] & termios.ISIG:
+                return data
+            with open("/proc/%d/status" % self._proc.pid) as f:
+                caught = [l for l in f if l.startswith("SigCgt:")]
+            if not caught or not int(caught[0].split()[1], 16) & (1 << (signal.SIGINT - 1)):
+                return data
+            os.kill(self._proc.pid, signal.SIGINT)
+        except (OSError, termios.error, ValueError):
+            return data
+        return data.replace(b"\x03", b"")
 
     def _drain(self):
         while self._ifd is not None:

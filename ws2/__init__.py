@@ -23,22 +23,27 @@ _WHERE = (
                " sleep_alertable "),
     ("nsrouter", " getaddrinfo getnameinfo gethostbyname gethostbyaddr WSALookupServiceBegin"
                  " WSALookupServiceNext WSALookupServiceEnd WSAQuerySet WSCInstallNameSpace"
-                 " WSCUnInstallNameSpace WSCEnableNSProvider WSCEnumNameSpaceProviders "),
+                 " WSCUnInstallNameSpace WSCEnableNSProvider WSCEnumNameSpaceProviders"
+                 " WSAEnumNameSpaceProviders WSANameSpaceInfo RESULT_IS_ALIAS SVCID_HOSTNAME"
+                 " SVCID_INET_HOSTADDRBYINETSTRING SVCID_INET_SERVICEBYNAME SVCID_INET_HOSTADDRBYNAME"
+                 " SVCID_DNS_TYPE_A SVCID_DNS_TYPE_PTR SVCID_DNS_TYPE_AAAA "),
 )
 
 
-# Submodules: MicroPython resolves `from ws2 import catalog` through __getattr__.
-_SUBMODULES = (" addrconv aio board catalog compat const dispatch enumprot errors events handles install"
-               " instl nscatalog nsrouter protocol_info provider settings sockctrl socklife sockio"
-               " startup state store upcalls ")
 
 
 def __getattr__(name):
     key = " " + name + " "
-    if key in _SUBMODULES:
-        __import__("ws2." + name)
+    if name.islower() and not any(key in names for _, names in _WHERE):
+        # A submodule: MicroPython resolves `from ws2 import catalog` through here.
         import sys
 
+        try:
+            __import__("ws2." + name)
+        except ImportError as e:
+            if name not in str(e):  # a module that exists but failed inside: say so
+                raise
+            raise AttributeError(name)
         return sys.modules["ws2." + name]
     for mod, names in _WHERE:
         if key in names:

@@ -91,12 +91,11 @@ def WSACleanup():
     if last:
         close_all()
         provider.release_all()
-        try:
-            from ws2 import nsrouter
-        except ImportError:
-            nsrouter = None
-        if nsrouter is not None and hasattr(nsrouter, "cleanup"):
-            nsrouter.cleanup()
+        import sys
+
+        ns = sys.modules.get("ws2.nsrouter")  # only if in use: never import it just to clean up
+        if ns is not None and hasattr(ns, "cleanup"):
+            ns.cleanup()
     return 0
 
 

@@ -1,0 +1,294 @@
+# host_tests/conftest: the hardware-in-the-loop harness (a pytest plugin) and shared fixtures.
+# MIT licence; part of ws2 for MicroPython.
+#
+# Three tiers run from here: CPython unit tests (host_tests/unit), device test
+# modules (host_tests/device/test_*.py) that pytest runs on CPython AND, as
+# items named test_x[BOARD], on the board over serial, and host-driven HIL
+# tests (host_tests/hil) that talk to the board through the `device` fixture.
+import ast
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DEVICE_DIR = os.path.join(HERE, "device")
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from firmware import boards as _boards  # noqa: E402
+from firmware.peers import EchoServer  # noqa: E402
+
+# Fixture modules of the other areas (DNS server, TLS CA, ...) join the harness here.
+for _name in ("dns_fixtures", "tls_fixtures", "bench_fixtures"):
+    if os.path.exists(os.path.join(HERE, _name + ".py")):
+        exec("from host_tests.%s import *" % _name)
+
+DEFAULT_TIMEOUT = 60  # seconds of silence from the board before a device test is interrupted
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("ws2", "ws2 hardware-in-the-loop")
+    g.addoption("--port", default=os.environ.get("PORT") or None,
+                help="serial device of a real board (default: start a virtual board)")
+    g.addoption("--board", default=os.environ.get("BOARD") or "UNIX", help="board name under boards/ (default UNIX)")
+    g.addoption("--host-ip", default=os.environ.get("HOST_IP") or None,
+                help="address at which the board reaches servers on this host (default 127.0.0.1)")
+    g.addoption("--baud", type=int, default=115200, help="serial baud rate (default 115200)")
+    g.addoption("--micropython", default=os.environ.get("MICROPYTHON") or None,
+                help="unix-port interpreter for the virtual board (default: the venv's)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "hil: needs a board (virtual or real)")
+
+
+# -- host side peers -----------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def host_ip(request):
+    """Address at which the board reaches servers on this host."""
+    return request.config.getoption("--host-ip") or "127.0.0.1"
+
+
+@pytest.fixture(scope="session")
+def tcp_echo(host_ip):
+    """A TCP echo server on host_ip (session-wide)."""
+    with EchoServer(host_ip) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def udp_echo(host_ip):
+    """A UDP echo server on host_ip (session-wide)."""
+    with EchoServer(host_ip, udp=True) as s:
+        yield s
+
+
+class Env:
+    """What a device test gets as `env`: host peers' addresses, and skip()."""
+
+    def __init__(self, values, skip):
+        self.__dict__.update(values)
+        self._skip = skip
+
+    def skip(self, reason):
+        """Skip the running test with a reason."""
+        self._skip(reason)
+
+
+@pytest.fixture(scope="session")
+def closed_port(host_ip):
+    """A TCP port on host_ip with nothing listening (bound once, then closed)."""
+    import socket
+
+    s = socket.socket()
+    s.bind((host_ip, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _env_values(request, module_env, tcp_echo, udp_echo, host_ip):
+    values = {"host_ip": host_ip, "tcp_echo_port": tcp_echo.port, "udp_echo_port": udp_echo.port,
+              "closed_port": request.getfixturevalue("closed_port")}
+    for name in module_env:
+        extra = request.getfixturevalue(name)
+        values.update(extra if isinstance(extra, dict) else extra.env())
+    return values
+
+
+@pytest.fixture
+def env(request, tcp_echo, udp_echo, host_ip, ws2_clean):
+    """The env of a device test module run on CPython."""
+    names = getattr(request.module, "ENV", ())
+    return Env(_env_values(request, names, tcp_echo, udp_echo, host_ip), pytest.skip)
+
+
+@pytest.fixture
+def ws2_clean(tmp_path, monkeypatch):
+    """Fresh ws2 state on CPython: its own flash root, nothing started, defaults loaded on demand."""
+    monkeypatch.setenv("WS2_ROOT", str(tmp_path / "ws2root"))
+    _reset_ws2()
+    yield
+    _reset_ws2()
+
+
+def _reset_ws2():
+    if "ws2" not in sys.modules:
+        return
+    from ws2 import catalog, handles, settings, state
+
+    while state.started:
+        try:
+            import ws2
+
+            ws2.WSACleanup()
+        except Exception:
+            state.started = 0
+    catalog.loaded = False
+    settings.forget()
+    handles.capacity = 0
+    state.version = 0
+    for name in ("ws2.nscatalog",):
+        m = sys.modules.get(name)
+        if m is not None and hasattr(m, "loaded"):
+            m.loaded = False
+
+
+# -- the board ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def board_info(request):
+    """The board.json of --board."""
+    return _boards.load(request.config.getoption("--board"))
+
+
+@pytest.fixture(scope="session")
+def device(request, board_info):
+    """A raw-REPL connection to the board (a virtual one unless --port), with the bundle deployed."""
+    from firmware.deploy import deploy
+    from firmware.device import Board
+    from firmware.vboard import VirtualBoard
+
+    port = request.config.getoption("--port")
+    vb = None
+    if port is None:
+        vb = VirtualBoard(board_info["name"], micropython=request.config.getoption("--micropython"))
+        port = vb.start()
+    try:
+        b = Board(port, baud=request.config.getoption("--baud"))
+        b.virtual = vb
+        b.board_info = board_info
+        deploy(b, board_info["name"], log=lambda m: None)
+        b.dtest_hashes = {}
+        yield b
+        b.close()
+    finally:
+        if vb is not None:
+            vb.stop()
+
+
+@pytest.fixture(autouse=True)
+def _transcript(request):
+    """Remember where the serial transcript stood, so a failure can show its part."""
+    request.node._transcript_start = None
+    if "device" in request.fixturenames:
+        dev = request.getfixturevalue("device")
+        request.node._transcript_start = len(dev.transcript)
+        request.node._device = dev
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    start = getattr(item, "_transcript_start", None)
+    if rep.failed and start is not None:
+        text = bytes(item._device.transcript[start:]).decode(errors="replace")
+        rep.sections.append(("serial transcript", text[-20000:]))
+
+
+# -- device test modules: collected a second time, to run on the board -----------------
+
+def pytest_collect_file(file_path, parent):
+    if file_path.suffix == ".py" and file_path.name.startswith("test_") and str(file_path.parent) == DEVICE_DIR:
+        return DeviceModule.from_parent(parent, path=file_path)
+    return None
+
+
+class DeviceModule(pytest.File):
+    """The test_* functions of a device module, as items that run on the board."""
+
+    def collect(self):
+        tree = ast.parse(self.path.read_text())
+        meta = {"ENV": (), "TIMEOUT": DEFAULT_TIMEOUT, "BOARD_SKIP": {}}
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                if node.targets[0].id in meta:
+                    meta[node.targets[0].id] = ast.literal_eval(node.value)
+        board = self.config.getoption("--board")
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                fn = _device_runner(self.path, node.name, meta, bool(node.args.args), board)
+                item = pytest.Function.from_parent(self, name="%s[%s]" % (node.name, board), callobj=fn)
+                item.add_marker("hil")
+                yield item
+
+
+class DeviceFailure(AssertionError):
+    """A device test failed on the board (its message is the board's traceback)."""
+
+
+def _device_runner(path, func, meta, wants_env, board):
+    # A real pytest test function (so fixtures, markers and reports work as for
+    # any test) whose body runs `func` of the device module on the board.
+    def run_on_board(request, device, tcp_echo, udp_echo, host_ip):
+        from firmware.device import DeviceError, DeviceTimeout
+
+        reason = meta["BOARD_SKIP"].get(board)
+        if reason:
+            pytest.skip(reason)
+        values = _env_values(request, meta["ENV"], tcp_echo, udp_echo, host_ip)
+        mod = _upload(device, path)
+        code = _RUNNER % {"values": repr(values), "mod": mod, "func": func, "args": "_env" if wants_env else ""}
+        try:
+            out = device.exec(code, timeout=meta["TIMEOUT"])
+        except DeviceTimeout as e:
+            raise DeviceFailure(str(e)) from None
+        except DeviceError as e:
+            text = str(e)
+            device.soft_reset()  # a failed test may leave sockets or state behind
+            device.dtest_dirty = True
+            if "WS2SkipTest:" in text:
+                pytest.skip(text.rsplit("WS2SkipTest:", 1)[1].strip())
+            raise DeviceFailure("on the board:\n" + text) from None
+        if "\x00WS2-PASS\x00" not in out:
+            raise DeviceFailure("the test did not finish; board output:\n" + out)
+
+    run_on_board.__name__ = func
+    return run_on_board
+
+
+_RUNNER = """
+import sys
+if '/dtest' not in sys.path:
+    sys.path.append('/dtest')
+class WS2SkipTest(Exception):
+    pass
+class _Env:
+    def skip(self, reason):
+        raise WS2SkipTest(reason)
+_env = _Env()
+for _k, _v in %(values)s.items():
+    setattr(_env, _k, _v)
+import %(mod)s
+%(mod)s.%(func)s(%(args)s)
+print('\\x00WS2-PASS\\x00')
+"""
+
+
+def _upload(dev, path):
+    """Compile a device test module for the board and copy it to /dtest once; return its name."""
+    from firmware import bundle
+
+    name = "dt_" + path.stem
+    src = path.read_bytes()
+    digest = hashlib.sha256(src).hexdigest()
+    if dev.dtest_hashes.get(name) == digest:
+        return name
+    out = os.path.join(ROOT, "build", "dtest", dev.board_info["name"], name + ".mpy")
+    bundle.compile_one(str(path), out, dev.board_info["mpy_arch"])
+    with open(out, "rb") as f:
+        data = f.read()
+    dev.exec("import os, sys\ntry:\n    os.mkdir('/dtest')\nexcept OSError:\n    pass\n"
+             "if '/dtest' not in sys.path:\n    sys.path.append('/dtest')")
+    dev.write_file("/dtest/%s.mpy" % name, data)
+    dev.soft_reset()  # drop a stale copy of the module from sys.modules
+    dev.exec("import sys\nif '/dtest' not in sys.path:\n    sys.path.append('/dtest')")
+    dev.dtest_hashes[name] = digest
+    return name
