@@ -111,7 +111,7 @@ class VirtualBoard:
         self._last_cr = False
         self._stop = threading.Event()
         self._ready = threading.Event()  # set when a prompt shows: the board has booted
-        self._started_at = 0.0
+        self._prompted = False
         self._quick_exits = 0
         self._thread = None
         self._cfd, self._sfd = pty.openpty()
@@ -174,7 +174,7 @@ class VirtualBoard:
                                       preexec_fn=_child_setup, close_fds=True)
         os.close(s)
         self._ifd = m
-        self._started_at = time.monotonic()
+        self._prompted = False
         if self.raw:
             os.write(m, b"\x01")
             self._holding = b""
@@ -202,10 +202,10 @@ class VirtualBoard:
         self._kill()
         if self._stop.is_set():
             return
-        # An interpreter that dies at once, again and again (bad binary or
-        # arguments), is reported and left off instead of respawned in a loop.
-        quick = time.monotonic() - self._started_at < 1.0
-        self._quick_exits = self._quick_exits + 1 if quick else 0
+        # An interpreter that dies before ever showing a prompt, again and
+        # again (bad binary or arguments), is reported and left off instead of
+        # respawned in a loop. Fast soft resets from a client are not that.
+        self._quick_exits = 0 if self._prompted else self._quick_exits + 1
         if self._quick_exits >= 5:
             self.log("interpreter keeps exiting at start; board left off")
             self._to_client(b"\r\nvboard: interpreter keeps exiting at start; board left off\r\n", translate=False)
@@ -227,6 +227,7 @@ class VirtualBoard:
             return
         self._last_cr = data.endswith(b"\r")
         if data.endswith(b">>> ") or data.endswith(b"\r\n>"):
+            self._prompted = True
             self._ready.set()
         # Track the REPL mode, so a soft reset can come back in the same one.
         seen = self._tail + data
