@@ -6,7 +6,7 @@
 _WHERE = (
     ("startup", " WSAStartup WSACleanup WSAGetLastError WSASetLastError WSAData MAKEWORD"
                 " WSAIsBlocking WSASetBlockingHook WSAUnhookBlockingHook "),
-    ("socklife", " socket WSASocket bind accept WSAAccept closesocket "),
+    ("socklife", " socket WSASocket bind accept WSAAccept closesocket WSADuplicateSocket "),
     ("sockio", " send recv recv_into sendto recvfrom WSASend WSARecv WSASendTo WSARecvFrom "),
     ("sockctrl", " connect WSAConnect WSAJoinLeaf listen getsockname getpeername getsockopt setsockopt"
                  " shutdown WSASendDisconnect WSARecvDisconnect WSAIoctl ioctlsocket "),
@@ -17,10 +17,11 @@ _WHERE = (
     ("protocol_info", " WSAProtocolInfo "),
     ("settings", " config "),
     ("errors", " WSAError strerror "),
-    ("events", " select WSAPoll WSAPOLLFD WSACreateEvent WSASetEvent WSAResetEvent WSACloseEvent"
-               " WSAEventSelect WSAEnumNetworkEvents WSAWaitForMultipleEvents WSAAsyncSelect"
-               " WSAGetOverlappedResult WSAOverlapped WSADuplicateSocket WSACancelBlockingCall"
-               " sleep_alertable "),
+    ("event", " WSACreateEvent WSASetEvent WSAResetEvent WSACloseEvent WSAWaitForMultipleEvents"
+              " sleep_alertable WSAEvent "),
+    ("netevents", " select WSAPoll WSAPOLLFD WSAEventSelect WSAEnumNetworkEvents WSAAsyncSelect "),
+    ("overlapped", " WSAOverlapped WSAGetOverlappedResult "),
+    ("blocking", " WSACancelBlockingCall "),
     ("nsrouter", " getaddrinfo getnameinfo gethostbyname gethostbyaddr WSALookupServiceBegin"
                  " WSALookupServiceNext WSALookupServiceEnd WSAQuerySet WSCInstallNameSpace"
                  " WSCUnInstallNameSpace WSCEnableNSProvider WSCEnumNameSpaceProviders"

@@ -1,6 +1,8 @@
 # ws2/sockctrl: connection and control calls: connect, listen, names, options, shutdown, ioctls.
 # MIT licence; part of ws2 for MicroPython.
-from ws2.dispatch import call
+from ws2 import handles
+from ws2.dispatch import call, fail
+from ws2.errors import WSAError, WSAEINVAL
 
 try:
     from micropython import const
@@ -21,16 +23,26 @@ _WSP_RECVDISCONNECT = const(20)
 _WSP_SENDDISCONNECT = const(24)
 _WSP_SETSOCKOPT = const(26)
 _WSP_SHUTDOWN = const(27)
+_F_EVENTS = const(4)
+_FIONBIO = const(0x8004667E)
+_WOULDBLOCK = const(10035)
 
 
 def connect(s, addr):
     """Connect s to addr (for datagram sockets: set the default peer)."""
-    return call(s, _WSP_CONNECT, addr, None, None, None, None)
+    return WSAConnect(s, addr)
 
 
 def WSAConnect(s, addr, caller_data=None, callee_data=None, sqos=None, gqos=None):
     """Connect with optional connect-time data and QoS (providers may refuse them)."""
-    return call(s, _WSP_CONNECT, addr, caller_data, callee_data, sqos, gqos)
+    try:
+        return call(s, _WSP_CONNECT, addr, caller_data, callee_data, sqos, gqos)
+    except WSAError as e:
+        if e.args[0] == _WOULDBLOCK and handles.flags[handles.slot(s)] & _F_EVENTS:
+            from ws2 import netevents
+
+            netevents.connecting(s)  # FD_CONNECT will report how it ends
+        raise
 
 
 def WSAJoinLeaf(s, addr, caller_data=None, callee_data=None, sqos=None, gqos=None, flags=0):
@@ -80,9 +92,22 @@ def WSARecvDisconnect(s, buf=None):
 
 def WSAIoctl(s, code, in_data=None, out_len=0, overlapped=None, completion=None):
     """Run a socket ioctl; returns its output (None when it has none)."""
-    return call(s, _WSP_IOCTL, code, in_data, out_len, overlapped, completion, None)
+    _check_fionbio(s, code, in_data)
+    if overlapped is not None:
+        from ws2 import overlapped as ov
+
+        return ov.submit(s, 4, (code, in_data, out_len), 0, None, overlapped, completion)
+    return call(s, _WSP_IOCTL, code, in_data, out_len, None, None, None)
 
 
 def ioctlsocket(s, cmd, arg=0):
     """ioctlsocket: FIONBIO, FIONREAD, SIOCATMARK; returns the ioctl's value."""
+    _check_fionbio(s, cmd, arg)
     return call(s, _WSP_IOCTL, cmd, arg, 4, None, None, None)
+
+
+def _check_fionbio(s, cmd, arg):
+    # A socket under WSAEventSelect/WSAAsyncSelect must stay non-blocking until
+    # the registration is cancelled (Winsock: WSAEINVAL).
+    if cmd == _FIONBIO and not arg and handles.flags[handles.slot(s)] & _F_EVENTS:
+        raise fail(WSAError(WSAEINVAL, "cancel WSAEventSelect/WSAAsyncSelect (mask 0) before FIONBIO 0"))

@@ -19,7 +19,33 @@ _WSP_RECV = const(19)
 _WSP_RECVFROM = const(21)
 _WSP_SEND = const(23)
 _WSP_SENDTO = const(25)
+_F_EVENTS = const(4)  # handles.flags: the socket has a WSAEventSelect/WSAAsyncSelect registration
+_FD_READ_OOB = const(0x05)
+_FD_WRITE = const(0x02)
+_WOULDBLOCK = const(10035)
 _slot = handles.slot
+
+
+def _rearm(s, events):
+    # Winsock's re-enabling rule: a recv-family call re-arms FD_READ/FD_OOB,
+    # a send that hit WSAEWOULDBLOCK arms FD_WRITE. Only registered sockets
+    # get here (one flag test on the hot path).
+    from ws2 import netevents
+
+    netevents.rearm(s, events)
+
+
+def _sent_fail(s, i, e):
+    e = fail(e)
+    if e.args[0] == _WOULDBLOCK and handles.flags[i] & _F_EVENTS:
+        _rearm(s, _FD_WRITE)
+    return e
+
+
+def _overlapped(s, kind, buffers, flags, addr, overlapped, completion):
+    from ws2 import overlapped as ov
+
+    return ov.submit(s, kind, buffers, flags, addr, overlapped, completion)
 
 
 def send(s, buf, flags=0):
@@ -28,12 +54,14 @@ def send(s, buf, flags=0):
     try:
         return handles.prov[i].table[_WSP_SEND](handles.ctx[i], buf, flags, None, None, None)
     except Exception as e:
-        raise fail(e)
+        raise _sent_fail(s, i, e)
 
 
 def recv(s, n, flags=0):
     """Receive up to n bytes; b'' when the peer has closed."""
     i = _slot(s)
+    if handles.flags[i] & _F_EVENTS:
+        _rearm(s, _FD_READ_OOB)
     try:
         return handles.prov[i].table[_WSP_RECV](handles.ctx[i], n, flags, None, None, None)[0]
     except Exception as e:
@@ -43,6 +71,8 @@ def recv(s, n, flags=0):
 def recv_into(s, buf, n=0, flags=0):
     """Receive into buf (at most n bytes when n > 0); returns the count."""
     i = _slot(s)
+    if handles.flags[i] & _F_EVENTS:
+        _rearm(s, _FD_READ_OOB)
     try:
         if n:
             buf = memoryview(buf)[:n]
@@ -61,12 +91,14 @@ def sendto(s, buf, flags_or_addr, addr=None):
     try:
         return handles.prov[i].table[_WSP_SENDTO](handles.ctx[i], buf, flags, addr, None, None, None)
     except Exception as e:
-        raise fail(e)
+        raise _sent_fail(s, i, e)
 
 
 def recvfrom(s, n, flags=0):
     """Receive a datagram of at most n bytes; returns (data, address)."""
     i = _slot(s)
+    if handles.flags[i] & _F_EVENTS:
+        _rearm(s, _FD_READ_OOB)
     try:
         r = handles.prov[i].table[_WSP_RECVFROM](handles.ctx[i], n, flags, None, None, None)
         return r[0], r[2]
@@ -75,36 +107,48 @@ def recvfrom(s, n, flags=0):
 
 
 def WSASend(s, buffers, flags=0, overlapped=None, completion=None):
-    """Gather-send a buffer or list of buffers; returns the bytes sent."""
+    """Gather-send a buffer or list of buffers; returns the bytes sent (overlapped: or raises WSA_IO_PENDING)."""
     i = _slot(s)
+    if overlapped is not None:
+        return _overlapped(s, 0, buffers, flags, None, overlapped, completion)
     try:
-        return handles.prov[i].table[_WSP_SEND](handles.ctx[i], buffers, flags, overlapped, completion, None)
+        return handles.prov[i].table[_WSP_SEND](handles.ctx[i], buffers, flags, None, None, None)
     except Exception as e:
-        raise fail(e)
+        raise _sent_fail(s, i, e)
 
 
 def WSARecv(s, buffers, flags=0, overlapped=None, completion=None):
-    """Scatter-receive into a buffer or list of buffers; returns (count, flags)."""
+    """Scatter-receive into a buffer or list of buffers; returns (count, flags) (overlapped: or raises WSA_IO_PENDING)."""
     i = _slot(s)
+    if handles.flags[i] & _F_EVENTS:
+        _rearm(s, _FD_READ_OOB)
+    if overlapped is not None:
+        return _overlapped(s, 1, buffers, flags, None, overlapped, completion)
     try:
-        return handles.prov[i].table[_WSP_RECV](handles.ctx[i], buffers, flags, overlapped, completion, None)
+        return handles.prov[i].table[_WSP_RECV](handles.ctx[i], buffers, flags, None, None, None)
     except Exception as e:
         raise fail(e)
 
 
 def WSASendTo(s, buffers, addr, flags=0, overlapped=None, completion=None):
-    """Gather-send one datagram to addr; returns the bytes sent."""
+    """Gather-send one datagram to addr; returns the bytes sent (overlapped: or raises WSA_IO_PENDING)."""
     i = _slot(s)
+    if overlapped is not None:
+        return _overlapped(s, 2, buffers, flags, addr, overlapped, completion)
     try:
-        return handles.prov[i].table[_WSP_SENDTO](handles.ctx[i], buffers, flags, addr, overlapped, completion, None)
+        return handles.prov[i].table[_WSP_SENDTO](handles.ctx[i], buffers, flags, addr, None, None, None)
     except Exception as e:
-        raise fail(e)
+        raise _sent_fail(s, i, e)
 
 
 def WSARecvFrom(s, buffers, flags=0, overlapped=None, completion=None):
-    """Scatter-receive one datagram; returns (count, flags, address)."""
+    """Scatter-receive one datagram; returns (count, flags, address) (overlapped: or raises WSA_IO_PENDING)."""
     i = _slot(s)
+    if handles.flags[i] & _F_EVENTS:
+        _rearm(s, _FD_READ_OOB)
+    if overlapped is not None:
+        return _overlapped(s, 3, buffers, flags, None, overlapped, completion)
     try:
-        return handles.prov[i].table[_WSP_RECVFROM](handles.ctx[i], buffers, flags, overlapped, completion, None)
+        return handles.prov[i].table[_WSP_RECVFROM](handles.ctx[i], buffers, flags, None, None, None)
     except Exception as e:
         raise fail(e)

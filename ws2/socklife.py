@@ -16,6 +16,10 @@ except ImportError:
 _WSP_ACCEPT = const(0)
 _WSP_BIND = const(3)
 _WSP_CLOSESOCKET = const(6)
+_WSP_DUPLICATESOCKET = const(8)
+_F_EVENTS = const(4)
+_F_PENDING = const(8)
+_FD_ACCEPT = const(0x08)
 _WSP_SOCKET = const(28)
 _FLAG_OVERLAPPED = const(0x01)
 _KNOWN_FLAGS = const(0x9F)  # OVERLAPPED, the four MULTIPOINT bits, NO_HANDLE_INHERIT
@@ -69,18 +73,43 @@ def WSAAccept(s, condition=None, callback_data=0):
     if condition is not None and not callable(condition):
         state.set_last_error(WSAEFAULT)
         raise WSAError(WSAEFAULT, "condition must be callable")
-    return call(s, _WSP_ACCEPT, condition, callback_data)
+    return _accept(s, condition, callback_data)
 
 
 def accept(s):
     """Accept a connection; returns (new socket, peer address)."""
-    return call(s, _WSP_ACCEPT, None, 0)
+    return _accept(s, None, 0)
+
+
+def _accept(s, condition, callback_data):
+    i = handles.slot(s)
+    registered = handles.flags[i] & _F_EVENTS
+    if registered:
+        from ws2 import netevents
+
+        netevents.rearm(s, _FD_ACCEPT)  # accept re-enables FD_ACCEPT, even when it fails
+    h, addr = call(s, _WSP_ACCEPT, condition, callback_data)
+    if registered:
+        reg = netevents.regs.get(s)
+        if reg is not None:  # the accepted socket inherits the listening socket's registration
+            netevents._register(h, reg.event, reg.callback, reg.mask)
+    return h, addr
+
+
+def WSADuplicateSocket(s, thread_id=None):
+    """Return a WSAProtocolInfo from which WSASocket(FROM_PROTOCOL_INFO, ..., protocol_info=info) opens the same socket."""
+    return call(s, _WSP_DUPLICATESOCKET, thread_id)
 
 
 def closesocket(s):
     """Close s; its handle becomes stale (WSAENOTSOCK) at once."""
     i = handles.slot(s)
     p = handles.prov[i]
+    if handles.flags[i] & (_F_EVENTS | _F_PENDING):
+        from ws2 import netevents, overlapped
+
+        netevents.forget(s)  # closesocket cancels the registration
+        overlapped.abort(s)  # and completes pending requests with WSA_OPERATION_ABORTED
     try:
         p.table[_WSP_CLOSESOCKET](handles.ctx[i])
     except Exception as e:

@@ -50,8 +50,10 @@ def WPUGetProviderPath(provider_id):
 
 
 def WPUQueryBlockingCallback(catalog_entry_id):
-    """Return the thread's blocking callback (None: Winsock 2 has no blocking hooks)."""
-    return None
+    """Return (callback, context): call callback(context) between slices of a blocking wait; False = cancelled (WSAEINTR)."""
+    from ws2 import blocking
+
+    return blocking.check_in, catalog_entry_id
 
 
 def WPUPostMessage(callback, s, event, error):
@@ -65,40 +67,49 @@ def WPUFDIsSet(s, fdset):
     return s in fdset
 
 
-def _events():
-    from ws2 import events
-
-    return events
-
-
 def WPUCreateEvent():
     """Create a manual-reset, non-signalled event object."""
-    return _events().WSACreateEvent()
+    from ws2 import event
+
+    return event.WSAEvent()
 
 
-def WPUCloseEvent(event):
+def WPUCloseEvent(ev):
     """Close an event object."""
-    return _events().WSACloseEvent(event)
+    from ws2 import event
+
+    event.check(ev).closed = True
+    return True
 
 
-def WPUSetEvent(event):
+def WPUSetEvent(ev):
     """Signal an event object."""
-    return _events().WSASetEvent(event)
+    from ws2 import event
+
+    event.check(ev).signalled = True
+    return True
 
 
-def WPUResetEvent(event):
+def WPUResetEvent(ev):
     """Reset an event object."""
-    return _events().WSAResetEvent(event)
+    from ws2 import event
+
+    event.check(ev).signalled = False
+    return True
 
 
 def WPUQueueApc(thread_id, routine, context):
     """Queue routine(context) to run in thread_id's next alertable wait."""
-    return _events().queue_apc(thread_id, routine, context)
+    from ws2 import event
+
+    return event.queue_apc(thread_id, routine, (context,))
 
 
 def WPUCompleteOverlappedRequest(s, overlapped, error, transferred, flags=0):
-    """Complete an overlapped request: record the result, signal its event, queue its routine."""
-    return _events().complete_overlapped(s, overlapped, error, transferred, flags)
+    """Complete an overlapped request a provider ran itself: record the result, signal its event, queue its routine."""
+    from ws2 import overlapped as ov
+
+    return ov.complete_request(s, overlapped, error, transferred, flags)
 
 
 def WPUOpenCurrentThread():
@@ -109,4 +120,3 @@ def WPUOpenCurrentThread():
 def WPUCloseThread(thread_id):
     """Release a thread id from WPUOpenCurrentThread (nothing to free here)."""
     return 0
-
