@@ -11,13 +11,14 @@
 # Retries: each server in turn gets a try, the first round with a short wait
 # (deadline / 3 / servers, at least 100 ms), each later round twice as long,
 # never past the deadline; a SERVFAIL or REFUSED takes that server out of the
-# rotation for this query. Answers are accepted only from a server asked, with
-# the query's random id and question, on a socket bound to a random port.
+# rotation for this query, and so does an ICMP "port unreachable". Answers are
+# accepted only from a server asked (a connected socket per server), with the
+# query's random id and question, on a socket bound to a random port.
 from providers import dnsmsg
 from ws2 import inaddr
-from ws2.errors import (WSAError, WSA_E_NO_MORE, WSA_INVALID_HANDLE, WSAECONNREFUSED, WSAECONNRESET, WSAEINVAL,
-                        WSAEMSGSIZE, WSAEOPNOTSUPP, WSAETIMEDOUT, WSAEWOULDBLOCK, WSAHOST_NOT_FOUND, WSANO_DATA,
-                        WSANO_RECOVERY, WSANOTINITIALISED, WSASERVICE_NOT_FOUND, WSATRY_AGAIN)
+from ws2.errors import (WSAError, WSA_E_NO_MORE, WSA_INVALID_HANDLE, WSAEINVAL, WSAEOPNOTSUPP, WSAETIMEDOUT,
+                        WSAEWOULDBLOCK, WSAHOST_NOT_FOUND, WSANO_DATA, WSANO_RECOVERY, WSANOTINITIALISED,
+                        WSASERVICE_NOT_FOUND, WSATRY_AGAIN)
 from ws2.queryset import RESULT_IS_ALIAS, WSAQuerySet
 
 try:
@@ -59,7 +60,7 @@ _LUP_RETURN_BLOB = const(0x200)
 _LUP_RETURN_ALIASES = const(0x400)
 _LUP_FLUSHCACHE = const(0x1000)
 _MIN_TRY_MS = const(100)
-_POLL_MS = const(5)
+_POLL_MS = const(8)
 _UDP_MAX = const(512)  # no EDNS: a bigger answer comes back TC and is fetched over TCP
 _CACHE_ENTRIES = const(32)
 _CACHE_BYTES = const(4096)  # the board budget for cached answers, counted roughly (text + overhead)
@@ -158,34 +159,39 @@ def cache_stats():
 
 # -- the wire ---------------------------------------------------------------------------
 
-def _recvfrom(ws2, s, n, until, tcp):
-    """Receive before the deadline: data (tcp) or (data, addr); None at the deadline."""
+def _arm(ws2, s, left):
+    # Winsock's SO_RCVTIMEO (ms) where the router has it; else poll with MSG_DONTWAIT
+    if not _recv_mode[0]:
+        try:
+            ws2.setsockopt(s, _SOL_SOCKET, _SO_RCVTIMEO, left)
+        except WSAError:
+            _recv_mode[0] = 1
+
+
+def _recv(ws2, socks, n, until):
+    """Wait for data on any of socks [(key, s)]: (key, data), (key, WSAError) or None at the deadline.
+
+    Blocking mode waits on the last socket only (the server asked last); poll
+    mode also hears a late answer from a server asked before.
+    """
+    nap = 1  # polling: short naps first, an answer on a LAN takes a millisecond or two
     while True:
         left = ticks_diff(until, ticks_ms())
         if left <= 0:
             return None
-        if not _recv_mode[0]:
+        _arm(ws2, socks[-1][1], left)
+        for k, s in (socks if _recv_mode[0] else socks[-1:]):
             try:
-                ws2.setsockopt(s, _SOL_SOCKET, _SO_RCVTIMEO, left)
-            except WSAError:
-                _recv_mode[0] = 1  # this router has no socket timeouts: poll instead
-        try:
-            if _recv_mode[0]:
-                return ws2.recv(s, n, _MSG_DONTWAIT) if tcp else ws2.recvfrom(s, n, _MSG_DONTWAIT)
-            return ws2.recv(s, n) if tcp else ws2.recvfrom(s, n)
-        except WSAError as e:
-            code = e.args[0]
-            if code == WSAETIMEDOUT:
-                return None
-            if code in (WSAEMSGSIZE, WSAECONNRESET, WSAECONNREFUSED) and not tcp:
-                continue  # an oversized datagram or an ICMP report: drop it, keep waiting
-            if code != WSAEWOULDBLOCK:
-                raise
-        sleep_ms(min(_POLL_MS, left))
-
-
-def _same_addr(a, b):
-    return a[1] == b[1] and (a[0] == b[0] or inaddr.canonical(a[0]) == inaddr.canonical(b[0]))
+                return k, (ws2.recv(s, n, _MSG_DONTWAIT) if _recv_mode[0] else ws2.recv(s, n))
+            except WSAError as e:
+                code = e.args[0]
+                if code == WSAETIMEDOUT:
+                    return None
+                if code != WSAEWOULDBLOCK:
+                    return k, e
+        sleep_ms(min(nap, left))
+        if nap < _POLL_MS:
+            nap *= 2
 
 
 def _valid(data, txid, name, qtype):
@@ -203,20 +209,24 @@ def _valid(data, txid, name, qtype):
     return r
 
 
+def _sockaddr(server):
+    return (server[0], server[1]) if ":" not in server[0] else (server[0], server[1], 0, 0)
+
+
 def _tcp(ws2, server, query, txid, name, qtype, until):
     """Ask server over TCP (after a TC answer); return the parsed reply or None."""
     af = _AF_INET6 if ":" in server[0] else _AF_INET
     s = ws2.socket(af, _SOCK_STREAM, _IPPROTO_TCP)
     try:
-        ws2.connect(s, tuple(server) if af == _AF_INET else (server[0], server[1], 0, 0))
+        ws2.connect(s, _sockaddr(server))
         ws2.send(s, bytes((len(query) >> 8, len(query) & 0xFF)) + query)
         buf = b""
         need = 2
         while len(buf) < need:
-            chunk = _recvfrom(ws2, s, need - len(buf), until, True)
-            if not chunk:
+            got = _recv(ws2, [(0, s)], need - len(buf), until)
+            if got is None or not isinstance(got[1], bytes) or not got[1]:
                 return None
-            buf += chunk
+            buf += got[1]
             if need == 2 and len(buf) >= 2:
                 need = 2 + (buf[0] << 8 | buf[1])
         r = _valid(buf[2:], txid, name, qtype)
@@ -227,24 +237,32 @@ def _tcp(ws2, server, query, txid, name, qtype, until):
         ws2.closesocket(s)
 
 
-def _socket(ws2, af):
+def _udp(ws2, server):
+    # A connected socket per server: the stack itself drops datagrams from any
+    # other address or port, ICMP "port unreachable" comes back as an error on
+    # it, and recv(512) never needs a 64 KB buffer to learn the sender.
+    af = _AF_INET6 if ":" in server[0] else _AF_INET
     s = ws2.socket(af, _SOCK_DGRAM, _IPPROTO_UDP)
-    wild = "0.0.0.0" if af == _AF_INET else "::"
-    for _ in range(4):  # a random source port, so an off-path forger must guess it too
-        try:
-            port = 1024 + _rand16() % 64511
-            ws2.bind(s, (wild, port) if af == _AF_INET else (wild, port, 0, 0))
-            return s
-        except WSAError:
-            pass
-    return s  # every pick was taken: let the stack choose
+    try:
+        wild = "0.0.0.0" if af == _AF_INET else "::"
+        for _ in range(4):  # a random source port, so an off-path forger must guess it too
+            try:
+                port = 1024 + _rand16() % 64511
+                ws2.bind(s, (wild, port) if af == _AF_INET else (wild, port, 0, 0))
+                break
+            except WSAError:
+                pass  # taken: another pick; after four, the stack chooses
+        ws2.connect(s, _sockaddr(server))
+    except BaseException:
+        ws2.closesocket(s)
+        raise
+    return s
 
 
 def exchange(name, qtype, servers, timeout_ms):
     """Ask servers for (name, qtype) within timeout_ms; return the parsed reply or raise WSAError."""
     import ws2
 
-    query = None
     txid = _rand16()
     try:
         query = dnsmsg.build_query(txid, name, qtype)
@@ -254,50 +272,54 @@ def exchange(name, qtype, servers, timeout_ms):
     if not servers:
         raise WSAError(WSANO_RECOVERY, "no DNS server has a numeric address")
     ws2.WSAStartup()
-    socks = {}
+    socks = []  # [(server index, connected socket)], in the order asked
     try:
-        now = ticks_ms()
-        deadline = ticks_add(now, timeout_ms)
+        deadline = ticks_add(ticks_ms(), timeout_ms)
         live = list(range(len(servers)))
         wait = max(_MIN_TRY_MS, timeout_ms // 3 // len(servers))
-        asked = []
         transient = False  # a SERVFAIL or a failed TCP retry: the answer may come later
         turn = 0
         while live and ticks_diff(deadline, ticks_ms()) > 0:
             k = live[turn % len(live)]
-            srv = servers[k]
-            af = _AF_INET6 if ":" in srv[0] else _AF_INET
-            s = socks.get(af)
-            if s is None:
-                s = socks[af] = _socket(ws2, af)
+            s = None
+            for j, t in socks:
+                if j == k:
+                    s = t
             try:
-                ws2.sendto(s, query, srv if af == _AF_INET else (srv[0], srv[1], 0, 0))
-                if k not in asked:
-                    asked.append(k)
+                if s is None:
+                    s = _udp(ws2, servers[k])
+                    socks.append((k, s))
+                ws2.send(s, query)
             except WSAError:
-                pass  # no route now: count it as a try that timed out
+                live.remove(k)  # no route to it, no socket for it: the next server
+                transient = True
+                continue
             until = ticks_add(ticks_ms(), wait)
             if ticks_diff(until, deadline) > 0:
                 until = deadline
             got = None
+            cands = [x for x in socks if x[0] in live and x[0] != k] + [(k, s)]  # this try's socket last
             while got is None:
-                try:
-                    r = _recvfrom(ws2, s, _UDP_MAX, until, False)
-                except WSAError:
-                    r = None  # the network under us failed: as good as a timeout
+                r = _recv(ws2, cands, _UDP_MAX, until)
                 if r is None:
                     break
-                data, src = r
-                for j in asked:  # only a server we asked may answer
-                    if _same_addr(src, servers[j]):
-                        got = _valid(data, txid, name, qtype)
-                        if got is not None:
-                            k = j
+                j, data = r
+                if not isinstance(data, bytes):  # refused (ICMP) or broken: that server is out
+                    if j in live:
+                        live.remove(j)
+                    transient = True
+                    if j == k:
                         break
+                    cands = [x for x in cands if x[0] != j]
+                    continue
+                got = _valid(data, txid, name, qtype)
+                if got is not None:
+                    k = j  # possibly a late answer from a server asked before
             if got is None:
-                turn += 1
-                if turn % len(live) == 0:
-                    wait *= 2
+                if live and k in live:
+                    turn += 1
+                    if turn % len(live) == 0 and wait < timeout_ms:
+                        wait *= 2
                 continue
             if dnsmsg.truncated(got[1]):
                 got = _tcp(ws2, servers[k], query, txid, name, qtype, deadline)
@@ -315,7 +337,7 @@ def exchange(name, qtype, servers, timeout_ms):
             raise WSAError(WSATRY_AGAIN, "no DNS answer for %s within %d ms" % (name, timeout_ms))
         raise WSAError(WSATRY_AGAIN if transient else WSANO_RECOVERY, "every DNS server failed for %s" % name)
     finally:
-        for s in socks.values():
+        for _, s in socks:
             try:
                 ws2.closesocket(s)
             except WSAError:
