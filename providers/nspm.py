@@ -443,7 +443,7 @@ def resolve(name, qtype, flush=False):
         code = WSAHOST_NOT_FOUND if dnsmsg.rcode(r[1]) == dnsmsg.RCODE_NXDOMAIN else WSANO_DATA
         if r[5] >= 0:  # negative caching only with the zone's SOA to say how long (RFC 2308)
             cache_put(key, min(r[5], _MAX_NEG_TTL), code, "", (), ())
-        raise WSAError(code, "%s: %s" % (name, "no such name" if code == WSAHOST_NOT_FOUND else "no record of that type"))
+        raise WSAError(code, name + (": no such name" if code == WSAHOST_NOT_FOUND else ": no record of that type"))
     if qtype == dnsmsg.TYPE_PTR:
         canon = name
     cache_put(key, ttl, 0, canon, aliases, values)
