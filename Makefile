@@ -8,10 +8,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+QUICK ?=
 export BOARD PORT HOST_IP
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test board repl bundle deploy list-boards clean
+.PHONY: help venv run test board repl bundle deploy list-boards clean bench
 
 help: ## List the targets
 	@echo "ws2 for MicroPython - make targets (BOARD=$(BOARD), PORT=$(PORT)):"
@@ -44,6 +45,9 @@ deploy: $(STAMP) ## Copy the bundle to /lib on PORT (only changed files)
 
 list-boards: $(STAMP) ## Show the boards with their budgets
 	$(PY) -m firmware list-boards
+
+bench: $(STAMP) ## Benchmarks: ws2 vs raw socket on the board (virtual unless PORT=...) into build/bench/BOARD.json; QUICK=1 for a fast run
+	$(PY) -m firmware bench --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(filter-out 0,$(QUICK)),--quick)
 
 clean: ## Remove build/ (keeps .venv)
 	rm -rf build

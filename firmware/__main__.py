@@ -71,6 +71,21 @@ def do_repl(state, args):
         state["rc"] = subprocess.call([mpremote, "connect", vb.device, "resume", "repl"])
 
 
+def do_bench(state, args):
+    """Benchmarks: ws2 against raw socket on the board (virtual unless --port); build/bench/BOARD.json + a table."""
+    from firmware import bench
+
+    only = [x.strip() for x in args.only.split(",")] if args.only else None
+    parts = bench.ORDER + ("flash",)
+    unknown = sorted(set(only or ()) - set(parts))
+    if unknown:
+        raise CommandError("unknown bench part(s) %s (parts: %s)" % (", ".join(unknown), ", ".join(parts)))
+    try:
+        bench.run(args.board, port=args.port, host_ip=args.host_ip, quick=args.quick, reps=args.reps, only=only)
+    except bench.BenchError as e:
+        raise CommandError(str(e))
+
+
 def _parser():
     p = argparse.ArgumentParser(prog=PROG, description="ws2 host tooling: boards, bundles, virtual board, deploy, demo.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -97,6 +112,17 @@ def _parser():
     c = cmd("repl", do_repl, do_repl.__doc__)
     c.add_argument("--port", default=os.environ.get("PORT") or None, help="serial device of a real board")
     c.add_argument("--flash", help="flash directory for the virtual board")
+    c = cmd("bench", do_bench, do_bench.__doc__)
+    c.add_argument("--port", default=os.environ.get("PORT") or None,
+                   help="serial device of a real board (default: $PORT, else a virtual board)")
+    c.add_argument("--host-ip", default=os.environ.get("HOST_IP") or None,
+                   help="address at which the board reaches this host's peers (default 127.0.0.1)")
+    c.add_argument("--quick", action="store_true",
+                   help="fewer repetitions and bytes (CI smoke run, under a minute); every figure is still produced")
+    c.add_argument("--reps", type=int, metavar="N", help="repetitions per figure (default 9, quick 3)")
+    c.add_argument("--only", metavar="PARTS",
+                   help="comma-separated parts to run: ram, alloc, tcp, udp, events, dns, tls, profile, flash "
+                        "(default: all)")
     return p
 
 

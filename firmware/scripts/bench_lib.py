@@ -1,0 +1,167 @@
+# Device-side helpers of `make bench`, put in front of every other firmware/scripts/bench_*.py.
+# MIT licence; part of ws2 for MicroPython. Runs on MicroPython; the host prepends P = {...}.
+#
+# A result is one line "@R (kind, figure, side, value)" that the host reads
+# with ast.literal_eval: kind "fig" (value: the samples of the repetitions),
+# "miss" (value: why it could not be measured), "note" and "info" (text or
+# numbers shown beside the figures), "prof" (a profiling entry). A failing
+# measurement never stops the script: it becomes a "miss" line.
+import gc
+import socket
+import sys
+import time
+
+ws2 = None  # imported by start(): the RAM script measures that import itself
+_us = time.ticks_us
+_diff = time.ticks_diff
+HOST = P["host"]
+REPS = P["reps"]
+QUICK = P["quick"]
+WORD = 8 if sys.maxsize > 0xFFFFFFFF else 4
+_TCP = (getattr(socket, "IPPROTO_TCP", 6), getattr(socket, "TCP_NODELAY", 1))
+_WSA_IO_PENDING = 997
+
+
+def out(kind, fid, side, value):
+    print("@R " + repr((kind, fid, side, value)))
+
+
+def why(e):
+    """An exception (or a text) as one line for a "missing: ..." entry."""
+    if isinstance(e, str):
+        return e
+    try:
+        s = str(e)
+    except Exception:
+        s = ""
+    return type(e).__name__ + (": " + s if s else repr(e.args))
+
+
+def raw_addr(host, port):
+    """What the port's connect/sendto take (unix: raw sockaddr bytes)."""
+    return socket.getaddrinfo(host, port)[0][-1]
+
+
+def native(s):
+    """The native socket under a wspm handle: the bench reaches into the router's table for fallbacks only."""
+    from ws2 import handles
+
+    return handles.ctx[handles.slot(s)].sk
+
+
+def context(s):
+    from ws2 import handles
+
+    return handles.ctx[handles.slot(s)]
+
+
+def nodelay_raw(sk):
+    sk.setsockopt(_TCP[0], _TCP[1], 1)
+
+
+def nodelay_ws2(s):
+    """TCP_NODELAY through ws2.setsockopt, else on the native socket; returns how it was set."""
+    try:
+        ws2.setsockopt(s, ws2.IPPROTO_TCP, ws2.TCP_NODELAY, 1)
+        return "ws2.setsockopt"
+    except Exception as e:
+        nodelay_raw(native(s))
+        return "the native socket (ws2.setsockopt failed: %s)" % why(e)
+
+
+def timeout_ws2(s, ms):
+    """A receive timeout through ws2.setsockopt(SO_RCVTIMEO), else in wspm's context; returns how."""
+    try:
+        ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, ms)
+        return "ws2.setsockopt"
+    except Exception as e:
+        c = context(s)
+        c.timeout = ms / 1000
+        native(s).settimeout(c.timeout)
+        return "wspm's context (ws2.setsockopt failed: %s)" % why(e)
+
+
+def tcp_ws2(port):
+    s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, ws2.IPPROTO_TCP)
+    try:
+        how = nodelay_ws2(s)
+        ws2.connect(s, (HOST, port))
+    except Exception:
+        ws2.closesocket(s)
+        raise
+    return s, how
+
+
+def tcp_raw(port):
+    k = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        nodelay_raw(k)
+        k.connect(raw_addr(HOST, port))
+    except Exception:
+        k.close()
+        raise
+    return k
+
+
+def close(x):
+    try:
+        if isinstance(x, int):
+            ws2.closesocket(x)
+        elif x is not None:
+            x.close()
+    except Exception:
+        pass
+
+
+def measure(fid, runs, reps=None):
+    """Interleave the repetitions of runs [(side, fn)] (fn() -> one sample); emit each side's samples."""
+    reps = reps or REPS
+    n = len(runs)
+    samples = [[] for _ in range(n)]
+    dead = [None] * n
+    for r in range(reps):
+        for j in range(n):
+            k = j if r % 2 == 0 else n - 1 - j  # alternate the order: drift hits both sides alike
+            if dead[k] is not None:
+                continue
+            gc.collect()
+            try:
+                samples[k].append(runs[k][1]())
+            except Exception as e:
+                dead[k] = why(e)
+    for k in range(n):
+        if dead[k] is not None:
+            out("miss", fid, runs[k][0], dead[k])
+        else:
+            out("fig", fid, runs[k][0], samples[k])
+
+
+def attempt(fid, side, runs, make):
+    """Add (side, make()) to runs; a failing set-up becomes a "miss" line for that side."""
+    try:
+        runs.append((side, make()))
+    except Exception as e:
+        out("miss", fid, side, why(e))
+
+
+def loop_cost(n):
+    """us of n turns of an empty `for` loop (subtracted from per-call timings)."""
+    t = _us()
+    for _ in range(n):
+        pass
+    return _diff(_us(), t)
+
+
+def start():
+    """Import ws2 and WSAStartup; returns the module."""
+    global ws2
+    import ws2 as w
+
+    ws2 = w
+    w.WSAStartup(0x0202)
+    return w
+
+
+out("info", "word", None, WORD)
+out("info", "version", None, "MicroPython %s (%s)" % (".".join(str(v) for v in sys.implementation.version[:3]),
+                                                      sys.platform))

@@ -1,0 +1,244 @@
+# Bench: heap: importing ws2 + wspm + nspm, the working set, per socket, per pending overlapped request,
+# sockets open at once. MIT licence; part of ws2 for MicroPython. Runs after bench_lib.py, on a fresh board.
+#
+# Heap figures are gc.mem_free() deltas around gc.collect(). boot.py imports
+# ws2.catalog at every reset, so before each import measurement every ws2 and
+# providers module is dropped and collected: the delta is what the imports cost.
+_N_SOCK = P["ram_socks"]
+_N_OV = P["ram_ovs"]
+out("info", "heap_total", None, gc.mem_free() + gc.mem_alloc())
+
+
+def _mine(name):
+    return name in ("ws2", "providers") or name.startswith("ws2.") or name.startswith("providers.")
+
+
+def _cleanup():
+    w = sys.modules.get("ws2")
+    while w is not None and _started():
+        w.WSACleanup()
+
+
+def _drop():
+    global ws2
+    _cleanup()
+    ws2 = None
+    for name in list(sys.modules):
+        if _mine(name):
+            del sys.modules[name]
+    g = globals()
+    for name in list(g):
+        v = g[name]
+        if type(v) is type(sys) and _mine(getattr(v, "__name__", "")):
+            del g[name]  # e.g. `catalog`, bound in __main__ by the virtual board's boot.py
+    gc.collect()
+    gc.collect()
+
+
+def _started():
+    st = sys.modules.get("ws2.state")
+    return st is not None and st.started > 0
+
+
+def _free():
+    gc.collect()
+    gc.collect()
+    return gc.mem_free()
+
+
+def _import_all():
+    __import__("ws2")
+    __import__("providers.wspm")
+    __import__("providers.nspm")
+
+
+def _work():
+    w = sys.modules["ws2"]
+    w.WSAStartup(0x0202)
+    s = w.socket(w.AF_INET, w.SOCK_STREAM, w.IPPROTO_TCP)
+    try:
+        w.connect(s, (HOST, P["echo"]))
+        w.send(s, b"x" * 64)
+        w.recv(s, 64)
+    finally:
+        w.closesocket(s)
+    w.getaddrinfo("localhost", 80, w.AF_INET, w.SOCK_STREAM)
+
+
+def imports():
+    base = []
+    work = []
+    for _ in range(REPS):
+        _drop()
+        f0 = _free()
+        _import_all()
+        base.append(f0 - _free())
+        if work is None:
+            continue
+        try:
+            _work()
+            work.append(f0 - _free())
+        except Exception as e:
+            out("miss", "ram_working_set", "ws2", why(e))
+            work = None
+        _cleanup()
+    out("fig", "ram_import", "ws2", base)
+    if work is not None:
+        out("fig", "ram_working_set", "ws2", work)
+    mods = [m for m in sys.modules if _mine(m)]
+    out("note", "ram_working_set", "ws2", "%d modules loaded: %s" % (len(mods), " ".join(sorted(mods))))
+    _drop()
+
+
+def per_socket():
+    fid = "ram_per_socket"
+    n = _N_SOCK
+    socks = [None] * n
+    hs = [0] * n
+
+    def make_raw():
+        addr = raw_addr(HOST, P["echo"])
+        sock = socket.socket
+
+        def run():
+            f0 = _free()
+            i = 0
+            while i < n:
+                k = sock(socket.AF_INET, socket.SOCK_STREAM)
+                socks[i] = k
+                k.connect(addr)
+                i += 1
+            d = f0 - _free()
+            i = 0
+            while i < n:
+                socks[i].close()
+                socks[i] = None
+                i += 1
+            return d / n
+
+        run()
+        return run
+
+    def make_ws2():
+        addr = (HOST, P["echo"])
+        w = ws2
+
+        def run():
+            f0 = _free()
+            i = 0
+            while i < n:
+                h = w.socket(w.AF_INET, w.SOCK_STREAM, w.IPPROTO_TCP)
+                hs[i] = h
+                w.connect(h, addr)
+                i += 1
+            d = f0 - _free()
+            i = 0
+            while i < n:
+                w.closesocket(hs[i])
+                hs[i] = 0
+                i += 1
+            return d / n
+
+        run()  # warm-up: the provider is loaded by the first socket
+        return run
+
+    runs = []
+    attempt(fid, "raw", runs, make_raw)
+    attempt(fid, "ws2", runs, make_ws2)
+    measure(fid, runs)
+
+
+def per_overlapped():
+    fid = "ram_per_overlapped"
+    n = _N_OV
+    try:
+        ovs = [ws2.WSAOverlapped() for _ in range(n + 1)]
+        bufs = [bytearray(64) for _ in range(n + 1)]
+        f0 = _free()
+        extra = ws2.WSAOverlapped()
+        out("note", fid, "ws2", "a WSAOverlapped itself (the caller's): %d B" % (f0 - _free()))
+        del extra
+    except Exception as e:
+        out("miss", fid, "ws2", why(e))
+        return
+
+    def issue(s, k):
+        try:
+            ws2.WSARecv(s, bufs[k], 0, ovs[k])
+        except OSError as e:
+            if e.args[0] != _WSA_IO_PENDING:
+                raise
+            return
+        raise OSError("WSARecv completed at once: the echo peer sent something")
+
+    def run():
+        s, how = tcp_ws2(P["echo"])
+        try:
+            issue(s, n)  # the socket's queue exists before the measurement
+            f0 = _free()
+            i = 0
+            while i < n:
+                issue(s, i)
+                i += 1
+            return (f0 - _free()) / n
+        finally:
+            ws2.closesocket(s)  # aborts the pending requests
+
+    measure(fid, [("ws2", run)])
+
+
+def max_sockets():
+    fid = "max_sockets"
+    cap = 255
+    from ws2 import board, handles
+
+    out("note", fid, None, "board table: %d handles (ws2.board); raised here to %d to find the heap's limit"
+        % (board.default_capacity(), cap))
+    _cleanup()
+    # The handle's 8-bit slot field allows 255; boards use fewer. WSAStartup
+    # sizes the table from settings or ws2.board: patched here in RAM only (a
+    # soft reset follows), so the board's flash settings stay untouched.
+    board.default_capacity = lambda: cap
+    handles.init(cap)
+    ws2.WSAStartup(0x0202)
+    if handles.capacity != cap:
+        out("note", fid, None, "the table stayed at %d handles (max_sockets setting)" % handles.capacity)
+    for side in ("raw", "ws2"):
+        hs = [None] * cap
+        count = 0
+        err = None
+        f0 = _free()
+        try:
+            while count < cap:
+                if side == "raw":
+                    hs[count] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                else:
+                    hs[count] = ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, ws2.IPPROTO_UDP)
+                count += 1
+        except Exception as e:
+            err = e  # formatted once the sockets are closed: the heap may be full now
+        free = gc.mem_free()
+        i = 0
+        while i < count:
+            close(hs[i])
+            hs[i] = None
+            i += 1
+        hs = None
+        gc.collect()
+        used = f0 - free
+        out("fig", fid, side, [count])
+        reason = why(err) if err is not None else "the %d-socket cap of the test" % cap
+        est = ""
+        if count and free > 0 and used > 0:
+            est = "; %d B free then, room for about %d more" % (free, free * count // used)
+        out("note", fid, side, "stopped by %s%s" % (reason, est))
+
+
+imports()
+start()
+for _step in (per_socket, per_overlapped, max_sockets):
+    try:
+        _step()
+    except Exception as _e:
+        out("miss", _step.__name__, "ws2", why(_e))
+_cleanup()

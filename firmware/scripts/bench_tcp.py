@@ -1,0 +1,227 @@
+# Bench: TCP through raw socket and ws2: 64-byte echo round trip, bulk send (4 KB and 32 KB writes),
+# bulk receive, connect+close. MIT licence; part of ws2 for MicroPython. Runs after bench_lib.py.
+#
+# Peers (host): P["echo"] echoes with TCP_NODELAY; P["sink"] reads a 5-byte
+# header (op, length): "S" = swallow length bytes then answer b"K", "R" =
+# send length bytes; P["listener"] accepts and closes.
+start()
+_RTT_N = P["rtt_n"]
+_BULK = P["bulk_bytes"]
+_CC_N = P["cc_n"]
+_PING = b"\x55" * 64
+_BIG = bytearray(32768)
+_hdr = bytearray(5)
+_socks = []
+
+
+def header(op, n):
+    _hdr[0] = op
+    _hdr[1] = (n >> 24) & 255
+    _hdr[2] = (n >> 16) & 255
+    _hdr[3] = (n >> 8) & 255
+    _hdr[4] = n & 255
+    return _hdr
+
+
+def keep(x):
+    _socks.append(x)
+    return x
+
+
+def rtt():
+    fid = "tcp_rtt_64"
+    n = _RTT_N
+    ping = _PING
+
+    def make_raw():
+        k = keep(tcp_raw(P["echo"]))
+        send = k.send
+        recv = k.recv
+
+        def run():
+            t = _us()
+            for _ in range(n):
+                send(ping)
+                got = len(recv(64))
+                while got < 64:
+                    got += len(recv(64 - got))
+            return _diff(_us(), t) / n
+
+        run()  # warm-up: connection and buffers settle
+        return run
+
+    def make_ws2():
+        s, how = tcp_ws2(P["echo"])
+        keep(s)
+        out("note", fid, "ws2", "TCP_NODELAY set through " + how)
+        send = ws2.send
+        recv = ws2.recv
+
+        def run():
+            t = _us()
+            for _ in range(n):
+                send(s, ping)
+                got = len(recv(s, 64))
+                while got < 64:
+                    got += len(recv(s, 64 - got))
+            return _diff(_us(), t) / n
+
+        run()
+        return run
+
+    runs = []
+    attempt(fid, "raw", runs, make_raw)
+    attempt(fid, "ws2", runs, make_ws2)
+    measure(fid, runs)
+
+
+def bulk(size):
+    fid = "tcp_bulk_%dk" % (size // 1024)
+    count = max(1, _BULK // size)
+    total = count * size
+    buf = memoryview(_BIG)[:size]
+
+    def make_raw():
+        k = keep(tcp_raw(P["sink"]))
+        send = k.send
+        recv = k.recv
+
+        def run():
+            t = _us()
+            send(header(83, total))
+            for _ in range(count):
+                m = send(buf)
+                while m < size:  # a partial send (lwIP): the rest, as ws2's blocking send does
+                    m += send(buf[m:])
+            if recv(1) != b"K":
+                raise OSError("the sink did not acknowledge")
+            return total / _diff(_us(), t)  # bytes per us = MB/s
+
+        run()  # warm-up: the connection's window opens
+        return run
+
+    def make_ws2():
+        s, how = tcp_ws2(P["sink"])
+        keep(s)
+        send = ws2.send
+        recv = ws2.recv
+
+        def run():
+            t = _us()
+            send(s, header(83, total))
+            for _ in range(count):
+                send(s, buf)
+            if recv(s, 1) != b"K":
+                raise OSError("the sink did not acknowledge")
+            return total / _diff(_us(), t)
+
+        run()
+        return run
+
+    runs = []
+    attempt(fid, "raw", runs, make_raw)
+    attempt(fid, "ws2", runs, make_ws2)
+    measure(fid, runs)
+
+
+def bulk_recv():
+    fid = "tcp_recv_4k"
+    total = _BULK
+
+    def make_raw():
+        k = keep(tcp_raw(P["sink"]))
+        send = k.send
+        recv = k.recv
+
+        def run():
+            t = _us()
+            send(header(82, total))
+            got = 0
+            while got < total:
+                d = recv(4096)
+                if not d:
+                    raise OSError("the source closed early")
+                got += len(d)
+            return total / _diff(_us(), t)
+
+        run()
+        return run
+
+    def make_ws2():
+        s, how = tcp_ws2(P["sink"])
+        keep(s)
+        send = ws2.send
+        recv = ws2.recv
+
+        def run():
+            t = _us()
+            send(s, header(82, total))
+            got = 0
+            while got < total:
+                d = recv(s, 4096)
+                if not d:
+                    raise OSError("the source closed early")
+                got += len(d)
+            return total / _diff(_us(), t)
+
+        run()
+        return run
+
+    runs = []
+    attempt(fid, "raw", runs, make_raw)
+    attempt(fid, "ws2", runs, make_ws2)
+    measure(fid, runs)
+
+
+def connect_close():
+    fid = "tcp_connect_close"
+    n = _CC_N
+
+    def make_raw():
+        addr = raw_addr(HOST, P["listener"])
+        sock = socket.socket
+        af = socket.AF_INET
+        st = socket.SOCK_STREAM
+
+        def run():
+            t = _us()
+            for _ in range(n):
+                k = sock(af, st)
+                k.connect(addr)
+                k.close()
+            return n * 1000000 / _diff(_us(), t)
+
+        run()
+        return run
+
+    def make_ws2():
+        addr = (HOST, P["listener"])
+        sock = ws2.socket
+        conn = ws2.connect
+        shut = ws2.closesocket
+        af = ws2.AF_INET
+        st = ws2.SOCK_STREAM
+        pr = ws2.IPPROTO_TCP
+
+        def run():
+            t = _us()
+            for _ in range(n):
+                h = sock(af, st, pr)
+                conn(h, addr)
+                shut(h)
+            return n * 1000000 / _diff(_us(), t)
+
+        run()
+        return run
+
+    runs = []
+    attempt(fid, "raw", runs, make_raw)
+    attempt(fid, "ws2", runs, make_ws2)
+    measure(fid, runs)
+
+
+for _step in (rtt, lambda: bulk(4096), lambda: bulk(32768), bulk_recv, connect_close):
+    _step()
+    while _socks:
+        close(_socks.pop())
+ws2.WSACleanup()
