@@ -76,7 +76,7 @@ BUDGETS = (
     ("bulk", "bulk throughput vs raw socket (worst of 4 KB and 32 KB writes)", ">=", 95, "%"),
 )
 
-FULL = {"reps": 9, "rtt_n": 400, "bulk_bytes": 4 << 20, "cc_n": 100, "udp_n": 800, "select_n": 400, "wake_n": 100,
+FULL = {"reps": 9, "rtt_n": 1000, "bulk_bytes": 4 << 20, "cc_n": 100, "udp_n": 800, "select_n": 400, "wake_n": 100,
         "dns_n": 20, "tls_n": 3, "tls_bytes": 256 << 10, "ram_socks": 8, "ram_ovs": 8, "alloc_calls": 10000,
         "prof_n": 10000}
 QUICK = {"reps": 3, "rtt_n": 60, "bulk_bytes": 256 << 10, "cc_n": 20, "udp_n": 96, "select_n": 50, "wake_n": 20,
@@ -264,7 +264,8 @@ def _compare(f):
         r = f["ratio"]
         text = "×%.2f" % r
         if f["kind"] == "time":
-            text += " (%+.0f %%)" % ((r - 1) * 100)
+            d = f["ws2"]["median"] - f["raw"]["median"]
+            text += " (%+.0f %%, %s%s %s)" % ((r - 1) * 100, "+" if d >= 0 else "-", fmt(abs(d)), f["unit"])
         else:
             text += " (%.0f %% of raw)" % (r * 100)
         if f["ratio_spread"]:
@@ -295,6 +296,16 @@ def markdown(report):
                      " (×%d on this %d-bit port: %d KB)" % (b["word"] // 4, b["word"] * 8,
                                                             b["heap_kb"] * b["word"] // 4)
                      if b["word"] != 4 else "", report["reps"]))
+    code = report.get("code") or {}
+    if code.get("commit"):
+        lines.append("")
+        lines.append("Code: commit %s%s." % (code["commit"], " with uncommitted changes to %s" % ", ".join(
+            code["dirty"]) if code.get("dirty") else ""))
+    if report["virtual"]:
+        lines += ["", "On the virtual board a socket call is a host system call of a few microseconds, so the "
+                  "router's Python is a far larger share of each call than over lwIP and Wi-Fi on a board: "
+                  "ratios here are a worst case. Heap figures are measured with 64-bit words; the 32-bit "
+                  "estimate (≈) halves them, which undercounts bytecode and strings."]
     lines += ["", "| figure | unit | raw socket | ws2 | ws2 vs raw | notes |", "|---|---|---|---|---|---|"]
     for fid in FIGURE_IDS:
         f = report["figures"][fid]
@@ -542,15 +553,85 @@ class _TlsEcho:
         self.listener.close()
 
 
+def echo_main(host_ip):
+    """The TCP echo peer (TCP_NODELAY), run in a process of its own: prints its port, serves until the bench is gone.
+
+    Its own process, so no thread of the bench (GIL) delays an answer, and
+    pinned with the other peers: unpinned, where the scheduler puts the peer
+    and the board decides the round trip more than the router does. It always
+    sleeps until data comes: if it answered faster than the board can get
+    into its blocking recv, the side that does more work between send and
+    recv (ws2) would skip the recv's wake-up and look faster than raw.
+    """
+    import select
+
+    parent = os.getppid()
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind((host_ip, 0))
+    lsock.listen(64)
+    print(lsock.getsockname()[1], flush=True)
+    conns = []
+    buf = bytearray(1 << 16)
+    mv = memoryview(buf)
+    while os.getppid() == parent:
+        ready, _, _ = select.select([lsock] + conns, [], [], 0.5)
+        for s in ready:
+            if s is lsock:
+                c, _ = lsock.accept()
+                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                conns.append(c)
+                continue
+            try:
+                n = s.recv_into(buf)
+                if n:
+                    s.sendall(mv[:n])
+            except OSError:
+                n = 0
+            if not n:
+                conns.remove(s)
+                s.close()
+
+
+class _EchoProcess:
+    """echo_main() in a child process that dies with this one: .port, .stop()."""
+
+    def __init__(self, host_ip, cpus=None):
+        import subprocess
+
+        code = "import sys; from firmware.bench import echo_main; echo_main(sys.argv[1])"
+        self.proc = subprocess.Popen([sys.executable, "-c", code, host_ip], cwd=ROOT, stdout=subprocess.PIPE,
+                                     preexec_fn=_die_with_parent)
+        line = self.proc.stdout.readline()
+        if not line.strip().isdigit():
+            self.stop()
+            raise OSError("the echo peer did not start")
+        self.port = int(line)
+        if cpus and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(self.proc.pid, cpus)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def _die_with_parent():
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 class Peers:
     """Every host peer of the bench; optional ones (DNS, TLS) record why they are missing."""
 
-    def __init__(self, host_ip):
-        from firmware.peers import EchoServer
-
+    def __init__(self, host_ip, echo_cpus=None):
         self.host_ip = host_ip
         self.closing = []
-        self.echo = EchoServer(host_ip).start()  # TCP echo with TCP_NODELAY
+        self.echo = _EchoProcess(host_ip, echo_cpus)  # TCP echo with TCP_NODELAY
         self.closing.append(self.echo.stop)
         self.sink = _Listener(host_ip, sink_source)
         self.listener = _Listener(host_ip)
@@ -605,12 +686,14 @@ def script_code(name, params):
     return "P = %r\n%s\n%s" % (params, lib, body)
 
 
-def run_script(board, name, params, timeout):
+def run_script(board, name, params, timeout, after_reset=None):
     """Soft-reset, run one script; return (output, error text or None). Never raises for a board failure."""
     from mpremote.transport import TransportError
 
     try:
         board.soft_reset()
+        if after_reset:
+            after_reset()
         board.t.exec_raw_no_follow(script_code(name, params))
         out, err = board.t.follow(timeout)
     except TransportError as e:
@@ -624,6 +707,29 @@ def run_script(board, name, params, timeout):
     out = out.decode(errors="replace").replace("\r\n", "\n")
     err = err.decode(errors="replace").strip()
     return out, (err.splitlines()[-1] if err else None)
+
+
+def _pin(vb):
+    """On a host with 2+ CPUs: the interpreter gets the last CPU to itself, this process's threads and the
+    peers the others. Unpinned, the scheduler moves them about between repetitions, and a round trip's
+    cost doubles or halves with where each side happens to run. Returns (host CPUs, board CPUs) or None."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2:
+        return None
+    host, dev = set(cpus[:-1]), {cpus[-1]}
+    os.sched_setaffinity(0, host)  # this thread; the peers' threads start later and inherit it
+    _repin(vb, dev)
+    return host, dev
+
+
+def _repin(vb, cpus):
+    # A soft reset starts a new interpreter process (from the board's relay thread): pin each one.
+    proc = getattr(vb, "_proc", None)
+    if proc is not None and cpus:
+        try:
+            os.sched_setaffinity(proc.pid, cpus)
+        except OSError:
+            pass
 
 
 def _port_name(virtual, host_ip):
@@ -671,12 +777,15 @@ def run(board="UNIX", port=None, host_ip=None, quick=False, reps=None, only=None
     figures["flash_bundle"]["notes"].append("%s, mpy-cross -march=%s" % (board, info_board["mpy_arch"]))
 
     vb = None
+    pinned = None
     if port is None:
         from firmware.vboard import VirtualBoard
 
         vb = VirtualBoard(board, micropython=micropython)
         port = vb.start()
-        out("virtual %s board on %s" % (board, port))
+        pinned = _pin(vb)
+        out("virtual %s board on %s%s" % (board, port, "; CPUs %s for the host, %s for the board" % (
+            sorted(pinned[0]), sorted(pinned[1])) if pinned else ""))
     peers = None
     dev = None
     try:
@@ -685,7 +794,7 @@ def run(board="UNIX", port=None, host_ip=None, quick=False, reps=None, only=None
             deploy(dev, board, log=lambda m: None)
         except Exception as e:
             raise BenchError("cannot deploy to the board on %s: %s" % (port, e))
-        peers = Peers(host_ip)
+        peers = Peers(host_ip, pinned[0] if pinned else None)
         params.update(peers.params())
         params["port_name"] = _port_name(vb is not None, host_ip)
         timeout = 60 if quick else 300
@@ -693,7 +802,8 @@ def run(board="UNIX", port=None, host_ip=None, quick=False, reps=None, only=None
             if only and name not in only:
                 continue
             t0 = time.time()
-            text, err = run_script(dev, name, params, timeout)
+            text, err = run_script(dev, name, params, timeout,
+                                   (lambda: _repin(vb, pinned[1])) if pinned else None)
             results = parse_lines(text)
             apply_results(figures, info, profile, results)
             if err:
@@ -716,6 +826,7 @@ def run(board="UNIX", port=None, host_ip=None, quick=False, reps=None, only=None
             peers.close()
         if vb is not None:
             vb.stop()
+
     word = int(info.get("word") or (struct.calcsize("P") if vb is not None else 4))
     report = assemble(info_board, figures, info, profile, flash, params, word=word, virtual=vb is not None,
                       port=port, only=only, started=started)
@@ -741,6 +852,7 @@ def assemble(board_info, figures, info, profile, flash, params, word=4, virtual=
         "started": datetime.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
         "duration_s": round(time.time() - started, 1),
         "host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
+        "code": code_version(),
         "info": info,
         "figures": figures,
         "budgets": budgets(figures, flash),
@@ -748,6 +860,22 @@ def assemble(board_info, figures, info, profile, flash, params, word=4, virtual=
         "profile": _profile_summary(profile),
     }
     return report
+
+
+def code_version():
+    """The commit measured and the device files that differ from it (numbers belong to a version of the code)."""
+    import subprocess
+
+    def git(*args):
+        try:
+            r = subprocess.run(["git"] + list(args), cwd=ROOT, capture_output=True, text=True)
+        except OSError:
+            return None
+        return r.stdout.rstrip("\n") if r.returncode == 0 else None
+
+    commit = git("rev-parse", "--short", "HEAD")
+    dirty = git("status", "--porcelain", "--", "ws2", "providers")
+    return {"commit": commit, "dirty": sorted(line[3:] for line in dirty.splitlines()) if dirty else []}
 
 
 def _profile_summary(profile):

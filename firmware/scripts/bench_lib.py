@@ -159,6 +159,8 @@ def start():
 
     ws2 = w
     w.WSAStartup(0x0202)
+    gc.collect()
+    out("info", "heap_free_after_start", None, gc.mem_free())
     return w
 
 

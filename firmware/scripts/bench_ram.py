@@ -65,9 +65,24 @@ def _work():
     w.getaddrinfo("localhost", 80, w.AF_INET, w.SOCK_STREAM)
 
 
+def _steps():
+    # The import's cost split by what is asked for: the ws2 root, then wspm, then nspm (each with the
+    # modules it pulls in that are not loaded yet).
+    _drop()
+    parts = []
+    for name in ("ws2", "providers.wspm", "providers.nspm"):
+        before = set(m for m in sys.modules if _mine(m))
+        f = _free()
+        __import__(name)
+        new = sorted(m for m in sys.modules if _mine(m) and m not in before)
+        parts.append("%s %d B (%s)" % (name, f - _free(), " ".join(new)))
+    out("note", "ram_import", "ws2", "by step: " + "; ".join(parts))
+
+
 def imports():
     base = []
     work = []
+    _steps()
     for _ in range(REPS):
         _drop()
         f0 = _free()
