@@ -797,6 +797,10 @@ def run(board="UNIX", port=None, host_ip=None, quick=False, reps=None, only=None
         peers = Peers(host_ip, pinned[0] if pinned else None)
         params.update(peers.params())
         params["port_name"] = _port_name(vb is not None, host_ip)
+        if vb is None and not quick:
+            # Over Wi-Fi a megabyte takes about a second: keep a full run on a real board to minutes.
+            params["bulk_bytes"] = min(params["bulk_bytes"], 1 << 20)
+            params["prof_n"] = min(params["prof_n"], 2000)
         timeout = 60 if quick else 300
         for name in ORDER:
             if only and name not in only:
