@@ -498,33 +498,6 @@ def sink_source(conn):
             return
 
 
-class _Udp:
-    """A UDP peer on host_ip in one thread: echo (answers each datagram) or sink (drops them)."""
-
-    def __init__(self, host_ip, echo=True):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        self.sock.bind((host_ip, 0))
-        self.port = self.sock.getsockname()[1]
-        self.echo = echo
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def _loop(self):
-        buf = bytearray(65536)
-        mv = memoryview(buf)
-        while True:
-            try:
-                n, addr = self.sock.recvfrom_into(buf)
-                if self.echo:
-                    self.sock.sendto(mv[:n], addr)
-            except OSError:
-                return
-
-    def close(self):
-        self.sock.close()
-
-
 class _TlsEcho:
     """A TLS echo server under a fresh test CA (trustme): port, name, ca_pem, ca_der."""
 
@@ -554,31 +527,56 @@ class _TlsEcho:
 
 
 def echo_main(host_ip):
-    """The TCP echo peer (TCP_NODELAY), run in a process of its own: prints its port, serves until the bench is gone.
+    """The TCP echo peer (TCP_NODELAY), the connect+close listener, the UDP echo and the UDP sink, run in a
+    process of their own: prints their four ports, then serves until the bench is gone.
 
-    Its own process, so no thread of the bench (GIL) delays an answer, and
-    pinned with the other peers: unpinned, where the scheduler puts the peer
-    and the board decides the round trip more than the router does. It always
-    sleeps until data comes: if it answered faster than the board can get
-    into its blocking recv, the side that does more work between send and
-    recv (ws2) would skip the recv's wake-up and look faster than raw.
+    Its own process, so no thread of the bench (GIL) delays an answer or an
+    accept, and pinned with the other peers: unpinned, where the scheduler
+    puts the peer and the board decides the round trip more than the router
+    does. It always sleeps until data comes: if it answered faster than the
+    board can get into its blocking recv, the side that does more work
+    between send and recv (ws2) would skip the recv's wake-up and look faster
+    than raw.
     """
     import select
 
     parent = os.getppid()
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind((host_ip, 0))
-    lsock.listen(64)
-    print(lsock.getsockname()[1], flush=True)
+    lsocks = []
+    for _ in range(2):
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind((host_ip, 0))
+        ls.listen(128)
+        lsocks.append(ls)
+    echo_l, closer = lsocks
+    udp = []
+    for _ in range(2):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        u.bind((host_ip, 0))
+        udp.append(u)
+    udp_echo, udp_sink = udp
+    print(echo_l.getsockname()[1], closer.getsockname()[1], udp_echo.getsockname()[1], udp_sink.getsockname()[1],
+          flush=True)
     conns = []
     buf = bytearray(1 << 16)
     mv = memoryview(buf)
     while os.getppid() == parent:
-        ready, _, _ = select.select([lsock] + conns, [], [], 0.5)
+        ready, _, _ = select.select(lsocks + udp + conns, [], [], 0.5)
         for s in ready:
-            if s is lsock:
-                c, _ = lsock.accept()
+            if s is udp_echo or s is udp_sink:
+                try:
+                    n, addr = s.recvfrom_into(buf)
+                    if s is udp_echo:
+                        s.sendto(mv[:n], addr)
+                except OSError:
+                    pass
+                continue
+            if s is closer:
+                s.accept()[0].close()
+                continue
+            if s is echo_l:
+                c, _ = s.accept()
                 c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 conns.append(c)
                 continue
@@ -593,20 +591,29 @@ def echo_main(host_ip):
                 s.close()
 
 
-class _EchoProcess:
-    """echo_main() in a child process that dies with this one: .port, .stop()."""
+def sink_main(host_ip):
+    """The bulk peer (sink_source), in a process of its own: prints its port, serves until the bench is gone."""
+    lst = _Listener(host_ip, sink_source)
+    print(lst.port, flush=True)
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(0.5)
 
-    def __init__(self, host_ip, cpus=None):
+
+class _PeerProcess:
+    """firmware.bench.<main>(host_ip) in a child process that dies with this one: .ports, .stop()."""
+
+    def __init__(self, main, host_ip, cpus=None):
         import subprocess
 
-        code = "import sys; from firmware.bench import echo_main; echo_main(sys.argv[1])"
+        code = "import sys; from firmware.bench import %s; %s(sys.argv[1])" % (main, main)
         self.proc = subprocess.Popen([sys.executable, "-c", code, host_ip], cwd=ROOT, stdout=subprocess.PIPE,
                                      preexec_fn=_die_with_parent)
-        line = self.proc.stdout.readline()
-        if not line.strip().isdigit():
+        words = self.proc.stdout.readline().split()
+        if not words or not all(w.isdigit() for w in words):
             self.stop()
-            raise OSError("the echo peer did not start")
-        self.port = int(line)
+            raise OSError("the %s peer did not start" % main)
+        self.ports = [int(w) for w in words]
         if cpus and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(self.proc.pid, cpus)
 
@@ -628,17 +635,15 @@ def _die_with_parent():
 class Peers:
     """Every host peer of the bench; optional ones (DNS, TLS) record why they are missing."""
 
-    def __init__(self, host_ip, echo_cpus=None):
+    def __init__(self, host_ip, cpus=None):
         self.host_ip = host_ip
         self.closing = []
-        self.echo = _EchoProcess(host_ip, echo_cpus)  # TCP echo with TCP_NODELAY
-        self.closing.append(self.echo.stop)
-        self.sink = _Listener(host_ip, sink_source)
-        self.listener = _Listener(host_ip)
-        self.udp_echo = _Udp(host_ip, echo=True)
-        self.udp_sink = _Udp(host_ip, echo=False)
-        for p in (self.sink, self.listener, self.udp_echo, self.udp_sink):
-            self.closing.append(p.close)
+        echo = _PeerProcess("echo_main", host_ip, cpus)  # TCP echo with TCP_NODELAY, and the listener
+        self.closing.append(echo.stop)
+        self.echo_port, self.listener_port, self.udp_echo_port, self.udp_sink_port = echo.ports
+        sink = _PeerProcess("sink_main", host_ip, cpus)  # bulk sink and source
+        self.closing.append(sink.stop)
+        self.sink_port = sink.ports[0]
         self.dns = self.dns_missing = None
         try:
             if ROOT not in sys.path:
@@ -659,8 +664,8 @@ class Peers:
 
     def params(self):
         """What the device scripts need to reach the peers."""
-        p = {"host": self.host_ip, "echo": self.echo.port, "sink": self.sink.port, "listener": self.listener.port,
-             "udp_echo": self.udp_echo.port, "udp_sink": self.udp_sink.port,
+        p = {"host": self.host_ip, "echo": self.echo_port, "sink": self.sink_port, "listener": self.listener_port,
+             "udp_echo": self.udp_echo_port, "udp_sink": self.udp_sink_port,
              "dns": [self.host_ip, self.dns.port] if self.dns else None, "dns_missing": self.dns_missing,
              "dns_name": DNS_NAME, "tls": None, "tls_missing": self.tls_missing}
         if self.tls:
