@@ -246,7 +246,7 @@ def max_sockets():
         est = ""
         if count and free > 0 and used > 0:
             est = "; %d B free then, room for about %d more" % (free, free * count // used)
-        out("note", fid, side, "stopped by %s%s" % (reason, est))
+        out("note", fid, side, "%sstopped by %s%s" % ("ws2 " if side == "ws2" else "", reason, est))
 
 
 imports()
