@@ -471,6 +471,9 @@ def test_cancel_blocking_call_from_another_thread(env):
                     pass  # not blocked yet
             outcome.append("never blocked")
 
+        # A receive timeout bounds the test: without working cancellation it
+        # fails with WSAETIMEDOUT instead of hanging the suite.
+        ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, 5000)
         _thread.start_new_thread(canceller, ())
         _expect(ws2.WSAEINTR, ws2.recv, s, 10)  # nothing arrives: only the cancel ends it
         assert outcome == ["cancelled"], outcome
