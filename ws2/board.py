@@ -30,7 +30,11 @@ def default_capacity():
 def root():
     """Return the directory where ws2 keeps its catalog and settings."""
     if IS_MICROPYTHON:
-        return "/ws2"
+        # Not "/ws2": sys.path starts with '' and the cwd is "/", so a data
+        # directory named like the package would be imported as a (namespace)
+        # package in place of /lib/ws2 or the frozen one at the next boot. A
+        # dotted name can never be imported.
+        return "/.ws2"
     import os
 
     return os.environ.get("WS2_ROOT") or os.path.join(os.path.expanduser("~"), ".ws2")

@@ -38,11 +38,39 @@ loaded = False
 
 
 # -- the catalog file: pure codec, tested byte by byte ------------------------
+#
+# The payload is JSON, written by hand so that CPython and MicroPython (whose
+# json.dumps orders dict keys by hash and escapes differently) produce the
+# same bytes: {"format":1,"next_id":N,"paths":{id:path,...},"entries":[[...],...]}
+# with paths sorted by provider id and entries in catalog order.
+
+def _str(s):
+    out = ['"']
+    for c in s:
+        if c == '"' or c == "\\":
+            out.append("\\" + c)
+        elif ord(c) < 0x20:
+            out.append("\\u%04x" % ord(c))
+        else:
+            out.append(c)
+    out.append('"')
+    return "".join(out)
+
+
+def _value(v):
+    if isinstance(v, str):
+        return _str(v)
+    if isinstance(v, tuple):
+        return "[" + ",".join("%d" % c for c in v) + "]"
+    return "%d" % v
+
 
 def encode(entries, paths, next_id):
-    """Return the catalog file payload for these entries."""
-    return json.dumps({"format": _FORMAT, "next_id": next_id, "paths": paths,
-                       "entries": [list(e) for e in entries]}).encode()
+    """Return the catalog file payload for these entries (the same bytes on every port)."""
+    head = '{"format":%d,"next_id":%d,"paths":{' % (_FORMAT, next_id)
+    ps = ",".join(_str(k) + ":" + _str(paths[k]) for k in sorted(paths))
+    es = ",".join("[" + ",".join(_value(v) for v in e) + "]" for e in entries)
+    return (head + ps + '},"entries":[' + es + "]}").encode()
 
 
 def decode(payload):
@@ -50,24 +78,47 @@ def decode(payload):
     try:
         d = json.loads(payload)
         if d["format"] != _FORMAT:
-            raise ValueError("catalog format %r" % d["format"])
+            raise ValueError("catalog format %r" % (d["format"],))
+        paths = d["paths"]
+        next_id = d["next_id"]
+        if (not isinstance(paths, dict) or not isinstance(d["entries"], list) or not isinstance(next_id, int)
+                or isinstance(next_id, bool)):
+            raise ValueError("bad header")
+        for k in paths:
+            if not isinstance(paths[k], str) or not paths[k]:
+                raise ValueError("provider %s has no module path" % k)
         out = []
+        ids = []
         for e in d["entries"]:
             e = list(e)
             e[I_CHAIN] = tuple(e[I_CHAIN])
-            out.append(check(tuple(e)))
-        paths = d["paths"]
-        next_id = d["next_id"]
-        if not isinstance(paths, dict) or not isinstance(next_id, int):
-            raise ValueError("bad header")
-        for e in out:
+            e = check(tuple(e))
+            cid = e[I_CATALOG_ID]
+            if cid in ids:
+                raise ValueError("catalog id %d is listed twice" % cid)
+            if cid >= next_id:
+                raise ValueError("catalog id %d is not below next_id %d" % (cid, next_id))
             if e[I_PROVIDER_ID] not in paths:
-                raise ValueError("entry %d has no provider path" % e[I_CATALOG_ID])
+                raise ValueError("entry %d has no provider path" % cid)
+            ids.append(cid)
+            out.append(e)
+        for e in out:
+            for c in e[I_CHAIN]:
+                if c not in ids:
+                    raise ValueError("entry %d chains to %d, which is not in the catalog" % (e[I_CATALOG_ID], c))
         return out, paths, next_id
     except ValueError:
         raise
     except Exception as e:  # KeyError, TypeError, WSAError from check(): all "corrupt"
         raise ValueError("corrupt catalog: %r" % (e,))
+
+
+def has_base(entries):
+    """True when entries hold a base protocol (chain length 1): sockets can be made."""
+    for e in entries:
+        if len(e[I_CHAIN]) == 1:
+            return True
+    return False
 
 
 # -- loading and saving --------------------------------------------------------
@@ -85,8 +136,13 @@ def load():
     payload = store.load(_FILE)
     if payload is not None:
         try:
-            _use(*decode(payload))
-            return
+            got = decode(payload)
+            if has_base(got[0]):
+                _use(*got)
+                return
+            # A catalog without a base protocol would leave the device
+            # without networking: the default is the safer answer.
+            print("ws2: warning: stored catalog has no base protocol; using the default catalog")
         except ValueError as e:
             print("ws2: warning: catalog unreadable (%s); using the default catalog" % e)
     elif store.exists(_FILE):
@@ -102,9 +158,21 @@ def ensure():
         load()
 
 
+def forget():
+    """Drop the in-memory copy so the next use reads flash (soft reset, tests)."""
+    global loaded
+    loaded = False
+
+
 def save():
     """Persist the catalog (power-safe)."""
     store.save(_FILE, encode(entries, paths, next_id))
+
+
+def commit(new_entries, new_paths, new_next):
+    """Write a new catalog to flash, then make it current (a failed write changes nothing)."""
+    store.save(_FILE, encode(new_entries, new_paths, new_next))
+    _use(new_entries, new_paths, new_next)
 
 
 def reset():
@@ -123,6 +191,14 @@ def by_id(catalog_id):
     return None
 
 
+def by_af(af):
+    """Return the first protocol entry (not a bare layer) of address family af, or None."""
+    for e in entries:
+        if e[I_CHAIN] and e[I_AF] == af:
+            return e
+    return None
+
+
 def path_of(provider_id):
     """Return the import path of a provider id, or None."""
     return paths.get(provider_id)
@@ -132,9 +208,10 @@ def match(af, type, protocol):
     """First entry matching (af, type, protocol) in catalog order, as socket() does.
 
     af 0 and type 0 are wildcards; protocol 0 matches only entries flagged
-    PFL_MATCHES_PROTOCOL_ZERO. With no full match the error names the closest
-    partial match: no type -> WSAESOCKTNOSUPPORT, type but no family ->
-    WSAEAFNOSUPPORT, type and family but no protocol -> WSAEPROTONOSUPPORT.
+    PFL_MATCHES_PROTOCOL_ZERO; hidden entries take part. With no full match
+    the error names the closest partial match: no type -> WSAESOCKTNOSUPPORT,
+    type but no family -> WSAEAFNOSUPPORT, type and family but no protocol ->
+    WSAEPROTONOSUPPORT (Wine's test_WSASocket cases, REFERENCE.md 8.1).
     """
     if af == 0 and protocol == 0:
         raise WSAError(WSAEINVAL, "address family and protocol cannot both be 0")
@@ -160,7 +237,12 @@ def match(af, type, protocol):
 
 
 def visible(protocols=None, hidden=False):
-    """Entries in catalog order, filtered by a protocol list; PFL_HIDDEN ones only when hidden."""
+    """Entries in catalog order, filtered by a protocol list; PFL_HIDDEN ones only when hidden.
+
+    An entry passes the filter when a listed protocol lies in [protocol,
+    protocol + max_offset]; as in C, where the list is zero-terminated, a 0
+    ends it, and unknown protocols are ignored.
+    """
     out = []
     for e in entries:
         if not hidden and e[I_PROVIDER_FLAGS] & _PFL_HIDDEN:
@@ -169,6 +251,8 @@ def visible(protocols=None, hidden=False):
             p = e[I_PROTOCOL]
             hit = False
             for q in protocols:
+                if q == 0:
+                    break
                 if p <= q <= p + e[I_MAX_OFFSET]:
                     hit = True
                     break

@@ -7,16 +7,16 @@ from ws2.protocol_info import from_tuple
 
 
 def _protocols(protocols):
+    # The C lpiProtocols array: None for all, else protocol numbers (a 0 ends it).
     if protocols is None:
         return None
-    try:
-        out = list(protocols)
-        for p in out:
-            if not isinstance(p, int):
-                raise TypeError
-        return out
-    except TypeError:
-        raise fail(WSAError(WSAEFAULT, "protocols must be a list of protocol numbers or None"))
+    if isinstance(protocols, (list, tuple)):
+        for p in protocols:
+            if not isinstance(p, int) or isinstance(p, bool):
+                break
+        else:
+            return protocols
+    raise fail(WSAError(WSAEFAULT, "protocols must be None or a list of protocol numbers, not %r" % (protocols,)))
 
 
 def WSAEnumProtocols(protocols=None):

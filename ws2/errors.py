@@ -148,6 +148,8 @@ _MESSAGES = """6 Specified event object handle is invalid
 
 def strerror(code):
     """Return the Winsock message for a WSA error code."""
+    if not isinstance(code, int):
+        return "Unknown error"
     key = "%d " % code
     i = _MESSAGES.find(key)
     while i > 0 and _MESSAGES[i - 1] != "\n":
@@ -167,7 +169,7 @@ class WSAError(OSError):
 
     def __str__(self):
         a = self.args
-        s = "[WSA %d] %s" % (a[0], strerror(a[0]))
+        s = "[WSA %s] %s" % (a[0], strerror(a[0]))
         if len(a) > 1 and a[1]:
             s += ": " + str(a[1])
         return s
@@ -206,15 +208,15 @@ del _extra, _k, _v, _E
 
 def wsa_code(exc):
     """Map any exception to a WSA code (the edge where provider failures become Winsock errors)."""
-    if isinstance(exc, WSAError):
-        return exc.args[0]
     if isinstance(exc, OSError):
         n = exc.args[0] if exc.args else None
-        if isinstance(n, int):
-            if n >= WSABASEERR or n in (6, 8, 87, 995, 996, 997):
+        if isinstance(n, int) and not isinstance(n, bool):
+            if n <= 0:
+                # lwIP/esp32 getaddrinfo style negative codes; 0 is a provider
+                # that failed without saying why (WSASYSCALLFAILURE, as CE and ReactOS)
+                return WSANO_RECOVERY if n < 0 and not isinstance(exc, WSAError) else WSASYSCALLFAILURE
+            if isinstance(exc, WSAError) or n >= WSABASEERR or n in (6, 8, 87, 995, 996, 997):
                 return n  # already a WSA code
-            if n < 0:  # lwIP/esp32 getaddrinfo style negative codes
-                return WSANO_RECOVERY
             return _ERRNO.get(n, WSASYSCALLFAILURE)
         # CPython's socket.timeout carries no errno
         if "timed out" in str(exc):
@@ -228,8 +230,8 @@ def wsa_code(exc):
 
 
 def as_wsa_error(exc):
-    """Return exc as a WSAError (unchanged when it already is one)."""
-    if isinstance(exc, WSAError):
-        return exc
+    """Return exc as a WSAError (unchanged when it already is one with a usable code)."""
     code = wsa_code(exc)
+    if isinstance(exc, WSAError) and exc.args[0] == code:
+        return exc
     return WSAError(code, "%s: %s" % (type(exc).__name__, exc))

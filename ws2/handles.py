@@ -36,8 +36,15 @@ _next = 0  # where the free-slot search starts (round robin spreads generations)
 def init(n):
     """Size the table for n sockets (only while it is empty)."""
     global capacity, live, ctx, prov, entry, flags, _next
+    # A handle from before the resize must stay stale: every slot restarts
+    # above the highest generation any slot has used.
+    g = 0
+    for h in live:
+        h = (h if h > 0 else -h) >> _GEN_SHIFT
+        if h > g:
+            g = h
     capacity = n
-    live = [0] * n
+    live = [-(g << _GEN_SHIFT)] * n
     ctx = [None] * n
     prov = [None] * n
     entry = [0] * n

@@ -44,17 +44,24 @@ def from_tuple(t):
     return p
 
 
+def _dword(v):
+    # Every integer field is a C int or DWORD: refuse what cannot be stored in one.
+    return isinstance(v, int) and not isinstance(v, bool) and -0x80000000 <= v <= 0xFFFFFFFF
+
+
 def check(t):
     """Validate a catalog tuple's types; raise WSAEINVAL naming the first bad field."""
     if len(t) != len(FIELDS):
-        raise WSAError(WSAEINVAL, "a protocol info has %d fields, not %d" % (len(FIELDS), len(t)))
+        raise WSAError(WSAEINVAL, "a protocol info has %d fields, not %d" % (len(t), len(FIELDS)))
     for i in range(len(FIELDS)):
         v = t[i]
         want = type(_DEFAULTS[i])
         if want is tuple:
-            ok = isinstance(v, tuple) and len(v) <= 7 and all(isinstance(c, int) for c in v)
+            ok = isinstance(v, tuple) and len(v) <= 7 and all(_dword(c) for c in v)
+        elif want is str:
+            ok = isinstance(v, str) and len(v) <= 255  # WSAPROTOCOL_LEN
         else:
-            ok = isinstance(v, want) and not isinstance(v, bool)
+            ok = _dword(v)
         if not ok:
             raise WSAError(WSAEINVAL, "protocol info field %s has a bad value %r" % (FIELDS[i], v))
     return t

@@ -46,8 +46,9 @@ def import_module(path):
     try:
         __import__(path)
         return sys.modules[path]
-    except ImportError as e:
-        raise WSAError(WSAEPROVIDERFAILEDINIT, "cannot import provider %s: %s" % (path, e))
+    except Exception as e:  # missing, or failing while it runs: either way no provider
+        drop_module(path)
+        raise WSAError(WSAEPROVIDERFAILEDINIT, "cannot import provider %s: %r" % (path, e))
 
 
 def drop_module(path):
@@ -94,13 +95,15 @@ def start(provider_id, path, info):
     except WSAError:
         drop_module(path)
         raise
-    if not data or data[0] != _VERSION_2_2:
+    version = data[0] if isinstance(data, (tuple, list)) and data else data
+    if version != _VERSION_2_2:
+        # CE's GetProvider: a provider that cannot speak 2.2 is cleaned up at once.
         try:
             table[_WSP_CLEANUP]()
         except Exception:
             pass
         drop_module(path)
-        raise WSAError(WSAEINVALIDPROVIDER, "%s offers version %r, not 2.2" % (path, data and data[0]))
+        raise WSAError(WSAEINVALIDPROVIDER, "%s offers version %r, not 2.2" % (path, version))
     return Provider(provider_id, path, module, table, data)
 
 

@@ -6,39 +6,57 @@ from ws2 import store
 from ws2.errors import WSAError, WSAEINVAL
 
 _FILE = "settings"
-# key -> (type, check, what a good value looks like)
 _DEFAULTS = {"dns_servers": [], "dns_timeout_ms": 2000, "hosts": {}, "tls_ca_file": "", "max_sockets": 0}
+# What a good value looks like, for the error message (one string: stays in flash when frozen).
+_SHAPES = """dns_servers a list of (numeric ip, port 1-65535)
+hosts a dict of name -> numeric address
+tls_ca_file a path string
+dns_timeout_ms an int from 0 (provider default) to 600000
+max_sockets an int from 0 (board default) to 255
+"""
 _current = None
 
 
-def _is_addr(a):
-    return (isinstance(a, (list, tuple)) and len(a) == 2 and isinstance(a[0], str)
-            and isinstance(a[1], int) and 0 < a[1] < 65536)
+def _shape(key):
+    i = _SHAPES.find(key + " ")
+    return _SHAPES[i + len(key) + 1 : _SHAPES.find("\n", i)]
+
+
+def _numeric(a):
+    from ws2 import addrconv
+
+    return isinstance(a, str) and (addrconv.pton4(a) is not None or addrconv.pton6(a) is not None)
+
+
+def _is_server(a):
+    return (isinstance(a, (list, tuple)) and len(a) == 2 and _numeric(a[0])
+            and isinstance(a[1], int) and not isinstance(a[1], bool) and 0 < a[1] < 65536)
+
+
+def _int_in(v, top):
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= top
 
 
 def validate(key, value):
     """Return value normalised for key, or raise WSAEINVAL saying what is wrong."""
-    if key not in _DEFAULTS:
+    if not isinstance(key, str) or key not in _DEFAULTS:
         raise WSAError(WSAEINVAL, "unknown setting %r (known: %s)" % (key, ", ".join(sorted(_DEFAULTS))))
-    bad = False
     if key == "dns_servers":
-        bad = not isinstance(value, (list, tuple)) or not all(_is_addr(a) for a in value)
-        if not bad:
+        ok = isinstance(value, (list, tuple)) and all(_is_server(a) for a in value)
+        if ok:
             value = [[a[0], a[1]] for a in value]
     elif key == "hosts":
-        bad = not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        ok = isinstance(value, dict) and all(isinstance(k, str) and k and _numeric(value[k]) for k in value)
+        if ok:
+            value = dict(value)
     elif key == "tls_ca_file":
-        bad = not isinstance(value, str)
-    else:  # dns_timeout_ms, max_sockets
-        bad = not isinstance(value, int) or isinstance(value, bool) or value < 0
-        if key == "max_sockets" and not bad:
-            bad = value > 255
-    if bad:
-        shapes = {"dns_servers": "a list of (ip, port)", "hosts": "a dict of name -> address",
-                  "tls_ca_file": "a path string", "dns_timeout_ms": "an int >= 0",
-                  "max_sockets": "an int from 0 (board default) to 255"}
-        raise WSAError(WSAEINVAL, "setting %s must be %s, not %r" % (key, shapes[key], value))
+        ok = isinstance(value, str)
+    elif key == "dns_timeout_ms":
+        ok = _int_in(value, 600000)
+    else:
+        ok = _int_in(value, 255)
+    if not ok:
+        raise WSAError(WSAEINVAL, "setting %s must be %s, not %r" % (key, _shape(key), value))
     return value
 
 
@@ -48,10 +66,19 @@ def _load():
     payload = store.load(_FILE)
     if payload is not None:
         try:
-            for k, v in json.loads(payload).items():
-                cur[k] = validate(k, v)
+            got = json.loads(payload)
+            if not isinstance(got, dict):
+                raise ValueError("not a dict")
         except Exception as e:
-            print("ws2: warning: settings unreadable (%s); using defaults" % (e,))
+            print("ws2: warning: settings unreadable (%r); using defaults" % (e,))
+            got = {}
+        for k in got:
+            try:  # one bad value costs that setting, not all of them
+                cur[k] = validate(k, got[k])
+            except WSAError as e:
+                print("ws2: warning: stored setting ignored: %s" % e.args[1])
+    elif store.exists(_FILE):
+        print("ws2: warning: settings file is corrupt; using defaults")
     _current = cur
     return cur
 
@@ -65,16 +92,27 @@ def get(key):
 def config(**settings):
     """Update the given settings (validated, stored power-safe) and return all current settings."""
     global _current
-    cur = dict(_current if _current is not None else _load())
-    for k in settings:
-        cur[k] = validate(k, settings[k])
-    if settings:
-        store.save(_FILE, json.dumps(cur).encode())
-        _current = cur
-    return dict(cur)
+    try:
+        cur = dict(_current if _current is not None else _load())
+        for k in settings:
+            cur[k] = validate(k, settings[k])
+        if settings:
+            store.save(_FILE, json.dumps(cur).encode())
+            _current = cur
+        return dict(cur)
+    except Exception as e:
+        from ws2.dispatch import fail
+
+        raise fail(e)
 
 
 def forget():
     """Drop the in-memory copy so the next read comes from flash (tests, soft reset)."""
     global _current
     _current = None
+
+
+def reset():
+    """Forget the stored settings and go back to the defaults (tests, factory reset)."""
+    store.remove(_FILE)
+    forget()

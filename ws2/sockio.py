@@ -6,6 +6,7 @@
 # provider returns.
 from ws2 import handles
 from ws2.dispatch import fail
+from ws2.errors import WSAError
 
 try:
     from micropython import const
@@ -19,6 +20,8 @@ _WSP_RECV = const(19)
 _WSP_RECVFROM = const(21)
 _WSP_SEND = const(23)
 _WSP_SENDTO = const(25)
+_EFAULT = const(10014)
+_EINVAL = const(10022)
 _F_EVENTS = const(4)  # handles.flags: the socket has a WSAEventSelect/WSAAsyncSelect registration
 _FD_READ_OOB = const(0x05)
 _FD_WRITE = const(0x02)
@@ -63,6 +66,8 @@ def recv(s, n, flags=0):
     if handles.flags[i] & _F_EVENTS:
         _rearm(s, _FD_READ_OOB)
     try:
+        if n < 0:  # sizes the router checks itself, for every provider (a TypeError here is WSAEFAULT)
+            raise WSAError(_EINVAL, "negative receive size")
         return handles.prov[i].table[_WSP_RECV](handles.ctx[i], n, flags, None, None, None)[0]
     except Exception as e:
         raise fail(e)
@@ -74,7 +79,13 @@ def recv_into(s, buf, n=0, flags=0):
     if handles.flags[i] & _F_EVENTS:
         _rearm(s, _FD_READ_OOB)
     try:
+        if isinstance(buf, int):  # an int means "n bytes, new bytes" to WSPRecv: not a buffer here
+            raise WSAError(_EFAULT, "recv_into needs a writable buffer")
         if n:
+            if n < 0:
+                raise WSAError(_EINVAL, "negative receive size")
+            if n > len(buf):
+                raise WSAError(_EFAULT, "n is larger than the buffer")
             buf = memoryview(buf)[:n]
         return handles.prov[i].table[_WSP_RECV](handles.ctx[i], buf, flags, None, None, None)[0]
     except Exception as e:
@@ -100,6 +111,8 @@ def recvfrom(s, n, flags=0):
     if handles.flags[i] & _F_EVENTS:
         _rearm(s, _FD_READ_OOB)
     try:
+        if n < 0:
+            raise WSAError(_EINVAL, "negative receive size")
         r = handles.prov[i].table[_WSP_RECVFROM](handles.ctx[i], n, flags, None, None, None)
         return r[0], r[2]
     except Exception as e:

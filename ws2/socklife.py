@@ -22,7 +22,7 @@ _F_PENDING = const(8)
 _FD_ACCEPT = const(0x08)
 _WSP_SOCKET = const(28)
 _FLAG_OVERLAPPED = const(0x01)
-_KNOWN_FLAGS = const(0x9F)  # OVERLAPPED, the four MULTIPOINT bits, NO_HANDLE_INHERIT
+_KNOWN_FLAGS = const(0xDF)  # OVERLAPPED, the four MULTIPOINT bits, ACCESS_SYSTEM_SECURITY, NO_HANDLE_INHERIT
 
 
 def _int(v, what):

@@ -32,6 +32,10 @@ class WSAData:
             self.version, self.high_version, self.description, self.system_status)
 
 
+def _byte(v):
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 0xFF
+
+
 def MAKEWORD(low, high):
     """Return the WORD with low byte low (major version) and high byte high (minor)."""
     return (low & 0xFF) | ((high & 0xFF) << 8)
@@ -52,11 +56,12 @@ def negotiate(requested):
 
 def WSAStartup(version=0x0202):
     """Start ws2 for the caller (reference counted); return WSAData."""
-    if isinstance(version, tuple) and len(version) == 2:
+    if isinstance(version, tuple) and len(version) == 2 and _byte(version[0]) and _byte(version[1]):
         version = MAKEWORD(version[0], version[1])
-    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= 0xFFFF:
         state.set_last_error(WSAEINVAL)
-        raise WSAError(WSAEINVAL, "version must be a WORD such as 0x0202 or a (major, minor) tuple")
+        raise WSAError(WSAEINVAL, "version must be a WORD such as 0x0202 or a (major, minor) tuple, not %r"
+                       % (version,))
     got = negotiate(version)
     if got is None:
         state.set_last_error(WSANOTINITIALISED)
@@ -64,11 +69,14 @@ def WSAStartup(version=0x0202):
             version & 0xFF, (version >> 8) & 0xFF))
     with state.lock:
         first = state.started == 0
-        if first and not handles.capacity:
+        if first and not handles.open_handles():
+            # Sized at the first start of a session, so ws2.config(max_sockets=)
+            # takes effect at the next one; generations survive the resize.
             from ws2 import settings, board
 
             n = settings.get("max_sockets") or board.default_capacity()
-            handles.init(n)
+            if n != handles.capacity:
+                handles.init(n)
         if first:
             catalog.ensure()
             state.version = got
@@ -122,6 +130,9 @@ def WSAGetLastError():
 
 def WSASetLastError(code):
     """Set the calling thread's last Winsock error."""
+    if not isinstance(code, int) or isinstance(code, bool):
+        state.set_last_error(WSAEINVAL)
+        raise WSAError(WSAEINVAL, "an error code is an int, not %r" % (code,))
     state.set_last_error(code)
 
 
