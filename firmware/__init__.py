@@ -3,3 +3,7 @@
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class FirmwareError(Exception):
+    """A failure the CLI reports as `firmware: message` (exit code 1); the message says what to do."""

