@@ -206,7 +206,7 @@ class DeviceModule(pytest.File):
 
     def collect(self):
         tree = ast.parse(self.path.read_text())
-        meta = {"ENV": (), "TIMEOUT": DEFAULT_TIMEOUT, "BOARD_SKIP": {}}
+        meta = {"ENV": (), "TIMEOUT": DEFAULT_TIMEOUT, "BOARD_SKIP": {}, "UPLOAD": ()}
         for node in tree.body:
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                 if node.targets[0].id in meta:
@@ -234,6 +234,8 @@ def _device_runner(path, func, meta, wants_env, board):
         if reason:
             pytest.skip(reason)
         values = _env_values(request, meta["ENV"], tcp_echo, udp_echo, host_ip)
+        for helper in meta["UPLOAD"]:  # non-test modules the test imports (UPLOAD = ("name",))
+            _upload(device, path.parent / (helper + ".py"), helper)
         mod = _upload(device, path)
         code = _RUNNER % {"values": repr(values), "mod": mod, "func": func, "args": "_env" if wants_env else ""}
         try:
@@ -272,11 +274,11 @@ print('\\x00WS2-PASS\\x00')
 """
 
 
-def _upload(dev, path):
-    """Compile a device test module for the board and copy it to /dtest once; return its name."""
+def _upload(dev, path, name=None):
+    """Compile a device test module (or a helper, kept under its own name) to /dtest once; return its name."""
     from firmware import bundle
 
-    name = "dt_" + path.stem
+    name = name or "dt_" + path.stem
     src = path.read_bytes()
     digest = hashlib.sha256(src).hexdigest()
     if dev.dtest_hashes.get(name) == digest:
