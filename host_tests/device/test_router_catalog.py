@@ -242,7 +242,7 @@ def test_protocol_info_skips_matching_and_passes_values_untouched(env):
         udp = [p for p in ws2.WSAEnumProtocols([17]) if p.provider_id == "{AAFC3764-763B-427B-B15B-97A6E5C983CE}"][0]
         for args in ((-1, -1, -1), (0, 0, 0)):
             s = ws2.WSASocket(args[0], args[1], args[2], udp)
-            ws2.connect(s, (env.host_ip, env.udp_echo_port))  # recv, not recvfrom: wspm's wants 64 KB of heap
+            ws2.connect(s, (env.host_ip, env.udp_echo_port))
             ws2.send(s, b"via info")
             assert ws2.recv(s, 64) == b"via info"
             ws2.closesocket(s)
