@@ -17,13 +17,26 @@ _DEFAULTS = (0, 0, 0, 0, 0, "", 0, (), 2, 0, 16, 16, 0, 0, 0, 0, 0, 0, 0, "")
 class WSAProtocolInfo:
     """One catalog entry (WSAPROTOCOL_INFOW)."""
 
+    # Defaults live on the class: an instance stores only the fields given
+    # to it, which halves the cost of building one (socket() does, per entry).
+    service_flags1 = service_flags2 = service_flags3 = service_flags4 = provider_flags = 0
+    provider_id = ""
+    catalog_entry_id = 0
+    protocol_chain = ()
+    version = 2
+    address_family = 0
+    max_sockaddr = min_sockaddr = 16
+    socket_type = protocol = protocol_max_offset = network_byte_order = security_scheme = 0
+    message_size = provider_reserved = 0
+    protocol_name = ""
+
     def __init__(self, **fields):
-        for i in range(len(FIELDS)):
-            name = FIELDS[i]
-            setattr(self, name, fields.pop(name, _DEFAULTS[i]))
-        if fields:
-            raise WSAError(WSAEINVAL, "unknown WSAProtocolInfo field(s): %s" % ", ".join(fields))
-        self.protocol_chain = tuple(self.protocol_chain)
+        for name in fields:
+            if name not in FIELDS:
+                raise WSAError(WSAEINVAL, "unknown WSAProtocolInfo field %r" % (name,))
+            setattr(self, name, fields[name])
+        if "protocol_chain" in fields:
+            self.protocol_chain = tuple(self.protocol_chain)
 
     def to_tuple(self):
         """Return the fields as a tuple in WSAPROTOCOL_INFOW order."""

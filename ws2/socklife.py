@@ -30,6 +30,22 @@ def _int(v, what):
         raise WSAError(WSAEINVAL, "%s must be an int, not %r" % (what, v))
 
 
+_infos = {}  # catalog id -> (entry tuple, WSAProtocolInfo handed to WSPSocket)
+
+
+def _info_for(e):
+    # One WSAProtocolInfo per catalog entry, rebuilt only when the entry
+    # changes (a changed catalog holds new tuples): building one is ~40
+    # attribute stores, the largest cost of socket() in the bench profile.
+    # Providers treat protocol_info as read-only (providers/README.md).
+    got = _infos.get(e[6])
+    if got is not None and got[0] is e:
+        return got[1]
+    info = from_tuple(e)
+    _infos[e[6]] = (e, info)
+    return info
+
+
 def WSASocket(af, type, proto, protocol_info=None, group=0, flags=0):
     """Create a socket through the first matching catalog entry (or the given protocol_info's)."""
     prolog()
@@ -43,7 +59,7 @@ def WSASocket(af, type, proto, protocol_info=None, group=0, flags=0):
             raise WSAError(WSAEINVAL, "unknown WSASocket flags 0x%x" % flags)
         if protocol_info is None:
             e = catalog.match(af, type, proto)
-            info = from_tuple(e)
+            info = _info_for(e)
         else:
             if not isinstance(protocol_info, WSAProtocolInfo):
                 raise WSAError(WSAEFAULT, "protocol_info must be a WSAProtocolInfo")
