@@ -107,9 +107,18 @@ def WSACleanup():
     return 0
 
 
+def _depth(h):
+    # Close order: handles of chain entries (the top layer the application
+    # holds) first, then a middle layer's (layered entry, chain length 0), then
+    # base sockets; each layer's close closes what it owns below.
+    e = catalog.by_id(handles.entry[(h & 0xFF) - 1])
+    n = len(e[catalog.I_CHAIN]) if e is not None else 2
+    return 0 if n > 1 else (1 if n == 0 else 2)
+
+
 def close_all():
     """Close every open socket, layered ones first (their close also closes what is below)."""
-    for h in handles.open_handles():
+    for h in sorted(handles.open_handles(), key=_depth):
         i = (h & 0xFF) - 1
         if handles.live[i] != h:
             continue  # closed already by the layer above it
