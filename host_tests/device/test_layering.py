@@ -1,0 +1,186 @@
+# Device tests: layered providers: installing a chain, catalog order, passing calls down, close order, broken chains.
+# Runs on CPython and on the board. MIT licence; part of ws2 for MicroPython.
+import sys
+
+import ws2
+
+TIMEOUT = 120
+EX_ID = "{E0A5C1D2-0B7E-4C3A-9F11-2D4B6A8C0E13}"  # the example layer, installed by these tests
+EX2_ID = "{E0A5C1D2-0B7E-4C3A-9F11-2D4B6A8C0E14}"  # a second example chain stacked on the first
+JUNK = 12345
+
+
+def info(name, chain, af=2, typ=1, proto=6, sa=16):
+    """A WSAProtocolInfo for a TCP-like entry (chain () = layer, (0, ...) = chain over this call's layer)."""
+    return ws2.WSAProtocolInfo(service_flags1=0x26, provider_flags=0x08, protocol_chain=chain, address_family=af,
+                               max_sockaddr=sa, min_sockaddr=sa, socket_type=typ, protocol=proto,
+                               protocol_name=name)
+
+
+def install_example(over=1001):
+    """Install the example layer over catalog entry `over`; return (layer id, chain id)."""
+    return ws2.WSCInstallProvider(EX_ID, "providers.example_lsp",
+                                  [info("example layer", ()), info("example over TCP", (0, over))])
+
+
+def entry(cid):
+    for p in ws2.WSCEnumProtocols():
+        if p.catalog_entry_id == cid:
+            return p
+    raise AssertionError("no catalog entry %d" % cid)
+
+
+def put_first(cid):
+    ids = [p.catalog_entry_id for p in ws2.WSCEnumProtocols()]
+    ids.remove(cid)
+    ws2.WSCWriteProviderOrder([cid] + ids)
+
+
+def stats():
+    return sys.modules["providers.example_lsp"].stats
+
+
+def expect(code, fn, *args):
+    ws2.WSASetLastError(JUNK)
+    try:
+        fn(*args)
+    except ws2.WSAError as e:
+        assert e.errno == code, "expected %d, got %r" % (code, e)
+        assert ws2.WSAGetLastError() == code
+        return e
+    raise AssertionError("expected WSA error %d" % code)
+
+
+def echo(env, s, payload):
+    assert ws2.send(s, payload) == len(payload)
+    got = b""
+    while len(got) < len(payload):
+        d = ws2.recv(s, 512)
+        assert d, "peer closed early"
+        got += d
+    assert got == payload, got
+
+
+def stop():
+    while True:
+        try:
+            ws2.WSACleanup()
+        except ws2.WSAError:
+            return
+
+
+def test_install_and_order_decide_where_socket_lands(env):
+    ws2.WSAStartup(0x0202)
+    try:
+        layer, chain = install_example()
+        e = entry(chain)
+        assert e.protocol_chain == (layer, 1001), e.protocol_chain
+        assert entry(layer).protocol_chain == ()
+        # Installed at the end: socket() still lands on the base entry.
+        s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        ws2.connect(s, (env.host_ip, env.tcp_echo_port))
+        echo(env, s, b"plain")
+        assert "providers.example_lsp" not in sys.modules or stats()["sent"] == 0
+        ws2.closesocket(s)
+        # Chain first: the same call goes through the layer.
+        put_first(chain)
+        s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        ws2.connect(s, (env.host_ip, env.tcp_echo_port))
+        echo(env, s, b"layered!")
+        assert stats()["sent"] == 8 and stats()["received"] == 8, stats()
+        ws2.closesocket(s)
+        expect(ws2.WSAENOTSOCK, ws2.send, s, b"x")
+        # And an explicit protocol_info picks the base entry whatever the order.
+        t = ws2.WSASocket(ws2.AF_INET, ws2.SOCK_STREAM, 0, entry(1001))
+        ws2.connect(t, (env.host_ip, env.tcp_echo_port))
+        before = stats()["sent"]
+        echo(env, t, b"base")
+        assert stats()["sent"] == before
+        ws2.closesocket(t)
+    finally:
+        stop()
+        ws2.catalog.reset()
+
+
+def test_two_layers_over_one_base(env):
+    ws2.WSAStartup(0x0202)
+    try:
+        layer, chain = install_example()
+        ids = ws2.WSCInstallProvider(EX2_ID, "providers.example_lsp",
+                                     [info("example layer 2", ()), info("example over example", (0, layer, 1001))])
+        assert entry(ids[1]).protocol_chain == (ids[0], layer, 1001)
+        put_first(ids[1])
+        s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        ws2.connect(s, (env.host_ip, env.tcp_echo_port))
+        echo(env, s, b"twice")
+        # Both layers are the same module: every byte is counted once per layer.
+        assert stats()["sent"] == 10 and stats()["received"] == 10, stats()
+        assert stats()["sockets"] == 2
+        ws2.closesocket(s)
+    finally:
+        stop()
+        ws2.catalog.reset()
+
+
+def test_cleanup_closes_layers_first(env):
+    # Sockets left open over two layers: the last WSACleanup must close each
+    # top layer before what it owns below, never a lower socket behind its back.
+    ws2.WSAStartup(0x0202)
+    try:
+        layer, chain = install_example()
+        ids = ws2.WSCInstallProvider(EX2_ID, "providers.example_lsp",
+                                     [info("example layer 2", ()), info("example over example", (0, layer, 1001))])
+        put_first(ids[1])
+        open_ = []
+        for k in range(3):
+            s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+            ws2.connect(s, (env.host_ip, env.tcp_echo_port))
+            open_.append(s)
+        plain = ws2.WSASocket(ws2.AF_INET, ws2.SOCK_STREAM, 0, entry(1001))
+        assert len(ws2.handles.open_handles()) == 3 * 3 + 1
+        ws2.WSACleanup()
+        assert ws2.handles.open_handles() == []
+        ws2.WSAStartup(0x0202)
+        for s in open_ + [plain]:
+            expect(ws2.WSAENOTSOCK, ws2.send, s, b"x")
+    finally:
+        stop()
+        ws2.catalog.reset()
+
+
+def test_refused_chains(env):
+    ws2.WSAStartup(0x0202)
+    try:
+        # Lower entries must exist, and a chain must end at a base entry.
+        expect(ws2.WSAEINVAL, ws2.WSCInstallProvider, EX_ID, "providers.example_lsp",
+               [info("layer", ()), info("over nothing", (0, 4242))])
+        expect(ws2.WSAEINVAL, ws2.WSCInstallProvider, EX_ID, "providers.example_lsp",
+               [info("layer", ()), info("over a layer", (0, 1005))])
+        assert ws2.WSCEnumProtocols()[-1].protocol_name != "layer"  # nothing half installed
+    finally:
+        stop()
+        ws2.catalog.reset()
+
+
+def test_chain_missing_its_lower_entry_fails_clearly(env):
+    ws2.WSAStartup(0x0202)
+    try:
+        layer, chain = install_example()
+        ids = ws2.WSCInstallProvider(EX2_ID, "providers.example_lsp",
+                                     [info("example layer 2", ()), info("example over example", (0, layer, 1001))])
+        try:
+            ws2.WSCDeinstallProvider(EX_ID)  # the router may refuse while a chain needs it...
+        except ws2.WSAError as e:
+            assert e.errno == ws2.WSAEINVAL
+            # ...so lose the entries the way a stale or hand-edited catalog would.
+            ws2.catalog.entries[:] = [e for e in ws2.catalog.entries if e[5] != EX_ID]
+        e = expect(ws2.WSAEPROVIDERFAILEDINIT, ws2.WSASocket, ws2.AF_INET, ws2.SOCK_STREAM, 0, entry(ids[1]))
+        assert "no longer installed" in str(e), e
+        # The router is still fine.
+        s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        ws2.connect(s, (env.host_ip, env.tcp_echo_port))
+        echo(env, s, b"still here")
+        ws2.closesocket(s)
+    finally:
+        stop()
+        ws2.catalog.reset()
