@@ -102,6 +102,9 @@ def _entries_for(pid, infos, ids, entries):
         for cid in chain[1:]:
             if cid not in known:
                 raise WSAError(WSAEINVAL, "protocol chain %r names catalog entry %r, which is not installed" % (chain, cid))
+        for cid in chain[1:-1]:  # each step down is a layer's own entry, which passes on to the next
+            if known[cid] != 0:
+                raise WSAError(WSAEINVAL, "protocol chain %r: %r between its ends is not a layered entry" % (chain, cid))
         if known[chain[-1]] != 1:
             raise WSAError(WSAEINVAL, "protocol chain %r must end at a base entry, not %r" % (chain, chain[-1]))
     return [tuple(t) for t in out]

@@ -156,6 +156,9 @@ def test_refused_chains(env):
                [info("layer", ()), info("over nothing", (0, 4242))])
         expect(ws2.WSAEINVAL, ws2.WSCInstallProvider, EX_ID, "providers.example_lsp",
                [info("layer", ()), info("over a layer", (0, 1005))])
+        # Between its ends a chain names layered entries only, not another chain.
+        expect(ws2.WSAEINVAL, ws2.WSCInstallProvider, EX_ID, "providers.example_lsp",
+               [info("layer", ()), info("through a chain", (0, 1006, 1001))])
         assert ws2.WSCEnumProtocols()[-1].protocol_name != "layer"  # nothing half installed
     finally:
         stop()
