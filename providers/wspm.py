@@ -22,7 +22,7 @@ import socket as _so
 import sys
 
 from ws2.errors import (WSAError, WSAEACCES, WSAEADDRNOTAVAIL, WSAEAFNOSUPPORT, WSAEALREADY,
-                        WSAECONNREFUSED, WSAECONNRESET, WSAEDESTADDRREQ, WSAEFAULT, WSAEINVAL, WSAEISCONN,
+                        WSAECONNREFUSED, WSAECONNRESET, WSAEDESTADDRREQ, WSAEFAULT, WSAEINTR, WSAEINVAL, WSAEISCONN,
                         WSAEMSGSIZE, WSAENOTCONN, WSAENOTSOCK, WSAEOPNOTSUPP, WSAEPROTONOSUPPORT,
                         WSAESHUTDOWN, WSAESOCKTNOSUPPORT, WSAETIMEDOUT, WSAEWOULDBLOCK, WSANOTINITIALISED,
                         WSASYSCALLFAILURE, WSAVERNOTSUPPORTED, wsa_code)
@@ -79,6 +79,14 @@ _A_PORT0 = const(2)
 _A_BCAST = const(4)  # 255.255.255.255
 
 _VERSION = const(0x0202)
+# "Wait forever" runs natively in slices of this length: between slices the
+# router's blocking callback says whether WSACancelBlockingCall ended the call
+# (the Winsock SPI's blocking-hook protocol). Sends share the mode, so an
+# echo loop never switches native timeouts.
+_SLICED = const(-2)
+_SLICE_S = 0.5
+_SIO_GET_POLLABLE = const(0x58000001)
+_SIO_BASE_HANDLE = const(0x48000022)
 _MAX_DGRAM4 = const(65507)  # 65535 - IPv4 header - UDP header
 _MAX_DGRAM6 = const(65527)
 _MAX_BACKLOG = const(16)
@@ -98,6 +106,7 @@ _ANY6 = ("::", 0, 0, 0)
 
 _upcalls = None
 _starts = 0
+_dups = {}  # WSADuplicateSocket key -> _Sock shared by several handles
 _acache = None  # (addr, v6 bit, native address, _A_* facts): the last address converted
 _dcache = None  # (raw sockaddr, address tuple): the last raw address decoded (unix port)
 _tmpl = [None, None]  # raw sockaddr templates (v4, v6) on the unix port
@@ -113,6 +122,7 @@ class _Sock:
     local = None  # address bound (what getsockname reports on MicroPython)
     peer = None  # address connected to (or being connected to)
     extra = None  # dict of rare state (wspm_ext): linger, ttl, mif, groups, a deferred accept, ...
+    refs = 1  # router handles sharing this socket (WSADuplicateSocket)
 
     def __init__(self, sk, state, catalog_id):
         self.sk = sk
@@ -274,8 +284,19 @@ def _fail(e, m):
 def _set_mode(c, m):
     # Native timeouts are switched only when the mode a call needs differs
     # from the one in force, so a steady send/recv loop makes no extra calls.
-    c.sk.settimeout(None if m == 0 else (0 if m < 0 else m / 1000))
+    c.sk.settimeout(None if m == 0 else (0 if m == -1 else (_SLICE_S if m == _SLICED else m / 1000)))
     c.mode = m
+
+
+def _slice_over(c, e):
+    """True when a sliced wait's slice ran out (retry); WSAEINTR when WSACancelBlockingCall ended the call."""
+    code = e.args[0] if isinstance(e, WSAError) else wsa_code(e)
+    if code != WSAETIMEDOUT and code != WSAEWOULDBLOCK:
+        return False
+    cb, ctx = _upcalls.WPUQueryBlockingCallback(c.catalog_id)
+    if not cb(ctx):
+        raise WSAError(WSAEINTR, "blocking call cancelled")
+    return True
 
 
 def _no_overlapped(ov, cr):
@@ -356,6 +377,15 @@ def _probe(c):
 
 def WSPSocket(af, typ, proto, info, group, flags):
     """Create a TCP or UDP socket; 0 and FROM_PROTOCOL_INFO take the catalog entry's values."""
+    key = info.provider_reserved
+    if key and key in _dups:
+        # A WSAProtocolInfo from WSADuplicateSocket: one more handle on the same socket.
+        c = _dups[key]
+        if c.state & _CLOSED:
+            raise WSAError(WSAEINVAL, "the duplicated socket was closed")
+        h = _upcalls.WPUCreateSocketHandle(c.catalog_id, c)
+        c.refs += 1
+        return h
     if type(flags) is not int or flags & ~_WSA_FLAGS_OK or group:
         raise WSAError(WSAEINVAL, "no multipoint, no groups")
     if af in (0, _FROM_PROTOCOL_INFO):
@@ -402,12 +432,93 @@ def WSPCloseSocket(c):
     """Close the native socket (and a deferred connection) and free the router handle."""
     if c.state & _CLOSED:
         raise WSAError(WSAENOTSOCK)
+    if c.refs > 1:
+        c.refs -= 1  # other handles still share it: the router frees this handle only
+        return 0
     c.state |= _CLOSED
+    if _dups:
+        for k in [k for k in _dups if _dups[k] is c]:
+            del _dups[k]
     try:
         _close_native(c)
     finally:
-        _upcalls.WPUCloseSocketHandle(c.handle)
+        try:
+            _upcalls.WPUCloseSocketHandle(c.handle)
+        except WSAError:
+            pass  # a duplicate's close already freed the first handle; the router frees the last
     return 0
+
+
+def WSPDuplicateSocket(c, thread_id):
+    """A WSAProtocolInfo from which WSPSocket opens another handle on this socket (shared sockets)."""
+    p = _ext()._protocol_info(c)
+    key = id(c) & 0x3FFFFFFF or 1
+    _dups[key] = c
+    p.provider_reserved = key
+    return p
+
+
+def WSPSelect(readfds, writefds, exceptfds, timeout_ms):
+    """Which of this provider's sockets are readable, writable or failed; timeout_ms None waits forever."""
+    import select
+
+    poller = select.poll()
+    seen = {}
+    now = ([], [], [])
+    for k, fds, ev in ((0, readfds, 0x1), (1, writefds, 0x4), (2, exceptfds, 0)):
+        for c in fds or ():
+            st = c.state
+            if st & (_DEAD | _CLOSED) or (k == 0 and st & _LISTENING and c.extra and "defer" in c.extra):
+                now[k].append(c)  # answers at once: recv reports the state, or a deferred accept waits
+                continue
+            if not st & (_DGRAM | _LISTENING | _CONNECTED | _CONNECTING):
+                continue  # a fresh stream socket is never ready (lwIP and Linux say HUP)
+            key = id(c.sk)
+            got = seen.get(key)
+            if got is None:
+                seen[key] = got = [c, 0]
+            got[1] |= ev
+    if now[0] or now[1] or now[2] or not seen:
+        return now
+    byfd = {}
+    for key in seen:
+        c, ev = seen[key]
+        poller.register(c.sk, ev | 0x8 | 0x10)
+        if not _MICROPYTHON:
+            byfd[c.sk.fileno()] = key  # CPython's poll answers with fds
+    ms = -1 if timeout_ms is None else timeout_ms
+    if 0 <= ms <= 500:
+        res = poller.poll(ms)
+    else:
+        # A long wait is sliced so WSACancelBlockingCall can end it.
+        cb, ctx = _upcalls.WPUQueryBlockingCallback(0)
+        while True:
+            step = 500 if ms < 0 else min(ms, 500)
+            res = poller.poll(step)
+            if res or 0 <= ms <= step:
+                break
+            if ms > 0:
+                ms -= step
+            if not cb(ctx):
+                raise WSAError(WSAEINTR, "select cancelled")
+    for obj, ev in res:
+        got = seen.get(byfd.get(obj) if byfd else id(obj))
+        if got is None:
+            continue
+        c = got[0]
+        if c.state & _CONNECTING:
+            _probe(c)  # learn the outcome: SO_ERROR now tells it
+            if c.error or not c.state & _CONNECTED:
+                if c.error and c in (exceptfds or ()):
+                    now[2].append(c)
+                continue
+        if ev & 0x19 and c in (readfds or ()):
+            now[0].append(c)
+        if ev & 0x4 and c in (writefds or ()):
+            now[1].append(c)
+        if ev & 0x8 and c in (exceptfds or ()) and c not in now[2]:
+            now[2].append(c)
+    return now
 
 
 def WSPBind(c, addr):
@@ -458,13 +569,16 @@ def WSPAccept(c, condition, callback_data):
     if d:
         nsk, peer = d
     else:
-        m = -1 if st & _NONBLOCK else 0  # Winsock: SO_RCVTIMEO does not bound accept
+        m = -1 if st & _NONBLOCK else _SLICED  # Winsock: SO_RCVTIMEO does not bound accept
         if c.mode != m:
             _set_mode(c, m)
-        try:
-            nsk, na = c.sk.accept()
-        except OSError as e:
-            raise _fail(e, m)
+        while True:
+            try:
+                nsk, na = c.sk.accept()
+                break
+            except OSError as e:
+                if m != _SLICED or not _slice_over(c, e):
+                    raise _fail(e, m)
         peer = _from_native(c, na)
     if condition is not None:
         _ext().condition(c, nsk, peer, condition, callback_data)
@@ -491,8 +605,8 @@ def WSPConnect(c, addr, caller_data, callee_data, sqos, gqos):
     if caller_data or callee_data or sqos is not None or gqos is not None:
         raise WSAError(WSAEOPNOTSUPP, "no connect data, no QoS")
     st = c.state
-    if st & (_LISTENING | _DEAD):
-        raise WSAError(WSAEINVAL, "listening or shut down")
+    if st & _LISTENING:
+        raise WSAError(WSAEINVAL, "listening")
     if not st & _DGRAM:
         if st & _CONNECTING:
             if _probe(c):
@@ -502,6 +616,8 @@ def WSPConnect(c, addr, caller_data, callee_data, sqos, gqos):
             c.error = 0  # it failed; this call starts a new attempt
         elif st & _CONNECTED:
             raise WSAError(WSAEISCONN)
+    elif st & _DEAD:
+        raise WSAError(WSAEINVAL, "shut down")
     t = _native(c, addr)
     if t[3] & (_A_ANY | _A_PORT0):
         raise WSAError(WSAEADDRNOTAVAIL, "%r" % (addr,))
@@ -550,10 +666,12 @@ def _send_one(c, buf, nf, m):
     try:
         k = sk.send(buf, nf) if nf else sk.send(buf)
     except OSError as e:
-        raise _fail(e, m)
+        if m != _SLICED or not _slice_over(c, e):
+            raise _fail(e, m)
+        k = 0
     if k is None:  # MicroPython's stream write on a full non-blocking socket
         raise WSAError(WSAEWOULDBLOCK)
-    if k >= n or m < 0:
+    if k >= n or m == -1:
         return k
     mv = memoryview(buf)
     sent = k
@@ -561,6 +679,8 @@ def _send_one(c, buf, nf, m):
         try:
             k = sk.send(mv[sent:], nf) if nf else sk.send(mv[sent:])
         except OSError as e:
+            if m == _SLICED and _slice_over(c, e):
+                continue
             if wsa_code(e) == WSAEWOULDBLOCK:
                 break  # the timeout ran out part way: report what went
             raise _fail(e, m)
@@ -583,7 +703,7 @@ def WSPSend(c, buffers, flags, ov, cr, tid):
         if st & _DGRAM:
             return _send_dgram(c, buffers, flags, None)
     nf = 0
-    m = -1 if st & _NONBLOCK else c.sndtimeo
+    m = -1 if st & _NONBLOCK else (c.sndtimeo or _SLICED)
     if flags:
         nf = _sflags(flags)
         if flags & _MSG_DONTWAIT:
@@ -693,7 +813,7 @@ def _recv_stream(c, buffers, nf, m):
                 return sk.recv_into(buffers, 0, nf)
             except OSError as e:
                 raise _fail(e, m)
-        if m < 0 and not nf:  # MicroPython, non-blocking: readinto returns what is there
+        if m == -1 and not nf:  # MicroPython, non-blocking: readinto returns what is there
             try:
                 k = sk.readinto(buffers)
             except OSError as e:
@@ -727,7 +847,7 @@ def WSPRecv(c, buffers, flags, ov, cr, tid):
         if not _probe(c):
             raise WSAError(WSAENOTCONN)
     nf = 0
-    m = -1 if st & _NONBLOCK else c.rcvtimeo
+    m = -1 if st & _NONBLOCK else (c.rcvtimeo or _SLICED)
     if flags:
         nf = _rflags(flags)
         if flags & _MSG_DONTWAIT:
@@ -736,7 +856,12 @@ def WSPRecv(c, buffers, flags, ov, cr, tid):
             return _ext().recv_waitall(c, buffers, flags, nf, m), 0
     if c.mode != m:
         _set_mode(c, m)
-    return _recv_stream(c, buffers, nf, m), 0
+    while True:
+        try:
+            return _recv_stream(c, buffers, nf, m), 0
+        except WSAError as e:
+            if m != _SLICED or not _slice_over(c, e):
+                raise
 
 
 def _recv_dgram(c, buffers, flags):
@@ -748,7 +873,7 @@ def _recv_dgram(c, buffers, flags):
     if not st & (_BOUND | _CONNECTED):
         raise WSAError(WSAEINVAL, "not bound")
     nf = 0
-    m = -1 if st & _NONBLOCK else c.rcvtimeo
+    m = -1 if st & _NONBLOCK else (c.rcvtimeo or _SLICED)
     if flags:
         nf = _rflags(flags)
         if flags & (_MSG_OOB | _MSG_WAITALL):
@@ -766,12 +891,15 @@ def _recv_dgram(c, buffers, flags):
         want = min(_max_dgram(c), _RECV_CAP)
     if c.mode != m:
         _set_mode(c, m)
-    try:
-        data, na = c.sk.recvfrom(want + 1, nf) if nf else c.sk.recvfrom(want + 1)
-    except OSError as e:
-        raise _fail(e, m)
-    except TypeError:
-        raise WSAError(WSAEOPNOTSUPP, "no recv flags here")
+    while True:
+        try:
+            data, na = c.sk.recvfrom(want + 1, nf) if nf else c.sk.recvfrom(want + 1)
+            break
+        except OSError as e:
+            if m != _SLICED or not _slice_over(c, e):
+                raise _fail(e, m)
+        except TypeError:
+            raise WSAError(WSAEOPNOTSUPP, "no recv flags here")
     addr = _from_native(c, na)
     k = len(data)
     if mvs is not None:
@@ -826,6 +954,10 @@ def WSPSetSockOpt(c, level, name, value):
 def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
     """FIONBIO, FIONREAD (bytes readable; at most 1500 on MicroPython) and SIOCATMARK; others fail as Windows does."""
     _no_overlapped(ov, cr)
+    if code == _SIO_GET_POLLABLE:
+        return c.sk  # what select.poll / asyncio waits on
+    if code == _SIO_BASE_HANDLE:
+        return c.handle
     if code != _FIONBIO or type(in_data) is not int:
         return _ext().WSPIoctl(c, code, in_data, out_len)
     if in_data:
@@ -862,23 +994,22 @@ def WSPCleanup():
     if _starts <= 0:
         raise WSAError(WSANOTINITIALISED)
     _starts -= 1
-    if not _starts:
-        name = __name__ + "_ext"
-        if sys.modules.pop(name, None) is not None:
-            pkg = sys.modules.get(__name__.rpartition(".")[0])
-            if pkg is not None and hasattr(pkg, "wspm_ext"):
-                try:
-                    delattr(pkg, name.rpartition(".")[2])
-                except (AttributeError, TypeError):
-                    pass
+    if not _starts and sys.modules.pop(__name__ + "_ext", None) is not None:
+        # as the router drops this module: wspm_ext goes with it
+        dot = __name__.rfind(".")
+        pkg = sys.modules.get(__name__[:dot]) if dot > 0 else None
+        try:
+            delattr(pkg, __name__[dot + 1 :] + "_ext")
+        except (AttributeError, TypeError):
+            pass
     return 0
 
 
 _TABLE = (
     WSPAccept, _cold("WSPAddressToString"), _syscall_failure, WSPBind, _syscall_failure, WSPCleanup,
-    WSPCloseSocket, WSPConnect, _syscall_failure, _unsupported, _unsupported, _unsupported, WSPGetPeerName,
+    WSPCloseSocket, WSPConnect, WSPDuplicateSocket, _unsupported, _unsupported, _unsupported, WSPGetPeerName,
     WSPGetSockName, WSPGetSockOpt, _syscall_failure, WSPIoctl, _cold("WSPJoinLeaf"), WSPListen, WSPRecv,
-    _cold("WSPRecvDisconnect"), WSPRecvFrom, _unsupported, WSPSend, _cold("WSPSendDisconnect"), WSPSendTo,
+    _cold("WSPRecvDisconnect"), WSPRecvFrom, WSPSelect, WSPSend, _cold("WSPSendDisconnect"), WSPSendTo,
     WSPSetSockOpt, _cold("WSPShutdown"), WSPSocket, _cold("WSPStringToAddress"),
 )
 
