@@ -98,12 +98,16 @@ _IPV6 = hasattr(_so, "AF_INET6") and sys.platform != "esp32"  # esp32's socket f
 _RECV_INTO = hasattr(_so.socket, "recv_into")
 _NATIVE_PEEK = getattr(_so, "MSG_PEEK", 0)
 _NATIVE_OOB = getattr(_so, "MSG_OOB", 1) if _KERNEL else 0  # 1 on Linux and BSD; lwIP has no urgent data
-# recv(n) allocates n bytes up front, so n is capped: 16 KB is above any lwIP
-# TCP window or datagram reassembly limit, and a board heap can still find it.
-_RECV_CAP = 16384 if _MICROPYTHON else 65536
+# recv(n) allocates n bytes up front, so n is capped (a receive may return
+# less than asked anyway): lwIP never hands over more than its TCP window
+# (~6 KB) at once nor reassembles datagrams much beyond 8 KB, and a board's
+# heap finds 4 KB where 64 KB would fail.
+_RECV_CAP = 4096 if _MICROPYTHON else 65536
+_DGRAM_CAP = 8192 if _MICROPYTHON else 65527
 _ANY4 = ("0.0.0.0", 0)
 _ANY6 = ("::", 0, 0, 0)
 
+_me = sys.modules[__name__]  # this module (registered before its body runs), handed to wspm_ext
 _upcalls = None
 _starts = 0
 _dups = {}  # WSADuplicateSocket key -> _Sock shared by several handles
@@ -138,6 +142,8 @@ def _ext():
     if m is None:
         __import__(name)
         m = sys.modules[name]
+    if m._w is not _me:
+        m._w = _me  # this module, even if the router has since dropped it from sys.modules
     return m
 
 
@@ -887,8 +893,8 @@ def _recv_dgram(c, buffers, flags):
             raise WSAError(WSAEINVAL, "negative size")
     else:
         mvs, want = _wbufs(buffers)
-    if want > _RECV_CAP:
-        want = min(_max_dgram(c), _RECV_CAP)
+    if want > _DGRAM_CAP:
+        want = min(_max_dgram(c), _DGRAM_CAP)
     if c.mode != m:
         _set_mode(c, m)
     while True:

@@ -25,7 +25,7 @@ except ImportError:
         return x
 
 
-_w = sys.modules[__name__[:-4]]  # the core, providers.wspm (imported first: it imports us)
+_w = sys.modules.get(__name__[:-4])  # the core, providers.wspm: wspm._ext() (re)binds it on import
 
 _AF_INET = const(2)
 _AF_INET6 = const(23)

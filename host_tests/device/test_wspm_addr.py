@@ -1,10 +1,23 @@
 # Device tests: wspm's WSPStringToAddress / WSPAddressToString (called without a socket), and what wspm refuses
 # (multipoint, connect-time data, QoS). Runs on CPython and on the board. MIT licence; part of ws2 for MicroPython.
-import ws2
-from providers import wspm
+import sys
 
-S2A = wspm._TABLE[29]  # WSPStringToAddress, through the slot the router calls (no socket involved)
-A2S = wspm._TABLE[1]  # WSPAddressToString
+import ws2
+
+
+def _slot(i):
+    # The live provider's proc-table slot: the router drops wspm when its last
+    # user is gone, so a module object kept from an earlier test may be stale.
+    __import__("providers.wspm")
+    return sys.modules["providers.wspm"]._TABLE[i]
+
+
+def S2A(text, af, info):
+    return _slot(29)(text, af, info)  # WSPStringToAddress: no socket involved
+
+
+def A2S(addr, info):
+    return _slot(1)(addr, info)  # WSPAddressToString
 
 JUNK = 12345
 V4 = 2
