@@ -423,7 +423,7 @@ def recv_waitall(c, buffers, flags, nf, m):
     if type(buffers) is int:
         if buffers < 0:
             raise WSAError(WSAEINVAL, "negative size")
-        buf = bytearray(min(buffers, _w._RECV_CAP))
+        buf = bytearray(min(buffers, 0x7FFFFFFF))  # the caller asked for all n bytes: no recv cap here
         return bytes(memoryview(buf)[: recv_waitall(c, buf, flags, nf, m)])
     mvs, n = _w._wbufs(buffers)
     got = 0

@@ -335,10 +335,15 @@ def test_recv_flags_and_modes():
         _err(ws2.WSAEINVAL, ws2.recv, s, 1, 0x100)  # unknown flag
         _err(ws2.WSAEOPNOTSUPP, ws2.recv, s, 1, ws2.MSG_PARTIAL)
         _err(ws2.WSAEINVAL, ws2.send, s, b"x", 0x100)
-        # MSG_WAITALL gathers across segments
+        # MSG_WAITALL gathers across segments, beyond the size a plain recv(n) is capped at
         ws2.send(c, b"12345")
         ws2.send(c, b"67890")
         assert ws2.recv(s, 10, ws2.MSG_WAITALL) == b"1234567890"
+        ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, 0)  # the wait-forever path
+        big = bytes(range(256)) * 24  # 6 KB
+        ws2.send(c, big)
+        assert ws2.recv(s, len(big), ws2.MSG_WAITALL) == big
+        ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, TIMEO)
         # non-blocking mode
         ws2.ioctlsocket(s, ws2.FIONBIO, 1)
         _err(ws2.WSAEWOULDBLOCK, ws2.recv, s, 10)
