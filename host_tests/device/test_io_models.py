@@ -35,13 +35,17 @@ def _expect(code, fn, *args):
     raise AssertionError("expected WSA error %d" % code)
 
 
+def _listener():
+    # Port 0: the provider picks a free port (getsockname tells it), so runs in parallel never collide.
+    ls = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+    ws2.bind(ls, ("127.0.0.1", 0))
+    ws2.listen(ls, 2)
+    return ls, ws2.getsockname(ls)[1]
+
+
 def _pair():
     # A connected TCP pair on the board's own loopback, and the listener.
-    ls = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-    ws2.setsockopt(ls, ws2.SOL_SOCKET, ws2.SO_REUSEADDR, 1)
-    port = 42000 + (time.ticks_ms() if hasattr(time, "ticks_ms") else int(time.time() * 1000)) % 2000
-    ws2.bind(ls, ("127.0.0.1", port))
-    ws2.listen(ls, 2)
+    ls, port = _listener()
     c = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
     ws2.connect(c, ("127.0.0.1", port))
     a, _ = ws2.accept(ls)
@@ -171,17 +175,14 @@ def test_wait_timeout_does_not_spin(env):
 def test_event_select_connect_write_read_close(env):
     _start()
     try:
-        ls = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-        ws2.setsockopt(ls, ws2.SOL_SOCKET, ws2.SO_REUSEADDR, 1)
-        ws2.bind(ls, ("127.0.0.1", 43999))
-        ws2.listen(ls, 2)
+        ls, port = _listener()
         lev = ws2.WSACreateEvent()
         ws2.WSAEventSelect(ls, lev, ws2.FD_ACCEPT)
         c = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
         ev = ws2.WSACreateEvent()
         ws2.WSAEventSelect(c, ev, ws2.FD_CONNECT | ws2.FD_WRITE | ws2.FD_READ | ws2.FD_CLOSE)
         try:
-            ws2.connect(c, ("127.0.0.1", 43999))
+            ws2.connect(c, ("127.0.0.1", port))
         except ws2.WSAError as e:
             assert e.errno == ws2.WSAEWOULDBLOCK, e  # registration made it non-blocking
         got, errs = _wait_events(c, ev, ws2.FD_CONNECT | ws2.FD_WRITE)
@@ -302,8 +303,13 @@ def test_overlapped_recv_by_event(env):
         _expect(ws2.WSA_IO_INCOMPLETE, ws2.WSAGetOverlappedResult, s, ov, False)
         assert ws2.WSASend(s, [b"over", b"lapped"]) == 10
         assert ws2.WSAWaitForMultipleEvents([ev], False, 3000, False) == 0
-        assert ws2.WSAGetOverlappedResult(s, ov, False) == (10, 0)
-        assert bytes(buf[:10]) == b"overlapped"
+        n, fl = ws2.WSAGetOverlappedResult(s, ov, False)
+        # TCP may complete the receive with the first echoed segment only
+        assert 1 <= n <= 10 and fl == 0, (n, fl)
+        got = bytes(buf[:n])
+        while len(got) < 10:
+            got += ws2.recv(s, 10 - len(got))
+        assert got == b"overlapped"
         ws2.closesocket(s)
     finally:
         _stop()
