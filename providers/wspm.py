@@ -6,11 +6,12 @@
 # from WPUCreateSocketHandle. Runs on esp32, rp2, unix MicroPython and CPython.
 #
 # Two modules: this one is what every socket needs (life, connect, send,
-# receive, timeouts, FIONBIO); providers.wspm_ext holds the rest (options,
-# ioctls, shutdown, address text, IPv6 text, multicast, conditional accept,
-# MSG_WAITALL) and is imported on first use, so a board that only sends and
-# receives keeps its RAM. What no port's socket has is emulated from state
-# kept here; what only some ports have is decided by the flags below:
+# receive, timeouts, FIONBIO); providers.wspm_ext holds the rest (listen and
+# accept, names, select, duplication, options, ioctls, shutdown, address
+# text, IPv6 text, multicast, MSG_WAITALL) and is imported on first use, so a
+# board that only sends and receives keeps its RAM. What no port's socket
+# has is emulated from state kept here; what only some ports have is decided
+# by the flags below:
 #   _KERNEL   unix MicroPython and CPython sit on a host kernel (MSG_OOB,
 #             SO_KEEPALIVE, SO_LINGER, multicast options are real there);
 #             lwIP ports get those options kept and reported back.
@@ -71,7 +72,6 @@ _NONBLOCK = const(0x100)
 _CLOSED = const(0x200)
 _DEAD = const(0x400)  # the native socket is closed (both directions shut on MicroPython)
 _O_BROADCAST = const(0x2000)
-_INHERIT = const(0xF901)  # what an accepted socket takes from its listener: V6, NONBLOCK, option bits
 
 # address facts cached with a converted address
 _A_ANY = const(1)  # the unspecified address
@@ -89,7 +89,6 @@ _SIO_GET_POLLABLE = const(0x58000001)
 _SIO_BASE_HANDLE = const(0x48000022)
 _MAX_DGRAM4 = const(65507)  # 65535 - IPv4 header - UDP header
 _MAX_DGRAM6 = const(65527)
-_MAX_BACKLOG = const(16)
 
 _MICROPYTHON = sys.implementation.name == "micropython"
 _RAW_SOCKADDR = _MICROPYTHON and hasattr(_so, "sockaddr")  # unix port: raw struct sockaddr bytes
@@ -261,18 +260,6 @@ def _from_native(c, na):
     if c.state & _V6:
         return na if len(na) == 4 else (na[0], na[1], 0, 0)
     return na if len(na) == 2 else (na[0], na[1])
-
-
-def _sockname(c):
-    # The local address: the kernel's answer on CPython, what bind recorded elsewhere.
-    if not _MICROPYTHON and not c.state & _DEAD:
-        try:
-            return _from_native(c, c.sk.getsockname())
-        except OSError:
-            pass
-    if c.local is not None:
-        return c.local
-    return _ANY6 if c.state & _V6 else _ANY4
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -455,78 +442,6 @@ def WSPCloseSocket(c):
     return 0
 
 
-def WSPDuplicateSocket(c, thread_id):
-    """A WSAProtocolInfo from which WSPSocket opens another handle on this socket (shared sockets)."""
-    p = _ext()._protocol_info(c)
-    key = id(c) & 0x3FFFFFFF or 1
-    _dups[key] = c
-    p.provider_reserved = key
-    return p
-
-
-def WSPSelect(readfds, writefds, exceptfds, timeout_ms):
-    """Which of this provider's sockets are readable, writable or failed; timeout_ms None waits forever."""
-    import select
-
-    poller = select.poll()
-    seen = {}
-    now = ([], [], [])
-    for k, fds, ev in ((0, readfds, 0x1), (1, writefds, 0x4), (2, exceptfds, 0)):
-        for c in fds or ():
-            st = c.state
-            if st & (_DEAD | _CLOSED) or (k == 0 and st & _LISTENING and c.extra and "defer" in c.extra):
-                now[k].append(c)  # answers at once: recv reports the state, or a deferred accept waits
-                continue
-            if not st & (_DGRAM | _LISTENING | _CONNECTED | _CONNECTING):
-                continue  # a fresh stream socket is never ready (lwIP and Linux say HUP)
-            key = id(c.sk)
-            got = seen.get(key)
-            if got is None:
-                seen[key] = got = [c, 0]
-            got[1] |= ev
-    if now[0] or now[1] or now[2] or not seen:
-        return now
-    byfd = {}
-    for key in seen:
-        c, ev = seen[key]
-        poller.register(c.sk, ev | 0x8 | 0x10)
-        if not _MICROPYTHON:
-            byfd[c.sk.fileno()] = key  # CPython's poll answers with fds
-    ms = -1 if timeout_ms is None else timeout_ms
-    if 0 <= ms <= 500:
-        res = poller.poll(ms)
-    else:
-        # A long wait is sliced so WSACancelBlockingCall can end it.
-        cb, ctx = _upcalls.WPUQueryBlockingCallback(0)
-        while True:
-            step = 500 if ms < 0 else min(ms, 500)
-            res = poller.poll(step)
-            if res or 0 <= ms <= step:
-                break
-            if ms > 0:
-                ms -= step
-            if not cb(ctx):
-                raise WSAError(WSAEINTR, "select cancelled")
-    for obj, ev in res:
-        got = seen.get(byfd.get(obj) if byfd else id(obj))
-        if got is None:
-            continue
-        c = got[0]
-        if c.state & _CONNECTING:
-            _probe(c)  # learn the outcome: SO_ERROR now tells it
-            if c.error or not c.state & _CONNECTED:
-                if c.error and c in (exceptfds or ()):
-                    now[2].append(c)
-                continue
-        if ev & 0x19 and c in (readfds or ()):
-            now[0].append(c)
-        if ev & 0x4 and c in (writefds or ()):
-            now[1].append(c)
-        if ev & 0x8 and c in (exceptfds or ()) and c not in now[2]:
-            now[2].append(c)
-    return now
-
-
 def WSPBind(c, addr):
     """Bind to a local (host, port); port 0 picks a free port."""
     if c.state & (_BOUND | _CONNECTED | _CONNECTING | _DEAD):
@@ -544,66 +459,6 @@ def WSPBind(c, addr):
     c.state |= _BOUND
     c.local = local
     return 0
-
-
-def WSPListen(c, backlog):
-    """Listen on a bound stream socket (again: a no-op, the backlog stays)."""
-    if type(backlog) is not int or backlog < 0:
-        raise WSAError(WSAEINVAL, "bad backlog")
-    st = c.state
-    if st & _DGRAM:
-        raise WSAError(WSAEOPNOTSUPP, "not a stream")
-    if st & (_CONNECTED | _CONNECTING):
-        raise WSAError(WSAEISCONN)
-    if not st & _BOUND:
-        raise WSAError(WSAEINVAL, "not bound")
-    if not st & _LISTENING:
-        try:
-            c.sk.listen(min(max(backlog, 1), _MAX_BACKLOG))
-        except OSError as e:
-            raise _fail(e, 0)
-        c.state |= _LISTENING
-    return 0
-
-
-def WSPAccept(c, condition, callback_data):
-    """Accept a connection, asking condition(caller, data, qos, callee, callback_data) first; returns (handle, peer)."""
-    st = c.state
-    if not st & _LISTENING:
-        raise WSAError(WSAEINVAL, "not listening")
-    d = c.extra and c.extra.pop("defer", None)  # a connection CF_DEFER left waiting
-    if d:
-        nsk, peer = d
-    else:
-        m = -1 if st & _NONBLOCK else _SLICED  # Winsock: SO_RCVTIMEO does not bound accept
-        if c.mode != m:
-            _set_mode(c, m)
-        while True:
-            try:
-                nsk, na = c.sk.accept()
-                break
-            except OSError as e:
-                if m != _SLICED or not _slice_over(c, e):
-                    raise _fail(e, m)
-        peer = _from_native(c, na)
-    if condition is not None:
-        _ext().condition(c, nsk, peer, condition, callback_data)
-    n = _Sock(nsk, (st & _INHERIT) | _BOUND | _CONNECTED, c.catalog_id)
-    if c.rcvtimeo:
-        n.rcvtimeo = c.rcvtimeo
-    if c.sndtimeo:
-        n.sndtimeo = c.sndtimeo
-    if c.extra is not None:
-        _ext().inherit(c, n)
-    n.local = c.local
-    n.peer = peer
-    try:
-        _set_mode(n, -1 if st & _NONBLOCK else 0)  # rp2 passes the listener's timeout on; say what we want
-        n.handle = _upcalls.WPUCreateSocketHandle(c.catalog_id, n)
-    except BaseException:
-        nsk.close()
-        raise
-    return n.handle, peer
 
 
 def WSPConnect(c, addr, caller_data, callee_data, sqos, gqos):
@@ -647,20 +502,6 @@ def WSPConnect(c, addr, caller_data, callee_data, sqos, gqos):
     c.state |= _CONNECTED | _BOUND
     c.peer = _norm(c, addr)
     return 0
-
-
-def WSPGetSockName(c):
-    """Local address; WSAEINVAL before bind (on MicroPython: as bound, wildcard port 0 after an implicit bind)."""
-    if not c.state & (_BOUND | _CONNECTED | _CONNECTING):
-        raise WSAError(WSAEINVAL, "not bound")
-    return _sockname(c)
-
-
-def WSPGetPeerName(c):
-    """Peer address of a connected socket; WSAENOTCONN otherwise."""
-    if not _probe(c) or c.peer is None:
-        raise WSAError(WSAENOTCONN)
-    return c.peer
 
 
 # -- proc table: data ------------------------------------------------------------------------------
@@ -1012,11 +853,12 @@ def WSPCleanup():
 
 
 _TABLE = (
-    WSPAccept, _cold("WSPAddressToString"), _syscall_failure, WSPBind, _syscall_failure, WSPCleanup,
-    WSPCloseSocket, WSPConnect, WSPDuplicateSocket, _unsupported, _unsupported, _unsupported, WSPGetPeerName,
-    WSPGetSockName, WSPGetSockOpt, _syscall_failure, WSPIoctl, _cold("WSPJoinLeaf"), WSPListen, WSPRecv,
-    _cold("WSPRecvDisconnect"), WSPRecvFrom, WSPSelect, WSPSend, _cold("WSPSendDisconnect"), WSPSendTo,
-    WSPSetSockOpt, _cold("WSPShutdown"), WSPSocket, _cold("WSPStringToAddress"),
+    _cold("WSPAccept"), _cold("WSPAddressToString"), _syscall_failure, WSPBind, _syscall_failure, WSPCleanup,
+    WSPCloseSocket, WSPConnect, _cold("WSPDuplicateSocket"), _unsupported, _unsupported, _unsupported,
+    _cold("WSPGetPeerName"), _cold("WSPGetSockName"), WSPGetSockOpt, _syscall_failure, WSPIoctl,
+    _cold("WSPJoinLeaf"), _cold("WSPListen"), WSPRecv, _cold("WSPRecvDisconnect"), WSPRecvFrom,
+    _cold("WSPSelect"), WSPSend, _cold("WSPSendDisconnect"), WSPSendTo, WSPSetSockOpt, _cold("WSPShutdown"),
+    WSPSocket, _cold("WSPStringToAddress"),
 )
 
 

@@ -1,5 +1,5 @@
-# providers/wspm_ext: the rarely used part of wspm, imported on its first use: options, ioctls,
-# shutdown, address text, IPv6 text, multicast, conditional accept, MSG_WAITALL.
+# providers/wspm_ext: the rarely used part of wspm, imported on its first use: listen/accept, names,
+# select, duplication, options, ioctls, shutdown, address text, IPv6 text, multicast, MSG_WAITALL.
 # MIT licence; part of ws2 for MicroPython.
 #
 # Shutdown: only CPython has a native one. On MicroPython SD_SEND and
@@ -15,7 +15,7 @@ import sys
 from ws2.errors import (WSAError, WSAEADDRINUSE, WSAEADDRNOTAVAIL, WSAEAFNOSUPPORT, WSAEALREADY,
                         WSAECONNREFUSED, WSAECONNRESET, WSAEFAULT, WSAEINVAL, WSAEISCONN, WSAENOPROTOOPT,
                         WSAENOTCONN, WSAENOTSOCK, WSAEOPNOTSUPP, WSAETIMEDOUT, WSAEWOULDBLOCK, WSATRY_AGAIN,
-                        wsa_code)
+                        WSAEINTR, wsa_code)
 
 try:
     from micropython import const
@@ -56,12 +56,16 @@ _CONNECTING = const(0x20)
 _SHUT_RD = const(0x40)
 _SHUT_WR = const(0x80)
 _NONBLOCK = const(0x100)
+_CLOSED = const(0x200)
 _DEAD = const(0x400)
 _O_REUSE = const(0x800)
 _O_KEEPALIVE = const(0x1000)
 _O_BROADCAST = const(0x2000)
 _O_NODELAY = const(0x4000)
 _O_NOMLOOP = const(0x8000)  # IP_MULTICAST_LOOP off (Winsock's default is on)
+_INHERIT = const(0xF901)  # what an accepted socket takes from its listener: V6, NONBLOCK, option bits
+_SLICED = const(-2)  # wspm's mode for a wait-forever cut in slices (see wspm._slice_over)
+_MAX_BACKLOG = const(16)
 
 # option ids (internal), from (level, name) by _opt(); 1..10 may have a native equivalent
 _K_REUSE = const(1)
@@ -310,6 +314,166 @@ def WSPAddressToString(addr, info):
     return "[%s]:%d" % (s, port) if port else s
 
 
+# -- servers, names, select, duplication (slots the core hands over) ---------------------------
+
+def _sockname(c):
+    # The local address: the kernel's answer on CPython, what bind recorded elsewhere.
+    if not _w._MICROPYTHON and not c.state & _DEAD:
+        try:
+            return _w._from_native(c, c.sk.getsockname())
+        except OSError:
+            pass
+    if c.local is not None:
+        return c.local
+    return _w._ANY6 if c.state & _V6 else _w._ANY4
+
+
+def WSPDuplicateSocket(c, thread_id):
+    """A WSAProtocolInfo from which WSPSocket opens another handle on this socket (shared sockets)."""
+    p = _protocol_info(c)
+    key = id(c) & 0x3FFFFFFF or 1
+    _w._dups[key] = c
+    p.provider_reserved = key
+    return p
+
+
+def WSPSelect(readfds, writefds, exceptfds, timeout_ms):
+    """Which of this provider's sockets are readable, writable or failed; timeout_ms None waits forever."""
+    import select
+
+    poller = select.poll()
+    seen = {}
+    now = ([], [], [])
+    for k, fds, ev in ((0, readfds, 0x1), (1, writefds, 0x4), (2, exceptfds, 0)):
+        for c in fds or ():
+            st = c.state
+            if st & (_DEAD | _CLOSED) or (k == 0 and st & _LISTENING and c.extra and "defer" in c.extra):
+                now[k].append(c)  # answers at once: recv reports the state, or a deferred accept waits
+                continue
+            if not st & (_DGRAM | _LISTENING | _CONNECTED | _CONNECTING):
+                continue  # a fresh stream socket is never ready (lwIP and Linux say HUP)
+            key = id(c.sk)
+            got = seen.get(key)
+            if got is None:
+                seen[key] = got = [c, 0]
+            got[1] |= ev
+    if now[0] or now[1] or now[2] or not seen:
+        return now
+    byfd = {}
+    for key in seen:
+        c, ev = seen[key]
+        poller.register(c.sk, ev | 0x8 | 0x10)
+        if not _w._MICROPYTHON:
+            byfd[c.sk.fileno()] = key  # CPython's poll answers with fds
+    ms = -1 if timeout_ms is None else timeout_ms
+    if 0 <= ms <= 500:
+        res = poller.poll(ms)
+    else:
+        # A long wait is sliced so WSACancelBlockingCall can end it.
+        cb, ctx = _w._upcalls.WPUQueryBlockingCallback(0)
+        while True:
+            step = 500 if ms < 0 else min(ms, 500)
+            res = poller.poll(step)
+            if res or 0 <= ms <= step:
+                break
+            if ms > 0:
+                ms -= step
+            if not cb(ctx):
+                raise WSAError(WSAEINTR, "select cancelled")
+    for obj, ev in res:
+        got = seen.get(byfd.get(obj) if byfd else id(obj))
+        if got is None:
+            continue
+        c = got[0]
+        if c.state & _CONNECTING:
+            _w._probe(c)  # learn the outcome: SO_ERROR now tells it
+            if c.error or not c.state & _CONNECTED:
+                if c.error and c in (exceptfds or ()):
+                    now[2].append(c)
+                continue
+        if ev & 0x19 and c in (readfds or ()):
+            now[0].append(c)
+        if ev & 0x4 and c in (writefds or ()):
+            now[1].append(c)
+        if ev & 0x8 and c in (exceptfds or ()) and c not in now[2]:
+            now[2].append(c)
+    return now
+
+
+def WSPListen(c, backlog):
+    """Listen on a bound stream socket (again: a no-op, the backlog stays)."""
+    if type(backlog) is not int or backlog < 0:
+        raise WSAError(WSAEINVAL, "bad backlog")
+    st = c.state
+    if st & _DGRAM:
+        raise WSAError(WSAEOPNOTSUPP, "not a stream")
+    if st & (_CONNECTED | _CONNECTING):
+        raise WSAError(WSAEISCONN)
+    if not st & _BOUND:
+        raise WSAError(WSAEINVAL, "not bound")
+    if not st & _LISTENING:
+        try:
+            c.sk.listen(min(max(backlog, 1), _MAX_BACKLOG))
+        except OSError as e:
+            raise _w._fail(e, 0)
+        c.state |= _LISTENING
+    return 0
+
+
+def WSPAccept(c, condition, callback_data):
+    """Accept a connection, asking condition(caller, data, qos, callee, callback_data) first; returns (handle, peer)."""
+    st = c.state
+    if not st & _LISTENING:
+        raise WSAError(WSAEINVAL, "not listening")
+    d = c.extra and c.extra.pop("defer", None)  # a connection CF_DEFER left waiting
+    if d:
+        nsk, peer = d
+    else:
+        m = -1 if st & _NONBLOCK else _SLICED  # Winsock: SO_RCVTIMEO does not bound accept
+        if c.mode != m:
+            _w._set_mode(c, m)
+        while True:
+            try:
+                nsk, na = c.sk.accept()
+                break
+            except OSError as e:
+                if m != _SLICED or not _w._slice_over(c, e):
+                    raise _w._fail(e, m)
+        peer = _w._from_native(c, na)
+    if condition is not None:
+        _ask(c, nsk, peer, condition, callback_data)
+    n = _w._Sock(nsk, (st & _INHERIT) | _BOUND | _CONNECTED, c.catalog_id)
+    if c.rcvtimeo:
+        n.rcvtimeo = c.rcvtimeo
+    if c.sndtimeo:
+        n.sndtimeo = c.sndtimeo
+    if c.extra is not None:
+        inherit(c, n)
+    n.local = c.local
+    n.peer = peer
+    try:
+        _w._set_mode(n, -1 if st & _NONBLOCK else 0)  # rp2 passes the listener's timeout on; say what we want
+        n.handle = _w._upcalls.WPUCreateSocketHandle(c.catalog_id, n)
+    except BaseException:
+        nsk.close()
+        raise
+    return n.handle, peer
+
+
+def WSPGetSockName(c):
+    """Local address; WSAEINVAL before bind (on MicroPython: as bound, wildcard port 0 after an implicit bind)."""
+    if not c.state & (_BOUND | _CONNECTED | _CONNECTING):
+        raise WSAError(WSAEINVAL, "not bound")
+    return _sockname(c)
+
+
+def WSPGetPeerName(c):
+    """Peer address of a connected socket; WSAENOTCONN otherwise."""
+    if not _w._probe(c) or c.peer is None:
+        raise WSAError(WSAENOTCONN)
+    return c.peer
+
+
 # -- what the core calls on its rare paths ----------------------------------------------------------
 
 def probe(c):
@@ -362,10 +526,10 @@ def _extra(c):
     return x
 
 
-def condition(c, nsk, peer, cond, data):
+def _ask(c, nsk, peer, cond, data):
     """Ask a conditional-accept function about a connection; return when accepted, else raise and dispose of it."""
     try:
-        verdict = cond(peer, None, None, _w._sockname(c), data)
+        verdict = cond(peer, None, None, _sockname(c), data)
     except BaseException:
         nsk.close()
         raise
