@@ -165,6 +165,7 @@ def device(request, board_info):
         b.board_info = board_info
         deploy(b, board_info["name"], log=lambda m: None)
         b.dtest_hashes = {}
+        b.dtest_dirty = None
         yield b
         b.close()
     finally:
@@ -237,6 +238,13 @@ def _device_runner(path, func, meta, wants_env, board):
         for helper in meta["UPLOAD"]:  # non-test modules the test imports (UPLOAD = ("name",))
             _upload(device, path.parent / (helper + ".py"), helper)
         mod = _upload(device, path)
+        if device.virtual is not None and device.dtest_dirty is not path:
+            # A fresh interpreter per test on the virtual board (a soft reset
+            # costs ~0.1 s there): with ws2 loaded as .mpy its bytecode lives
+            # in the heap, and modules and caches piling up from earlier tests
+            # would make a later one fail for want of RAM, not for its own code.
+            device.soft_reset()
+        device.dtest_dirty = None
         code = _RUNNER % {"values": repr(values), "mod": mod, "func": func, "args": "_env" if wants_env else ""}
         try:
             out = device.exec(code, timeout=meta["TIMEOUT"])
@@ -245,7 +253,7 @@ def _device_runner(path, func, meta, wants_env, board):
         except DeviceError as e:
             text = str(e)
             device.soft_reset()  # a failed test may leave sockets or state behind
-            device.dtest_dirty = True
+            device.dtest_dirty = path  # just reset: the next test need not reset again
             if "WS2SkipTest:" in text:
                 pytest.skip(text.rsplit("WS2SkipTest:", 1)[1].strip())
             raise DeviceFailure("on the board:\n" + text) from None
