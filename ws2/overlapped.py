@@ -144,6 +144,7 @@ def submit(s, kind, buffers, flags, addr, ov, routine):
                 complete(op, 0, n, fl, a, out)  # completed at once: event and routine still happen
                 return _result(op)
         ov.pending = True
+        from ws2 import netevents  # noqa: F401 - waits drive the pump only once it is loaded
         with state.lock:
             q = pending.get(s)
             if q is None:
