@@ -29,8 +29,12 @@ from ws2.errors import (WSAError, WSAEACCES, WSAEADDRNOTAVAIL, WSAEAFNOSUPPORT, 
                         WSASYSCALLFAILURE, WSAVERNOTSUPPORTED, wsa_code)
 
 try:
+    import micropython
     from micropython import const
-except ImportError:
+except ImportError:  # CPython: the emitter decorators are no-ops
+
+    class micropython:
+        native = staticmethod(lambda f: f)
 
     def const(x):
         return x
@@ -90,6 +94,11 @@ _SIO_BASE_HANDLE = const(0x48000022)
 _MAX_DGRAM4 = const(65507)  # 65535 - IPv4 header - UDP header
 _MAX_DGRAM6 = const(65527)
 
+# Builtins the hot paths use, bound here: a name missing from a module's
+# globals is looked up in builtins only after a probe of the module's dict,
+# which on MicroPython walks most of a dict this full (measured: 0.2 us each).
+_type, _len, _list, _tuple, _int, _str = type, len, list, tuple, int, str
+_bytes, _bytearray, _memoryview, _min, _isinstance = bytes, bytearray, memoryview, min, isinstance
 _MICROPYTHON = sys.implementation.name == "micropython"
 _RAW_SOCKADDR = _MICROPYTHON and hasattr(_so, "sockaddr")  # unix port: raw struct sockaddr bytes
 _KERNEL = not _MICROPYTHON or _RAW_SOCKADDR
@@ -151,12 +160,12 @@ def _ext():
 def _ip4(s):
     """4 bytes of strict dotted-decimal text (no leading zeros, as inet_pton), or None."""
     p = s.split(".")
-    if len(p) != 4:
+    if _len(p) != 4:
         return None
     out = bytearray(4)
     for i in range(4):
         t = p[i]
-        if not 0 < len(t) < 4 or (len(t) > 1 and t[0] == "0"):
+        if not 0 < _len(t) < 4 or (_len(t) > 1 and t[0] == "0"):
             return None
         v = 0
         for ch in t:
@@ -167,7 +176,7 @@ def _ip4(s):
         if v > 255:
             return None
         out[i] = v
-    return bytes(out)
+    return _bytes(out)
 
 
 def _fmt4(b):
@@ -179,7 +188,7 @@ def _raw(v6, b, port, flow, scope):
     i = 1 if v6 else 0
     t = _tmpl[i]
     if t is None:
-        t = _tmpl[i] = bytes(_so.getaddrinfo("::" if v6 else "0.0.0.0", 0, _so.AF_INET6 if v6 else _so.AF_INET)[0][-1])
+        t = _tmpl[i] = _bytes(_so.getaddrinfo("::" if v6 else "0.0.0.0", 0, _so.AF_INET6 if v6 else _so.AF_INET)[0][-1])
     r = bytearray(t)
     r[2] = port >> 8
     r[3] = port & 0xFF
@@ -189,23 +198,23 @@ def _raw(v6, b, port, flow, scope):
         r[24:28] = scope.to_bytes(4, sys.byteorder)
     else:
         r[4:8] = b
-    return bytes(r)
+    return _bytes(r)
 
 
 def _convert(c, addr):
     """Validate addr for c's family; return (addr, v6, native address, _A_* facts) and cache it."""
     global _acache
     v6 = c.state & _V6
-    if type(addr) is not tuple or len(addr) not in (2, 4) or type(addr[0]) is not str or type(addr[1]) is not int:
+    if _type(addr) is not _tuple or _len(addr) not in (2, 4) or _type(addr[0]) is not _str or _type(addr[1]) is not _int:
         raise WSAError(WSAEFAULT, "bad address %r" % (addr,))
     if v6:
         b, h, port, flow, scope = _ext().parse6(addr)
     else:
-        if len(addr) == 4:
+        if _len(addr) == 4:
             raise WSAError(WSAEAFNOSUPPORT, "IPv6 address")
         h, port = addr
         flow = scope = 0
-        b = _ip4(h) if h else bytes(4)
+        b = _ip4(h) if h else _bytes(4)
         if not 0 <= port <= 65535:
             raise WSAError(WSAEINVAL, "port %d" % port)
         if b is None:
@@ -220,7 +229,7 @@ def _convert(c, addr):
     elif not h:
         na = ("::" if v6 else "0.0.0.0", port) if _MICROPYTHON or not v6 else ("::", port, flow, scope)
     elif _MICROPYTHON:  # lwIP ports: (ip, port)
-        na = addr if len(addr) == 2 and h == addr[0] else (h, port)
+        na = addr if _len(addr) == 2 and h == addr[0] else (h, port)
     else:
         na = (h, port, flow, scope) if v6 else addr
     t = (addr, v6, na, facts)
@@ -238,7 +247,7 @@ def _native(c, addr):
 
 def _norm(c, addr):
     # addr as getpeername reports it: (host, port) or (host, port, flowinfo, scope_id)
-    if c.state & _V6 and len(addr) == 2:
+    if c.state & _V6 and _len(addr) == 2:
         return (addr[0], addr[1], 0, 0)
     return addr
 
@@ -246,20 +255,20 @@ def _norm(c, addr):
 def _from_native(c, na):
     """A native address (raw sockaddr on unix, tuple elsewhere) as an address tuple."""
     global _dcache
-    if _RAW_SOCKADDR and type(na) is not tuple:
+    if _RAW_SOCKADDR and _type(na) is not _tuple:
         t = _dcache
         if t is not None and t[0] == na:
             return t[1]
         s = _so.sockaddr(na)
-        if len(s[1]) == 16:
+        if _len(s[1]) == 16:
             a = (_ext().fmt6(s[1]), s[2], s[3], s[4])
         else:
             a = (_fmt4(s[1]), s[2])
-        _dcache = (bytes(na), a)
+        _dcache = (_bytes(na), a)
         return a
     if c.state & _V6:
-        return na if len(na) == 4 else (na[0], na[1], 0, 0)
-    return na if len(na) == 2 else (na[0], na[1])
+        return na if _len(na) == 4 else (na[0], na[1], 0, 0)
+    return na if _len(na) == 2 else (na[0], na[1])
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -269,7 +278,7 @@ def _fail(e, m):
     code = wsa_code(e)
     if code == WSAEWOULDBLOCK and m > 0:
         code = WSAETIMEDOUT
-    if isinstance(e, WSAError) and e.args[0] == code:
+    if _isinstance(e, WSAError) and e.args[0] == code:
         return e
     return WSAError(code)
 
@@ -283,7 +292,7 @@ def _set_mode(c, m):
 
 def _slice_over(c, e):
     """True when a sliced wait's slice ran out (retry); WSAEINTR when WSACancelBlockingCall ended the call."""
-    code = e.args[0] if isinstance(e, WSAError) else wsa_code(e)
+    code = e.args[0] if _isinstance(e, WSAError) else wsa_code(e)
     if code != WSAETIMEDOUT and code != WSAEWOULDBLOCK:
         return False
     cb, ctx = _upcalls.WPUQueryBlockingCallback(c.catalog_id)
@@ -299,7 +308,7 @@ def _no_overlapped(ov, cr):
 
 def _rflags(flags):
     """Native flags for a receive; WSAEINVAL for unknown ones, WSAEOPNOTSUPP for ones the port lacks."""
-    if type(flags) is not int or flags & ~_RECV_FLAGS:
+    if _type(flags) is not _int or flags & ~_RECV_FLAGS:
         raise WSAError(WSAEINVAL, "flags %r" % (flags,))
     if flags & _MSG_PARTIAL or flags & _MSG_PEEK and not _NATIVE_PEEK or flags & _MSG_OOB and not _NATIVE_OOB:
         raise WSAError(WSAEOPNOTSUPP, "flags 0x%x" % flags)
@@ -308,7 +317,7 @@ def _rflags(flags):
 
 def _sflags(flags):
     """Native flags for a send (MSG_DONTROUTE is a hint providers may ignore)."""
-    if type(flags) is not int or flags & ~_SEND_FLAGS:
+    if _type(flags) is not _int or flags & ~_SEND_FLAGS:
         raise WSAError(WSAEINVAL, "flags %r" % (flags,))
     if flags & _MSG_PARTIAL or flags & _MSG_OOB and not _NATIVE_OOB:
         raise WSAError(WSAEOPNOTSUPP, "flags 0x%x" % flags)
@@ -317,10 +326,10 @@ def _sflags(flags):
 
 def _wbuf(b):
     """b as a writable memoryview, or WSAEFAULT (checked before any byte is consumed)."""
-    if b is None or type(b) is bytes or type(b) is str:
+    if b is None or _type(b) is _bytes or _type(b) is _str:
         raise WSAError(WSAEFAULT, "not a writable buffer")
     try:
-        mv = memoryview(b)
+        mv = _memoryview(b)
         mv[0:0] = b""  # MicroPython's memoryview has no .readonly: a read-only one raises here
     except (TypeError, ValueError):
         raise WSAError(WSAEFAULT, "not a writable buffer")
@@ -329,32 +338,33 @@ def _wbuf(b):
 
 def _wbufs(buffers):
     # A list of writable memoryviews and their total size.
-    mvs = [_wbuf(b) for b in buffers] if type(buffers) in (list, tuple) else [_wbuf(buffers)]
+    mvs = [_wbuf(b) for b in buffers] if _type(buffers) in (list, tuple) else [_wbuf(buffers)]
     n = 0
     for mv in mvs:
-        n += len(mv)
+        n += _len(mv)
     return mvs, n
 
 
 def _spread(mvs, data, n):
     # Copy data[:n] across the buffers; return n.
     k = 0
-    src = memoryview(data)
+    src = _memoryview(data)
     for mv in mvs:
         if k >= n:
             break
-        m = min(len(mv), n - k)
+        m = _min(_len(mv), n - k)
         mv[:m] = src[k : k + m]
         k += m
     return n
 
 
+@micropython.native
 def _rbuf(b):
     # A send buffer's length; str is text, not bytes (MicroPython would send it).
-    if type(b) is str or b is None:
+    if _type(b) is _str or b is None:
         raise WSAError(WSAEFAULT, "not a buffer")
     try:
-        return len(b)
+        return _len(b)
     except TypeError:
         raise WSAError(WSAEFAULT, "not a buffer")
 
@@ -379,7 +389,7 @@ def WSPSocket(af, typ, proto, info, group, flags):
         h = _upcalls.WPUCreateSocketHandle(c.catalog_id, c)
         c.refs += 1
         return h
-    if type(flags) is not int or flags & ~_WSA_FLAGS_OK or group:
+    if _type(flags) is not _int or flags & ~_WSA_FLAGS_OK or group:
         raise WSAError(WSAEINVAL, "no multipoint, no groups")
     if af in (0, _FROM_PROTOCOL_INFO):
         af = info.address_family
@@ -506,21 +516,25 @@ def WSPConnect(c, addr, caller_data, callee_data, sqos, gqos):
 
 # -- proc table: data ------------------------------------------------------------------------------
 
-def _send_one(c, buf, nf, m):
+def _send_one(c, buf, nf, m, k=-1):
     # Send one buffer; a blocking send sends all of it (Winsock), a non-blocking one what fits.
+    # k: the outcome of a first native send WSPSend already made (count, None or the OSError); -1: none yet.
     n = _rbuf(buf)
     sk = c.sk
-    try:
-        k = sk.send(buf, nf) if nf else sk.send(buf)
-    except OSError as e:
-        if m != _SLICED or not _slice_over(c, e):
-            raise _fail(e, m)
+    if k == -1:
+        try:
+            k = sk.send(buf, nf) if nf else sk.send(buf)
+        except OSError as e:
+            k = e
+    if _isinstance(k, OSError):
+        if m != _SLICED or not _slice_over(c, k):
+            raise _fail(k, m)
         k = 0
     if k is None:  # MicroPython's stream write on a full non-blocking socket
         raise WSAError(WSAEWOULDBLOCK)
     if k >= n or m == -1:
         return k
-    mv = memoryview(buf)
+    mv = _memoryview(buf)
     sent = k
     while sent < n:
         try:
@@ -537,6 +551,7 @@ def _send_one(c, buf, nf, m):
     return sent
 
 
+@micropython.native
 def WSPSend(c, buffers, flags, ov, cr, tid):
     """Send a buffer or a list of buffers; returns the bytes sent."""
     if ov is not None or cr is not None:
@@ -557,7 +572,7 @@ def WSPSend(c, buffers, flags, ov, cr, tid):
             m = -1
     if c.mode != m:
         _set_mode(c, m)
-    if type(buffers) is list or type(buffers) is tuple:
+    if _type(buffers) is _list or _type(buffers) is _tuple:
         for b in buffers:
             _rbuf(b)  # every buffer checked first: a bad one must not leave half a message sent
         total = 0
@@ -567,12 +582,23 @@ def WSPSend(c, buffers, flags, ov, cr, tid):
             except WSAError as e:
                 if total and e.args[0] == WSAEWOULDBLOCK:
                     break
-                raise
+                raise e  # (the native emitter has no bare raise)
             total += k
             if k < _rbuf(b):
                 break
         return total
-    return _send_one(c, buffers, nf, m)
+    t = _type(buffers)
+    if nf or (t is not _bytes and t is not _bytearray and t is not _memoryview):
+        return _send_one(c, buffers, nf, m)
+    # One plain buffer, the common case: the first native send is made here (a
+    # frame less per call); _send_one takes over only for what it leaves.
+    try:
+        k = c.sk.send(buffers)
+    except OSError as e:
+        return _send_one(c, buffers, nf, m, e)
+    if k is not None and (k >= _len(buffers) or m == -1):
+        return k
+    return _send_one(c, buffers, nf, m, k)
 
 
 def _max_dgram(c):
@@ -590,18 +616,18 @@ def _send_dgram(c, buffers, flags, addr):
             raise WSAError(WSAEOPNOTSUPP, "MSG_OOB")
         if flags & _MSG_DONTWAIT:
             m = -1
-    if type(buffers) is list or type(buffers) is tuple:
+    if _type(buffers) is _list or _type(buffers) is _tuple:
         n = 0
         for b in buffers:
             n += _rbuf(b)
         if n > _max_dgram(c):  # measured before joining: no 64 KB copy just to refuse it
             raise WSAError(WSAEMSGSIZE, "%d bytes" % n)
         buf = bytearray(n)  # MicroPython's join takes only bytes, not bytearray/memoryview
-        mv = memoryview(buf)
+        mv = _memoryview(buf)
         k = 0
         for b in buffers:
-            mv[k : k + len(b)] = b
-            k += len(b)
+            mv[k : k + _len(b)] = b
+            k += _len(b)
     else:
         buf = buffers
         n = _rbuf(buf)
@@ -629,6 +655,7 @@ def _send_dgram(c, buffers, flags, addr):
     return n if k is None else k
 
 
+@micropython.native
 def WSPSendTo(c, buffers, flags, addr, ov, cr, tid):
     """Send one datagram to addr (or the connected peer when addr is None); stream sockets ignore addr."""
     if ov is not None or cr is not None:
@@ -641,12 +668,12 @@ def WSPSendTo(c, buffers, flags, addr, ov, cr, tid):
 def _recv_stream(c, buffers, nf, m):
     # One receive; returns a count, or bytes when buffers is an int.
     sk = c.sk
-    if type(buffers) is int:
+    if _type(buffers) is _int:
         n = buffers
         if n < 0:
             raise WSAError(WSAEINVAL, "negative size")
         try:
-            data = sk.recv(min(n, _RECV_CAP), nf) if nf else sk.recv(min(n, _RECV_CAP))
+            data = sk.recv(_min(n, _RECV_CAP), nf) if nf else sk.recv(_min(n, _RECV_CAP))
         except OSError as e:
             raise _fail(e, m)
         except TypeError:
@@ -654,7 +681,8 @@ def _recv_stream(c, buffers, nf, m):
         if data is None:
             raise WSAError(WSAEWOULDBLOCK)
         return data
-    if type(buffers) is not list and type(buffers) is not tuple:
+    one = _type(buffers) is not _list and _type(buffers) is not _tuple
+    if one:
         if _RECV_INTO:  # CPython: straight into the caller's buffer
             try:
                 return sk.recv_into(buffers, 0, nf)
@@ -668,7 +696,12 @@ def _recv_stream(c, buffers, nf, m):
             if k is None:
                 raise WSAError(WSAEWOULDBLOCK)
             return k
-    mvs, n = _wbufs(buffers)
+        mv = _wbuf(buffers)  # one buffer: no list, no second view (recv_into's allocations)
+        n = _len(mv)
+    else:
+        mvs, n = _wbufs(buffers)
+    if n > _RECV_CAP:
+        n = _RECV_CAP
     try:
         data = sk.recv(n, nf) if nf else sk.recv(n)
     except OSError as e:
@@ -677,9 +710,14 @@ def _recv_stream(c, buffers, nf, m):
         raise WSAError(WSAEOPNOTSUPP, "no recv flags here")
     if data is None:
         raise WSAError(WSAEWOULDBLOCK)
-    return _spread(mvs, data, len(data))
+    if one:
+        n = _len(data)
+        mv[:n] = data
+        return n
+    return _spread(mvs, data, _len(data))
 
 
+@micropython.native
 def WSPRecv(c, buffers, flags, ov, cr, tid):
     """Receive into a buffer or list of buffers (or, given an int n, into new bytes); returns (count or data, flags)."""
     if ov is not None or cr is not None:
@@ -708,7 +746,7 @@ def WSPRecv(c, buffers, flags, ov, cr, tid):
             return _recv_stream(c, buffers, nf, m), 0
         except WSAError as e:
             if m != _SLICED or not _slice_over(c, e):
-                raise
+                raise e
 
 
 def _recv_dgram(c, buffers, flags):
@@ -727,7 +765,7 @@ def _recv_dgram(c, buffers, flags):
             raise WSAError(WSAEOPNOTSUPP, "flag on a datagram")
         if flags & _MSG_DONTWAIT:
             m = -1
-    if type(buffers) is int:
+    if _type(buffers) is _int:
         mvs = None
         want = buffers
         if want < 0:
@@ -735,7 +773,7 @@ def _recv_dgram(c, buffers, flags):
     else:
         mvs, want = _wbufs(buffers)
     if want > _DGRAM_CAP:
-        want = min(_max_dgram(c), _DGRAM_CAP)
+        want = _min(_max_dgram(c), _DGRAM_CAP)
     if c.mode != m:
         _set_mode(c, m)
     while True:
@@ -748,14 +786,15 @@ def _recv_dgram(c, buffers, flags):
         except TypeError:
             raise WSAError(WSAEOPNOTSUPP, "no recv flags here")
     addr = _from_native(c, na)
-    k = len(data)
+    k = _len(data)
     if mvs is not None:
-        _spread(mvs, data, min(k, want))
+        _spread(mvs, data, _min(k, want))
     if k > want:
         raise WSAError(WSAEMSGSIZE, "datagram truncated")
     return (data if mvs is None else k), 0, addr
 
 
+@micropython.native
 def WSPRecvFrom(c, buffers, flags, ov, cr, tid):
     """Receive one datagram; returns (count or data, flags, source address)."""
     if ov is not None or cr is not None:
@@ -770,7 +809,7 @@ def WSPRecvFrom(c, buffers, flags, ov, cr, tid):
 
 def WSPGetSockOpt(c, level, name):
     """Read a socket option (Winsock numbering; BOOLs as 0/1, SO_LINGER as (onoff, seconds))."""
-    if level == _SOL_SOCKET and type(name) is int:
+    if level == _SOL_SOCKET and _type(name) is _int:
         if name == _SO_RCVTIMEO:
             return c.rcvtimeo
         if name == _SO_SNDTIMEO:
@@ -788,7 +827,7 @@ def WSPGetSockOpt(c, level, name):
 
 def WSPSetSockOpt(c, level, name, value):
     """Set a socket option; what the port cannot apply is kept and reported back by WSPGetSockOpt."""
-    if level == _SOL_SOCKET and type(value) is int and 0 <= value <= 0xFFFFFFFF:
+    if level == _SOL_SOCKET and _type(value) is _int and 0 <= value <= 0xFFFFFFFF:
         if name == _SO_RCVTIMEO:
             c.rcvtimeo = value
             return 0
@@ -805,7 +844,7 @@ def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
         return c.sk  # what select.poll / asyncio waits on
     if code == _SIO_BASE_HANDLE:
         return c.handle
-    if code != _FIONBIO or type(in_data) is not int:
+    if code != _FIONBIO or _type(in_data) is not _int:
         return _ext().WSPIoctl(c, code, in_data, out_len)
     if in_data:
         c.state |= _NONBLOCK

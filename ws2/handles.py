@@ -10,8 +10,12 @@ from ws2 import state
 from ws2.errors import WSAError, WSAEMFILE, WSAENOTSOCK, WSANOTINITIALISED
 
 try:
+    import micropython
     from micropython import const
-except ImportError:
+except ImportError:  # CPython: the emitter decorators are no-ops
+
+    class micropython:
+        native = staticmethod(lambda f: f)
 
     def const(x):
         return x
@@ -88,6 +92,7 @@ def bad_handle(h):
     return WSAError(WSAENOTSOCK, "handle %r is not an open socket" % (h,))
 
 
+@micropython.native
 def slot(h):
     """Return the slot of live handle h, or raise WSAENOTSOCK / WSANOTINITIALISED."""
     try:

@@ -9,8 +9,12 @@ from ws2.dispatch import fail
 from ws2.errors import WSAError
 
 try:
+    import micropython
     from micropython import const
-except ImportError:
+except ImportError:  # CPython: the emitter decorators are no-ops
+
+    class micropython:
+        native = staticmethod(lambda f: f)
 
     def const(x):
         return x
@@ -51,6 +55,7 @@ def _overlapped(s, kind, buffers, flags, addr, overlapped, completion):
     return ov.submit(s, kind, buffers, flags, addr, overlapped, completion)
 
 
+@micropython.native
 def send(s, buf, flags=0):
     """Send buf on a connected socket; returns the number of bytes sent."""
     i = _slot(s)
@@ -60,6 +65,7 @@ def send(s, buf, flags=0):
         raise _sent_fail(s, i, e)
 
 
+@micropython.native
 def recv(s, n, flags=0):
     """Receive up to n bytes; b'' when the peer has closed."""
     i = _slot(s)
@@ -73,6 +79,7 @@ def recv(s, n, flags=0):
         raise fail(e)
 
 
+@micropython.native
 def recv_into(s, buf, n=0, flags=0):
     """Receive into buf (at most n bytes when n > 0); returns the count."""
     i = _slot(s)
@@ -92,6 +99,7 @@ def recv_into(s, buf, n=0, flags=0):
         raise fail(e)
 
 
+@micropython.native
 def sendto(s, buf, flags_or_addr, addr=None):
     """Send a datagram: sendto(s, buf, addr) or sendto(s, buf, flags, addr)."""
     if addr is None:
@@ -105,6 +113,7 @@ def sendto(s, buf, flags_or_addr, addr=None):
         raise _sent_fail(s, i, e)
 
 
+@micropython.native
 def recvfrom(s, n, flags=0):
     """Receive a datagram of at most n bytes; returns (data, address)."""
     i = _slot(s)
@@ -119,6 +128,7 @@ def recvfrom(s, n, flags=0):
         raise fail(e)
 
 
+@micropython.native
 def WSASend(s, buffers, flags=0, overlapped=None, completion=None):
     """Gather-send a buffer or list of buffers; returns the bytes sent (overlapped: or raises WSA_IO_PENDING)."""
     i = _slot(s)
@@ -130,6 +140,7 @@ def WSASend(s, buffers, flags=0, overlapped=None, completion=None):
         raise _sent_fail(s, i, e)
 
 
+@micropython.native
 def WSARecv(s, buffers, flags=0, overlapped=None, completion=None):
     """Scatter-receive into a buffer or list of buffers; returns (count, flags) (overlapped: or raises WSA_IO_PENDING)."""
     i = _slot(s)
@@ -143,6 +154,7 @@ def WSARecv(s, buffers, flags=0, overlapped=None, completion=None):
         raise fail(e)
 
 
+@micropython.native
 def WSASendTo(s, buffers, addr, flags=0, overlapped=None, completion=None):
     """Gather-send one datagram to addr; returns the bytes sent (overlapped: or raises WSA_IO_PENDING)."""
     i = _slot(s)
@@ -154,6 +166,7 @@ def WSASendTo(s, buffers, addr, flags=0, overlapped=None, completion=None):
         raise _sent_fail(s, i, e)
 
 
+@micropython.native
 def WSARecvFrom(s, buffers, flags=0, overlapped=None, completion=None):
     """Scatter-receive one datagram; returns (count, flags, address) (overlapped: or raises WSA_IO_PENDING)."""
     i = _slot(s)
