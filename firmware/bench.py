@@ -52,7 +52,8 @@ FIGURES = (
     ("gai_warm", "dns", "getaddrinfo, nspm warm: cache (raw: port resolver)", "µs", "time"),
     ("tls_handshake", "tls", "TLS connect + handshake (raw: ssl, ws2: ssllsp)", "ms", "time"),
     ("tls_bulk", "tls", "TLS echo, 4 KB writes (raw: ssl, ws2: ssllsp)", "MB/s", "rate"),
-    ("ram_import", "ram", "heap after import ws2 + wspm + nspm (.mpy)", "B", "bytes"),
+    ("ram_import", "ram", "heap after import ws2 + wspm + nspm (.mpy files on the filesystem)", "B", "bytes"),
+    ("ram_import_rom", "ram", "heap after import ws2 + wspm + nspm (ROMFS: in place, as frozen)", "B", "bytes"),
     ("ram_working_set", "ram", "heap after WSAStartup, a TCP exchange, getaddrinfo", "B", "bytes"),
     ("ram_per_socket", "ram", "heap per connected TCP socket", "B", "bytes"),
     ("ram_per_overlapped", "ram", "heap per pending overlapped WSARecv (router side)", "B", "bytes"),
@@ -65,11 +66,16 @@ FIGURES = (
     ("flash_bundle", "flash", "bundle of all device modules (.mpy) for this board's arch", "B", "bytes"),
 )
 FIGURE_IDS = tuple(f[0] for f in FIGURES)
+_OWN_PASS = ("ram_import_rom",)  # measured by a pass of their own (see run())
 ORDER = ("ram", "alloc", "tcp", "udp", "events", "dns", "tls", "profile")  # ram first: it wants a fresh board
 
 # DESIGN.md section 6: id, what, how compared, limit, unit
+# import_ram_rom: how boards ship ws2 (frozen, boards/*/manifest.py; ROMFS runs .mpy in place alike);
+# import_ram: the same modules as .mpy files on the filesystem (/lib).
 BUDGETS = (
-    ("import_ram", "RAM after importing ws2 + wspm + nspm as .mpy", "<=", 12 * 1024, "B"),
+    ("import_ram_rom", "RAM after importing ws2 + wspm + nspm, frozen / ROMFS (as boards ship it)", "<=",
+     12 * 1024, "B"),
+    ("import_ram", "RAM after importing ws2 + wspm + nspm as .mpy files on the filesystem", "<=", 12 * 1024, "B"),
     ("socket_ram", "extra RAM per open socket beyond the raw socket", "<=", 200, "B"),
     ("bundle", "frozen bundle (all device modules, .mpy)", "<=", 48 * 1024, "B"),
     ("rtt_overhead", "router overhead on a 64-byte echo round trip vs raw socket", "<=", 10, "%"),
@@ -82,6 +88,14 @@ FULL = {"reps": 9, "rtt_n": 1000, "bulk_bytes": 4 << 20, "cc_n": 100, "udp_n": 8
 QUICK = {"reps": 3, "rtt_n": 60, "bulk_bytes": 256 << 10, "cc_n": 20, "udp_n": 96, "select_n": 50, "wake_n": 20,
          "dns_n": 4, "tls_n": 1, "tls_bytes": 16 << 10, "ram_socks": 4, "ram_ovs": 4, "alloc_calls": 1000,
          "prof_n": 1000}
+
+
+ROMFS_PATH = "/bench.romfs"  # on the board's filesystem, while the bench runs
+
+# The 32-bit estimate of the import from .mpy files (64-bit port): what it costs beyond the ROMFS import is
+# data copied from the file (bytecode, strings, constants), the same bytes on a 32-bit port; the ROMFS
+# import is mostly objects made of words (dicts, functions, classes), which roughly halve.
+IMPORT_FORMULA = "(fs - ROMFS) + ROMFS/2"
 
 
 class BenchError(Exception):
@@ -121,6 +135,15 @@ def verdict(value, op, limit):
     if value is None:
         return "missing"
     return "met" if (value <= limit if op == "<=" else value >= limit) else "not met"
+
+
+def import_estimate32(fs, rom, scale=0.5):
+    """32-bit estimate of the import from .mpy files measured on a wider port: (fs - rom) + rom * scale.
+
+    fs - rom is what the filesystem import copies from the .mpy (bytecode, strings, constants: the same bytes
+    on a 32-bit port); rom, the import that runs in place, is mostly objects made of words.
+    """
+    return max(fs - rom, 0) + rom * scale
 
 
 def _ok(side):
@@ -186,7 +209,22 @@ def finish(figures, scale):
         f["extra"] = (w["median"] - r["median"]) if f["kind"] == "bytes" and _ok(w) and _ok(r) else None
         f["scaled"] = None
         if f["kind"] == "bytes" and f["group"] in ("ram",) and _ok(w) and scale != 1:
-            f["scaled"] = {"ws2": w["median"] * scale, "extra": None if f["extra"] is None else f["extra"] * scale}
+            f["scaled"] = {"ws2": w["median"] * scale, "extra": None if f["extra"] is None else f["extra"] * scale,
+                           "how": "halved"}
+    fs, rom = figures.get("ram_import"), figures.get("ram_import_rom")
+    if fs and fs["scaled"]:
+        if rom and _ok(rom["ws2"]):
+            m, r = fs["ws2"]["median"], rom["ws2"]["median"]
+            fs["scaled"].update(ws2=import_estimate32(m, r, scale), how=IMPORT_FORMULA)
+            text = "32-bit estimate %s = (%s - %s) + %s x %g = %s B: the difference is copied from the .mpy " \
+                "files (bytecode, strings, constants), the ROMFS import is mostly objects made of words" % (
+                    IMPORT_FORMULA, fmt(m), fmt(r), fmt(r), scale, fmt(round(fs["scaled"]["ws2"])))
+            if text not in fs["notes"]:
+                fs["notes"].append(text)
+        else:
+            # No ROMFS figure: halving undercounts what the loader copies (bytecode and strings keep their
+            # size), so the halved figure is only a lower bound and the measured one an upper bound.
+            fs["scaled"]["how"] = "lower bound"
     return figures
 
 
@@ -204,11 +242,37 @@ def budgets(figures, flash):
         return v, "32-bit equivalent of the measured %d B" % ((f["extra"] if extra else f["ws2"]["median"]),) \
             if f["scaled"] else None
 
+    def import_fs(limit):
+        # (value, note, verdict) of the import from .mpy files; see finish() for the estimate.
+        f = figures["ram_import"]
+        value, note = ram_value("ram_import", False)
+        if value is None or not f["scaled"]:
+            return value, note, verdict(value, "<=", limit)
+        measured = f["ws2"]["median"]
+        if f["scaled"]["how"] == IMPORT_FORMULA:
+            rom = figures["ram_import_rom"]["ws2"]["median"]
+            return value, "32-bit estimate %s = (%d - %d) + %d/2 of the measured %d B (fs) and %d B (ROMFS)" % (
+                IMPORT_FORMULA, measured, rom, rom, measured, rom), verdict(value, "<=", limit)
+        # Halving is a lower bound, the measured figure an upper one: a verdict only when both agree.
+        v = "not met" if value > limit else "met" if measured <= limit else "undecided"
+        return value, "lower bound (halved; bytecode and strings keep their size on 32-bit), upper bound the " \
+            "measured %d B; no ROMFS figure to split them: %s" % (
+                measured, figures["ram_import_rom"]["missing"]), v
+
     out = []
     for bid, what, op, limit, unit in BUDGETS:
         note = None
-        if bid == "import_ram":
-            value, note = ram_value("ram_import", False)
+        v = None
+        if bid == "import_ram_rom":
+            value, note = ram_value("ram_import_rom", False)
+            if value is not None:
+                note = "%sthe ROMFS image is in memory before the import and not counted (it stands for flash); " \
+                    "median of repeated imports, qstrs already interned (frozen firmware keeps them, and the " \
+                    "raw-code tables a ROMFS import still allocates, in flash: it costs at most this; a ROMFS " \
+                    "board's first import also interns qstrs, see the figure's by-step note)" % (
+                        "%s (objects made of words: halved); " % note if note else "")
+        elif bid == "import_ram":
+            value, note, v = import_fs(limit)
         elif bid == "socket_ram":
             value, note = ram_value("ram_per_socket", True)
         elif bid == "bundle":
@@ -225,7 +289,7 @@ def budgets(figures, flash):
             value = None if None in rs else min(rs) * 100
             note = None if value is not None else "a bulk figure is missing"
         out.append({"id": bid, "what": what, "op": op, "limit": limit, "unit": unit, "value": value,
-                    "verdict": verdict(value, op, limit), "note": note})
+                    "verdict": v or verdict(value, op, limit), "note": note})
     return out
 
 
@@ -277,6 +341,8 @@ def _compare(f):
             text += " (≈%+d B 32-bit)" % round(f["scaled"]["extra"])
         return text
     if f["scaled"]:
+        if f["scaled"].get("how") == "lower bound":
+            return "≥%d B 32-bit (lower bound)" % round(f["scaled"]["ws2"])
         return "≈%d B 32-bit" % round(f["scaled"]["ws2"])
     return "-"
 
@@ -305,7 +371,11 @@ def markdown(report):
         lines += ["", "On the virtual board a socket call is a host system call of a few microseconds, so the "
                   "router's Python is a far larger share of each call than over lwIP and Wi-Fi on a board: "
                   "ratios here are a worst case. Heap figures are measured with 64-bit words; the 32-bit "
-                  "estimate (≈) halves them, which undercounts bytecode and strings."]
+                  "estimate (≈) halves them (objects are made of words), which undercounts bytecode and strings; "
+                  "for the import from .mpy files it is %s instead: what that import costs beyond the ROMFS "
+                  "import, which runs the bytecode in place, is data copied from the files (bytecode, strings, "
+                  "constants: the same bytes on a 32-bit port); the ROMFS import is mostly objects made of "
+                  "words." % IMPORT_FORMULA]
     lines += ["", "| figure | unit | raw socket | ws2 | ws2 vs raw | notes |", "|---|---|---|---|---|---|"]
     for fid in FIGURE_IDS:
         f = report["figures"][fid]
@@ -367,6 +437,101 @@ def chart(report, path):
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+# -- ROMFS ------------------------------------------------------------------------------------------
+
+def romfs_image(files):
+    """A ROMFS image, built with mpremote's romfs builder, of the bundle's /lib files [(board path, bytes)]:
+    its root holds ws2/ and providers/, so mounted at /rom, "/rom" on sys.path imports them."""
+    import contextlib
+    import io
+    import shutil
+    import tempfile
+
+    from mpremote.romfs import make_romfs
+
+    tmp = tempfile.mkdtemp(prefix="ws2-romfs-")
+    try:
+        n = 0
+        for path, data in files:
+            if not path.startswith("/lib/"):
+                continue
+            dst = os.path.join(tmp, *path[len("/lib/"):].split("/"))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            with open(dst, "wb") as f:
+                f.write(data)
+            n += 1
+        if not n:
+            raise ValueError("no /lib files in the bundle")
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+            try:
+                return make_romfs(tmp, mpy_cross=False)  # .mpy only: nothing to compile
+            except SystemExit:
+                raise OSError("mpremote's romfs builder failed: %s" % err.getvalue().strip())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def deployed_files(board, flash_dir=None):
+    """The bundle deploy put on the board, [(board path, bytes)]: read back from a virtual board's flash
+    (flash_dir: what it runs, whatever arch it was compiled for), else compiled again for the board."""
+    if not flash_dir:
+        from firmware.deploy import snapshot
+
+        return snapshot(board)
+    from firmware import bundle
+
+    got = []
+    lib = os.path.join(flash_dir, "lib")
+    for pkg in bundle.PACKAGES:
+        for top, dirs, names in os.walk(os.path.join(lib, pkg)):
+            dirs.sort()
+            for n in sorted(names):
+                if n.endswith((".mpy", ".py")):
+                    local = os.path.join(top, n)
+                    with open(local, "rb") as f:
+                        got.append(("/lib/" + os.path.relpath(local, lib).replace(os.sep, "/"), f.read()))
+    return got
+
+
+def put_romfs(dev, files, flash_dir=None):
+    """Put a ROMFS image of the bundle (files: [(board path, bytes)], or a function returning them) on the
+    board at ROMFS_PATH (a virtual board's flash is flash_dir); return the device scripts' params:
+    {"romfs": {"path", "size"} or None, "romfs_missing": why or None}."""
+    try:
+        img = romfs_image(files() if callable(files) else files)
+    except Exception as e:
+        return {"romfs": None, "romfs_missing": "no ROMFS image (%s: %s)" % (type(e).__name__, e)}
+    try:
+        has, free = dev.eval("(hasattr(__import__('vfs'), 'VfsRom'), __import__('gc').mem_free())")
+    except Exception as e:
+        return {"romfs": None, "romfs_missing": "cannot ask the board for vfs.VfsRom (%s: %s)" % (
+            type(e).__name__, str(e).splitlines()[-1] if str(e) else "")}
+    if not has:
+        return {"romfs": None, "romfs_missing": "this MicroPython has no vfs.VfsRom (ROMFS: MicroPython >= 1.25 "
+                "built with MICROPY_VFS_ROM)"}
+    if free < len(img) + 16 * 1024:
+        return {"romfs": None, "romfs_missing": "the ROMFS image (%d B) does not fit in the heap (%d B free) with "
+                "the imports: measure a board with ws2 frozen or in its ROMFS partition instead" % (len(img), free)}
+    try:
+        if flash_dir:
+            with open(os.path.join(flash_dir, ROMFS_PATH.lstrip("/")), "wb") as f:
+                f.write(img)
+        else:
+            dev.write_file(ROMFS_PATH, img)
+    except Exception as e:
+        return {"romfs": None, "romfs_missing": "cannot copy the ROMFS image to the board (%s: %s)" % (
+            type(e).__name__, e)}
+    return {"romfs": {"path": ROMFS_PATH, "size": len(img)}, "romfs_missing": None}
+
+
+def drop_romfs(dev):
+    """Remove the image put_romfs copied (a real board's flash is not the bench's to fill)."""
+    try:
+        dev.exec("import os\ntry:\n    os.remove(%r)\nexcept OSError:\n    pass" % ROMFS_PATH)
+    except Exception:
+        pass
 
 
 # -- flash ------------------------------------------------------------------------------------------
@@ -793,6 +958,7 @@ def run(board="UNIX", port=None, host_ip=None, quick=False, reps=None, only=None
             sorted(pinned[0]), sorted(pinned[1])) if pinned else ""))
     peers = None
     dev = None
+    put = False
     try:
         try:
             dev = Board(port)
@@ -801,32 +967,47 @@ def run(board="UNIX", port=None, host_ip=None, quick=False, reps=None, only=None
             raise BenchError("cannot deploy to the board on %s: %s" % (port, e))
         peers = Peers(host_ip, pinned[0] if pinned else None)
         params.update(peers.params())
+        if not only or "ram" in only:
+            # The ROMFS import figure: an image of the same bundle, mounted by bench_ram.py.
+            romfs = put_romfs(dev, lambda: deployed_files(board, vb.flash if vb is not None else None),
+                              vb.flash if vb is not None else None)
+            params.update(romfs)
+            put = romfs["romfs"] is not None
         params["port_name"] = _port_name(vb is not None, host_ip)
         if vb is None and not quick:
             # Over Wi-Fi a megabyte takes about a second: keep a full run on a real board to minutes.
             params["bulk_bytes"] = min(params["bulk_bytes"], 1 << 20)
             params["prof_n"] = min(params["prof_n"], 2000)
         timeout = 60 if quick else 300
+        passes = []
         for name in ORDER:
             if only and name not in only:
                 continue
+            if name == "ram":
+                # The ROMFS import in a pass of its own: a fresh heap for the image, none taken from the others.
+                passes.append((name, dict(params, ram_pass="romfs"), _OWN_PASS, " (ROMFS import)"))
+            passes.append((name, params, None, ""))
+        for name, p, fids, label in passes:
             t0 = time.time()
-            text, err = run_script(dev, name, params, timeout,
-                                   (lambda: _repin(vb, pinned[1])) if pinned else None)
+            text, err = run_script(dev, name, p, timeout, (lambda: _repin(vb, pinned[1])) if pinned else None)
             results = parse_lines(text)
+            if fids:
+                results = [r for r in results if r[0] not in ("info", "prof")]
             apply_results(figures, info, profile, results)
             if err:
                 for f in figures.values():
-                    if f["group"] == name:
+                    if (f["id"] in fids) if fids else (f["group"] == name and f["id"] not in _OWN_PASS):
                         for side in ("raw", "ws2"):
                             if f[side] is None:
-                                f[side] = {"missing": "bench_%s.py stopped: %s" % (name, err)}
+                                f[side] = {"missing": "bench_%s.py%s stopped: %s" % (name, label, err)}
                 if name == "profile":
                     profile["error"] = {"script": err}
-            out("  bench_%s.py: %d results in %.1f s%s" % (name, len(results), time.time() - t0,
-                                                           "; stopped: " + err if err else ""))
+            out("  bench_%s.py%s: %d results in %.1f s%s" % (name, label, len(results), time.time() - t0,
+                                                             "; stopped: " + err if err else ""))
     finally:
         if dev is not None:
+            if put and vb is None:
+                drop_romfs(dev)
             try:
                 dev.close()
             except Exception:

