@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 
-from firmware import ROOT, FirmwareError, bundle
+from firmware import ROOT, FirmwareError, boards, bundle
 from firmware.device import Board, DeviceError
 
 OWNED = tuple("/lib/" + p for p in bundle.PACKAGES)
@@ -94,8 +94,27 @@ def files_for(board_name, out_dir=None):
     return sorted(pairs, key=lambda p: p[1])
 
 
-def snapshot(board_name, build=True):
-    """Return [(board path, bytes)] to deploy: freshly compiled (in a private directory) or from build/<BOARD>/."""
+# sys.implementation._mpy >> 10 on the board: the native code it runs (MicroPython's MP_NATIVE_ARCH_*).
+_ARCHES = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
+           "xtensawin", "rv32imc", "rv64imc")
+
+
+def board_arch(board):
+    """The .mpy native arch the connected board runs, or None when it does not say."""
+    try:
+        v = int(board.exec("import sys\nprint(getattr(sys.implementation, '_mpy', 0))").strip())
+    except Exception:
+        return None
+    k = v >> 10
+    return _ARCHES[k] if k < len(_ARCHES) else None
+
+
+def snapshot(board_name, build=True, arch=None):
+    """Return [(board path, bytes)] to deploy: freshly compiled (in a private directory) or from build/<BOARD>/.
+
+    arch: compile for this .mpy arch instead of the board's (the hot paths are native code, which only
+    loads on its own arch: a virtual board runs a host arch whatever board it stands for).
+    """
     if not build:
         pairs = files_for(board_name)
         if not pairs:
@@ -104,7 +123,7 @@ def snapshot(board_name, build=True):
     # A private build: concurrent builds of the same board (other sessions) cannot change it under us.
     tmp = tempfile.mkdtemp(prefix="ws2-deploy-")
     try:
-        bundle.build(board_name, out_dir=tmp)
+        bundle.build(board_name, out_dir=tmp, arch=arch)
         return [(path, _read(local)) for local, path in files_for(board_name, tmp)]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -169,10 +188,17 @@ def deploy(target, board_name, log=print, build=True, check=True, attempts=3, ba
 
     files: [(board path, bytes)] to deploy instead of a fresh snapshot() of the bundle.
     """
-    files = files if files is not None else snapshot(board_name, build)
     t0 = time.monotonic()
     board = target if isinstance(target, Board) else Board(target, baud=baud)
     try:
+        if files is None:
+            arch = boards.load(board_name)["mpy_arch"]
+            runs = board_arch(board) if build else None
+            if runs and runs != arch:
+                log("  the board runs %s code, not %s (a virtual board): the bundle is compiled for %s"
+                    % (runs, arch, runs))
+                arch = runs
+            files = snapshot(board_name, build, arch)
         for attempt in range(1, attempts + 1):
             try:
                 copied, removed, nbytes = _sync(board, files, log)

@@ -1,80 +1,14 @@
 # boot.py for RPI_PICO_W: Wi-Fi up from /secrets.json, then the ws2 catalog loaded.
 # MIT licence; part of ws2 for MicroPython.
 #
-# Runs at every reset, soft ones included, so it stays short: mpremote (and
-# with it deploy and the tests) waits at most 10 s for boot.py, hence a join
-# timeout of 8 s by default, and a board still on the network from before a
-# soft reset is not joined again. /secrets.json is written on the board by
-# `make wifi SSID=... PASSWORD=... PORT=...` and never lives in git.
-# Keys: ssid, password, and optionally country, hostname, timeout_s.
-
-
-def _wifi(path="/secrets.json"):
-    try:
-        import json
-
-        with open(path) as f:
-            cfg = json.load(f)
-        ssid = cfg["ssid"]
-        limit = int(cfg.get("timeout_s", 8) * 1000)
-    except OSError:
-        print("boot: no %s: Wi-Fi stays off (make wifi SSID=... PASSWORD=... PORT=...)" % path)
-        return
-    except (ValueError, KeyError, TypeError):
-        print("boot: %s is not {\"ssid\": ..., \"password\": ...}: Wi-Fi stays off (run make wifi again)" % path)
-        return
-    try:
-        import network
-    except ImportError:
-        print("boot: this firmware has no network module: Wi-Fi stays off")
-        return
-    import time
-
-    wlan = network.WLAN(network.STA_IF)
-    if wlan.active() and wlan.isconnected():
-        print("boot: Wi-Fi %r up, address %s" % (ssid, wlan.ifconfig()[0]))
-        return
-    try:
-        if cfg.get("country"):
-            network.country(cfg["country"])
-        if cfg.get("hostname"):
-            network.hostname(cfg["hostname"])
-    except Exception as e:  # older firmware, or a bad value: join anyway
-        print("boot: Wi-Fi country/hostname not set (%r)" % (e,))
-    wlan.active(True)
-    wlan.connect(ssid, cfg.get("password", ""))
-    wrong = getattr(network, "STAT_WRONG_PASSWORD", None)
-    t0 = time.ticks_ms()
-    st = None
-    while not wlan.isconnected():
-        st = wlan.status()
-        if st == wrong or time.ticks_diff(time.ticks_ms(), t0) > limit:
-            break
-        time.sleep_ms(100)
-    else:
-        print("boot: Wi-Fi %r up, address %s" % (ssid, wlan.ifconfig()[0]))
-        return
-    why = st
-    for k in dir(network):
-        if k.startswith("STAT_") and getattr(network, k) == st:
-            why = k
-    print("boot: Wi-Fi %r not joined after %d ms (status %s): check the SSID and password (make wifi ...) "
-          "and that the access point is in range; continuing without network"
-          % (ssid, time.ticks_diff(time.ticks_ms(), t0), why))
-
-
-def _catalog():
-    try:
-        from ws2 import catalog
-    except ImportError as e:
-        print("boot: ws2 not importable (%s): make deploy PORT=..., or flash a firmware with ws2 frozen" % e)
-        return
-    try:
-        catalog.ensure()
-    except Exception as e:  # a broken catalog must not stop the board from booting
-        print("boot: ws2 catalog not loaded: %r" % (e,))
-
-
-_wifi()
-_catalog()
-del _wifi, _catalog
+# The work is in ws2.netup, frozen with ws2 (nothing to compile at each reset,
+# one copy for every Wi-Fi board, its code in flash). Settings: /secrets.json,
+# written on the board by `make wifi SSID=... PASSWORD=... PORT=...`, never in git.
+try:
+    from ws2 import netup
+except ImportError as e:
+    print("boot: ws2 not importable (%s): make deploy PORT=..., or flash a firmware with ws2 frozen" % e)
+else:
+    netup.wifi()
+    netup.catalog()
+    del netup

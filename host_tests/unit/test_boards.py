@@ -187,7 +187,9 @@ def test_wifi_boards_share_one_boot_py():
     bodies = {n: open(os.path.join(boards.load(n)["dir"], "boot.py")).read().split("\n", 2)[2] for n in WIFI_BOARDS}
     assert len(set(bodies.values())) == 1, "boot.py bodies differ between %s" % ", ".join(WIFI_BOARDS)
     body = next(iter(bodies.values()))
-    assert "/secrets.json" in body and "catalog.ensure()" in body
+    assert "netup.wifi()" in body and "netup.catalog()" in body  # the work is in the frozen ws2.netup
+    netup = open(os.path.join(ROOT, "ws2", "netup.py")).read()
+    assert "/secrets.json" in netup and "cat.ensure()" in netup
 
 
 def test_secrets_never_in_git():
