@@ -323,3 +323,33 @@ def test_make_firmware_without_micropy_dir_fails_with_the_promised_message():
     assert ("firmware: MICROPY_DIR is not set: `make firmware` builds with a MicroPython source tree "
             "(git clone https://github.com/micropython/micropython; then make firmware BOARD=ESP32_GENERIC "
             "MICROPY_DIR=/path/to/micropython)") in r.stderr
+
+
+# -- deploy compiles for the arch the board runs ------------------------------------------------
+
+class _Says:
+    """A board whose exec() prints what it is given (the only call board_arch makes)."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def exec(self, code, timeout=None):
+        if isinstance(self.out, Exception):
+            raise self.out
+        return self.out
+
+
+@pytest.mark.parametrize("mpy, arch", [(2822, "x64"), (6 | 4 << 10, "armv6m"), (6 | 10 << 10, "xtensawin"),
+                                       (6 | 5 << 10, "armv7m"), (6, None), (6 | 31 << 10, None)])
+def test_board_arch_reads_sys_implementation_mpy(mpy, arch):
+    from firmware import deploy
+
+    assert deploy.board_arch(_Says("%d\r\n" % mpy)) == arch
+
+
+def test_board_arch_names_are_mpy_cross_arches_and_unknown_is_none():
+    from firmware import deploy
+
+    assert set(a for a in deploy._ARCHES if a) >= {b["mpy_arch"] for b in map(boards.load, BOARDS)}
+    assert deploy.board_arch(_Says("no number")) is None
+    assert deploy.board_arch(_Says(RuntimeError("board gone"))) is None
