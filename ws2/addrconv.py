@@ -3,11 +3,13 @@
 #
 # inet_pton/inet_ntop are pure Python: esp32 and rp2 have no socket.inet_pton,
 # and every port must agree byte for byte (the text forms are glibc's, which
-# CPython and the unix port use: RFC 5952 compression, ::ffff:a.b.c.d).
+# CPython and the unix port use: RFC 5952 compression, ::ffff:a.b.c.d). The
+# parsing and formatting are ws2/inaddr's, shared with the name service.
 import sys
 
 from ws2.dispatch import fail, prolog
 from ws2.errors import WSAError, WSAEAFNOSUPPORT, WSAEFAULT, WSAEINVAL
+from ws2.inaddr import ip4 as pton4, ntop4, ntop6 as _ntop6, pton6  # noqa: F401 (pton4, pton6: public)
 
 try:
     from micropython import const
@@ -64,124 +66,18 @@ def ntohl(x):
     return _swap32(x) if _LITTLE else x
 
 
-# -- text <-> bytes (pure functions; None means "not an address") ---------------------
-
-def pton4(s):
-    """Return the 4 bytes of dotted-decimal IPv4 text, or None (no leading zeros, as glibc)."""
-    parts = s.split(".")
-    if len(parts) != 4:
-        return None
-    out = bytearray(4)
-    for i in range(4):
-        p = parts[i]
-        if not 1 <= len(p) <= 3 or (len(p) > 1 and p[0] == "0"):
-            return None
-        v = 0
-        for c in p:
-            d = ord(c) - 48
-            if not 0 <= d <= 9:
-                return None
-            v = v * 10 + d
-        if v > 255:
-            return None
-        out[i] = v
-    return bytes(out)
-
-
-def _hex(p):
-    if not 1 <= len(p) <= 4:
-        return -1
-    v = 0
-    for c in p:
-        o = ord(c)
-        if 48 <= o <= 57:
-            o -= 48
-        elif 97 <= o <= 102:
-            o -= 87
-        elif 65 <= o <= 70:
-            o -= 55
-        else:
-            return -1
-        v = (v << 4) | o
-    return v
-
-
-def pton6(s):
-    """Return the 16 bytes of IPv6 text (with :: and a trailing dotted IPv4), or None."""
-    if len(s) > 45:  # the longest form, ffff:...:ffff:255.255.255.255
-        return None
-    tail = None
-    k = s.rfind(":")
-    if "." in s:  # embedded IPv4: only as the last 32 bits
-        if k < 0:
-            return None
-        tail = pton4(s[k + 1:])
-        if tail is None:
-            return None
-        s = s[:k + 1] + "0:0"  # stands for the two groups the IPv4 part fills
-    halves = s.split("::")
-    if len(halves) > 2:
-        return None
-    words = []
-    for h in halves:
-        g = []
-        if h:
-            for p in h.split(":"):
-                v = _hex(p)
-                if v < 0:
-                    return None
-                g.append(v)
-        words.append(g)
-    if len(halves) == 2:
-        n = len(words[0]) + len(words[1])
-        if n > 7:
-            return None
-        w = words[0] + [0] * (8 - n) + words[1]
-    else:
-        w = words[0]
-        if len(w) != 8:
-            return None
-    out = bytearray(16)
-    for i in range(8):
-        out[2 * i] = w[i] >> 8
-        out[2 * i + 1] = w[i] & 0xFF
-    if tail is not None:
-        out[12:16] = tail
-    return bytes(out)
-
-
-def ntop4(b):
-    """Return the dotted-decimal text of 4 bytes."""
-    return "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3])
-
+# -- text <-> bytes: ws2/inaddr's, with inet_pton's contract -------------------------------
+# pton4, pton6 and ntop4 are inaddr's (pton6 refuses the '%zone' that inaddr.ip6
+# drops); ntop6 adds glibc's dotted tail for IPv4 in IPv6. See ws2/inaddr.
 
 def ntop6(b):
-    """Return the text of 16 bytes: lower case, longest run of 2+ zero groups as '::'."""
-    w = [(b[2 * i] << 8) | b[2 * i + 1] for i in range(8)]
-    best, best_len, i = -1, 1, 0
-    while i < 8:
-        if w[i]:
-            i += 1
-            continue
-        j = i
-        while j < 8 and not w[j]:
-            j += 1
-        if j - i > best_len:
-            best, best_len = i, j - i
-        i = j
-    # An IPv4 address in the last 32 bits after ::ffff: (mapped) or after six
-    # zero groups (compatible, but not :: and ::1) is written dotted, as glibc does.
-    v4 = best == 0 and (best_len == 6 or (best_len == 5 and w[5] == 0xFFFF))
-    last = 6 if v4 else 8
-    if best < 0:
-        text = ":".join("%x" % x for x in w[:last])
-    else:
-        text = ":".join("%x" % x for x in w[:best]) + "::" + ":".join("%x" % x for x in w[best + best_len:last])
-    if v4:
-        if not text.endswith(":"):
-            text += ":"
-        text += ntop4(b[12:])
-    return text
+    """Return the text of 16 bytes as glibc's inet_ntop writes it (RFC 5952, ::ffff:a.b.c.d)."""
+    h = bytes(b[:12])
+    if h == b"\0\0\0\0\0\0\0\0\0\0\xff\xff":  # IPv4-mapped
+        return "::ffff:" + ntop4(b[12:])
+    if h == bytes(12) and (b[12] or b[13]):  # IPv4-compatible; :: and ::1 stay as they are
+        return "::" + ntop4(b[12:])
+    return _ntop6(b)
 
 
 def inet_pton(af, text):

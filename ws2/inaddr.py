@@ -4,6 +4,18 @@
 # The ports disagree on inet_pton/inet_ntop (absent on some lwIP builds, raw
 # sockaddr bytes on unix), and the name service must recognise numeric hosts
 # without touching the network (AI_NUMERICHOST), so the parsing lives here.
+#
+# The one parser and formatter of address text: the name service calls it,
+# ws2/addrconv (inet_pton/inet_ntop) re-exports ip4 as pton4, pton6 and ntop4,
+# and wraps ntop6. The two contracts differ in two places only:
+# - a zone: ip6 drops a '%zone' suffix (fe80::1%eth0, fe80::1%3; the scope id is
+#   the caller's business), pton6 refuses it as inet_pton does;
+# - IPv4 in IPv6 on output: ntop6 writes hex groups (::ffff:102:304, as Python's
+#   ipaddress), addrconv.ntop6 the dotted tail of glibc's inet_ntop for
+#   ::ffff:a.b.c.d (RFC 5952 section 5) and the deprecated ::a.b.c.d.
+# The rest is common: a dotted quad has 1-3 ASCII digits a part and no leading
+# zeros, '::' stands for the longest run of two or more zero groups (the first
+# of equal runs; glibc never compresses a single zero group either), lower case.
 
 
 def ip4(s):
@@ -16,10 +28,14 @@ def ip4(s):
     out = bytearray(4)
     for i in range(4):
         p = parts[i]
-        # isdigit rejects "+1", " 1" and "1_0", which int() would take
-        if not p or len(p) > 3 or not p.isdigit() or (len(p) > 1 and p[0] == "0"):
+        if not 1 <= len(p) <= 3 or (len(p) > 1 and p[0] == "0"):
             return None
-        v = int(p)
+        v = 0
+        for c in p:  # ASCII digits only: int() would take "+1", " 1", "1_0" and other scripts' digits
+            d = ord(c) - 48
+            if not 0 <= d <= 9:
+                return None
+            v = v * 10 + d
         if v > 255:
             return None
         out[i] = v
@@ -33,30 +49,28 @@ def _hex16(p):
     for c in p:
         o = ord(c)
         if 48 <= o <= 57:
-            d = o - 48
+            o -= 48
         elif 97 <= o <= 102:
-            d = o - 87
+            o -= 87
         elif 65 <= o <= 70:
-            d = o - 55
+            o -= 55
         else:
             return -1
-        v = v * 16 + d
+        v = (v << 4) | o
     return v
 
 
-def ip6(s):
-    """Return the 16 bytes of an IPv6 text (zone id '%...' ignored), or None when s is not one."""
-    if not isinstance(s, str) or not 2 <= len(s) <= 64:
+def pton6(s):
+    """Return the 16 bytes of IPv6 text (with :: and a trailing dotted IPv4, no zone), or None."""
+    if len(s) > 45:  # the longest form, ffff:...:ffff:255.255.255.255
         return None
-    pct = s.find("%")
-    if pct >= 0:
-        s = s[:pct]
-    if "." in s:  # embedded IPv4 in the last 32 bits (::ffff:1.2.3.4): re-express it as two groups
+    tail = None
+    if "." in s:  # embedded IPv4: only as the last 32 bits
         k = s.rfind(":")
-        v4 = ip4(s[k + 1 :]) if k >= 0 else None
-        if v4 is None:
+        tail = ip4(s[k + 1 :]) if k >= 0 else None
+        if tail is None:
             return None
-        s = s[: k + 1] + "%x:%x" % (v4[0] << 8 | v4[1], v4[2] << 8 | v4[3])
+        s = s[: k + 1] + "0:0"  # stands for the two groups the IPv4 part fills
     halves = s.split("::")
     if len(halves) > 2:
         return None
@@ -83,7 +97,17 @@ def ip6(s):
     for i in range(8):
         out[2 * i] = words[i] >> 8
         out[2 * i + 1] = words[i] & 0xFF
+    if tail is not None:
+        out[12:16] = tail
     return bytes(out)
+
+
+def ip6(s):
+    """Return the 16 bytes of an IPv6 text (zone id '%...' ignored), or None when s is not one."""
+    if not isinstance(s, str) or len(s) > 64:
+        return None
+    pct = s.find("%")
+    return pton6(s[:pct] if pct >= 0 else s)
 
 
 def ntop4(b):
@@ -96,20 +120,18 @@ def ntop6(b):
     w = [b[2 * i] << 8 | b[2 * i + 1] for i in range(8)]
     best, best_len, i = -1, 1, 0
     while i < 8:
-        if w[i] == 0:
-            j = i
-            while j < 8 and w[j] == 0:
-                j += 1
-            if j - i > best_len:
-                best, best_len = i, j - i
-            i = j
-        else:
+        if w[i]:
             i += 1
+            continue
+        j = i
+        while j < 8 and not w[j]:
+            j += 1
+        if j - i > best_len:
+            best, best_len = i, j - i
+        i = j
     if best < 0:
         return ":".join("%x" % x for x in w)
-    left = ":".join("%x" % x for x in w[:best])
-    right = ":".join("%x" % x for x in w[best + best_len :])
-    return left + "::" + right
+    return ":".join("%x" % x for x in w[:best]) + "::" + ":".join("%x" % x for x in w[best + best_len :])
 
 
 def family(s):
