@@ -23,9 +23,9 @@ def _shape(key):
 
 
 def _numeric(a):
-    from ws2 import addrconv
+    from ws2 import inaddr  # the small parser name resolution loads anyway
 
-    return isinstance(a, str) and (addrconv.pton4(a) is not None or addrconv.pton6(a) is not None)
+    return isinstance(a, str) and (inaddr.ip4(a) is not None or inaddr.pton6(a) is not None)
 
 
 def _is_server(a):
