@@ -7,6 +7,21 @@
 # rules, signals event objects, delivers async-select callbacks and completes
 # overlapped requests. Only sockets whose armed events could fire are asked,
 # so a socket with an unread FD_READ does not make the pump spin.
+#
+# A wake-up allocates nothing in the steady state (same registrations,
+# nothing changed since the last pump): a board's waits wake the pump every
+# slice, and garbage made there would mean a collection every few seconds on
+# an idle board. So what the pump asks each provider (its _Group: handles,
+# contexts, wanted bits, ready bits) is kept between pumps and rebuilt only
+# when a generation counter moved: changed() is called after anything that
+# alters it (register, cancel, close, rearm, a recorded event, a pending
+# connect), and ws2.overlapped counts its queue changes the same way. A
+# provider that offers the pump a select entry of its own (WSPIoctl
+# SIO_PUMP_SELECT, as wspm does: a persistent poller, ipoll, answers in a
+# bytearray) is waited on through it; any other through its WSPSelect.
+import sys
+import time
+
 from ws2 import handles, state
 from ws2.dispatch import fail, prolog
 from ws2.errors import (WSAError, WSAECONNRESET, WSAEINVAL, WSAENOTSOCK, WSAEWOULDBLOCK,
@@ -48,6 +63,19 @@ _POLLERR = const(0x0001)
 _POLLHUP = const(0x0002)
 _POLLNVAL = const(0x0004)
 _MULTI_SLICE_MS = const(10)
+_BUSY_SLICE_MS = const(10)
+_SIO_PUMP_SELECT = const(0x58000002)  # ws2's own WSPIoctl code: the provider's pump select entry (see _resolve)
+_GEN_MASK = const(0xFFFFFF)  # generations wrap: they must stay small ints
+_R = const(1)  # _Group.want / .ready bits
+_W = const(2)
+_X = const(4)
+
+try:
+    _sleep_ms = time.sleep_ms
+    _ticks = time.ticks_ms
+    _diff = time.ticks_diff
+except AttributeError:  # CPython
+    from ws2.event import _diff, _sleep_ms, _ticks
 
 
 class _Reg:
@@ -80,7 +108,9 @@ def _bit(ev):
 def _record(reg, ev, err=0):
     reg.recorded |= ev
     reg.errors[_bit(ev)] = err
-    reg.armed &= ~ev
+    if reg.armed & ev:
+        reg.armed &= ~ev
+        changed()
     if reg.event is not None:
         reg.event.signalled = True
 
@@ -90,10 +120,28 @@ def _ctx_call(s, index, *args):
     return handles.prov[i].table[index](handles.ctx[i], *args)
 
 
+_gen = 0  # moves after every change to what the pump watches
+_built = -1  # _gen when the groups were last built
+_built_ov = -1  # ws2.overlapped.changes then
+_groups = []  # one _Group per provider with registered or pending sockets
+# Only one thread pumps at a time: the groups, and a provider's pump select
+# (one poller), have one user. Another thread that would pump meanwhile sleeps
+# a short slice instead (the pumping thread records events and signals event
+# objects for every socket; the waiter sees its event at its next look).
+_plock = state.allocate_lock()
+_NO_PENDING = {}
+
+
+def changed():
+    """What the pump watches changed: rebuild its groups before the next wait."""
+    global _gen
+    _gen = (_gen + 1) & _GEN_MASK
+
+
 # -- waiting on providers ------------------------------------------------------------------
 
 def wait_groups(groups, ms):
-    """Ask each provider's WSPSelect about its sockets; block up to ms (None: forever) when only one provider is involved.
+    """WSAPoll's wait: ask each provider's WSPSelect about its sockets; block up to ms (None: forever) when only one provider is involved.
 
     groups: {provider: (read ctxs, write ctxs, except ctxs)}; returns {provider: (r, w, x)}.
     """
@@ -111,8 +159,6 @@ def wait_groups(groups, ms):
         return out
     # Sockets of several providers: no single native wait covers them all, so
     # look at each in short slices (rare: mixing e.g. TLS and plain sockets).
-    from ws2.event import _diff, _sleep_ms, _ticks
-
     start = _ticks()
     while True:
         for p, (r, w, x) in groups.items():
@@ -128,8 +174,10 @@ def wait_groups(groups, ms):
 
 def _peek(s):
     # What a readable stream socket holds: 1 = data, 0 = orderly close, else a WSA error code.
+    # (Called directly, not through _ctx_call: no argument tuple; the 1-byte answer is all it allocates.)
     try:
-        data = _ctx_call(s, _WSP_RECV, 1, _MSG_PEEK | _MSG_DONTWAIT, None, None, None)[0]
+        i = handles.slot(s)
+        data = handles.prov[i].table[_WSP_RECV](handles.ctx[i], 1, _MSG_PEEK | _MSG_DONTWAIT, None, None, None)[0]
         return 1 if data else 0
     except Exception as e:
         code = wsa_code(e)
@@ -138,50 +186,233 @@ def _peek(s):
 
 # -- the pump -------------------------------------------------------------------------------
 
+class _Group:
+    """One provider's share of the pump, kept between wake-ups: its handles, contexts, wanted and ready bits."""
+
+    def __init__(self, p, cap):
+        self.p = p
+        self.fast = None  # the provider's pump select (SIO_PUMP_SELECT), else None: its WSPSelect
+        self.probed = False
+        self.n = 0  # entries in use
+        self.gen = 0  # moves at every rebuild: tells the pump select its set may have changed
+        self.sets = None  # (read, write, except) context lists for WSPSelect
+        self.size(cap)
+
+    def size(self, cap):
+        self.hs = [0] * cap
+        self.ctxs = [None] * cap
+        self.want = bytearray(cap)
+        self.ready = bytearray(cap)
+
+
 def pump(ms):
     """Drive registered sockets and pending overlapped requests for up to ms; False when there are none."""
-    import sys
-
+    global _built, _built_ov
     ov = sys.modules.get("ws2.overlapped")
-    pending = ov.pending if ov is not None else {}
+    pending = _NO_PENDING if ov is None else ov.pending
     if not regs and not pending:
+        if _groups and _plock.acquire(0):
+            _groups.clear()  # nothing watched: let providers and contexts go
+            _built = -1
+            _plock.release()
         return False
-    groups = {}
-    where = {}  # id(ctx) -> handle
-    for s, reg in list(regs.items()):
-        want_r = reg.armed & (_FD_READ | _FD_OOB) or (reg.listening and reg.armed & _FD_ACCEPT) or \
-            (reg.armed & _FD_CLOSE and not reg.mask & _FD_READ)
-        want_w = reg.connecting or reg.armed & _FD_WRITE
-        if want_r or want_w:
-            _add(groups, where, s, want_r, want_w, reg.connecting)
-    for s, ops in list(pending.items()):
-        if ops:
-            _add(groups, where, s, ops[0].reads, not ops[0].reads, False)
-    if not groups:
+    if not _plock.acquire(0):
         if ms:
-            from ws2.event import _sleep_ms
-
-            _sleep_ms(ms)
+            _sleep_ms(ms if ms < _BUSY_SLICE_MS else _BUSY_SLICE_MS)
         return True
-    ready = wait_groups(groups, ms)
-    callbacks = []
-    for p, (r, w, x) in ready.items():
-        for c in r:
-            _readable(where.get(id(c)), callbacks, pending)
-        for c in w:
-            _writable(where.get(id(c)), callbacks, pending, 0)
-        for c in x:
-            _writable(where.get(id(c)), callbacks, pending, 1)
-    for cb, s, ev, err in callbacks:
-        cb(s, ev, err)
+    try:
+        oc = 0 if ov is None else ov.changes
+        if _gen != _built or oc != _built_ov:
+            g = _gen
+            _rebuild(pending)
+            _built = g
+            _built_ov = oc
+        callbacks = _wake(ms, pending, ov)
+    finally:
+        _plock.release()
+    if callbacks is not None:
+        for cb, s, ev, err in callbacks:
+            cb(s, ev, err)
     return True
 
 
-def _add(groups, where, s, r, w, x):
+def _rebuild(pending):
+    # Refill the groups from regs and pending (only after a change; nothing is allocated while sizes hold).
+    cap = handles.capacity
+    for g in _groups:
+        g.n = 0
+        if len(g.hs) < cap:
+            g.size(cap)
+    stale = None
+    with state.lock:  # regs and pending change shape under it
+        for s in regs:
+            reg = regs[s]
+            armed = reg.armed
+            w = 0
+            if armed & (_FD_READ | _FD_OOB) or (reg.listening and armed & _FD_ACCEPT) or \
+                    (armed & _FD_CLOSE and not reg.mask & _FD_READ):
+                w = _R
+            if reg.connecting:
+                w |= _W | _X
+            elif armed & _FD_WRITE:
+                w |= _W
+            if w and not _put(s, w, False):
+                stale = s
+        for s in pending:
+            ops = pending[s]
+            if ops:
+                _put(s, _R if ops[0].reads else _W, s in regs)
+        if stale is not None:
+            regs.pop(stale, None)  # closed without closesocket (WSACleanup): one per rebuild, the next goes next time
+            changed()
+    k = 0
+    while k < len(_groups):
+        g = _groups[k]
+        n = g.n
+        ctxs = g.ctxs
+        for i in range(n, len(ctxs)):  # do not keep closed sockets' contexts alive
+            if ctxs[i] is None:
+                break
+            ctxs[i] = None
+        if not n and g.p.sockets <= 0:
+            _groups.pop(k)  # the provider has no sockets left
+            continue
+        k += 1
+        g.gen = (g.gen + 1) & _GEN_MASK
+        if n and not g.probed:
+            _resolve(g)
+        if n and g.fast is None:
+            g.sets = ([], [], [])
+            for i in range(n):
+                for b in range(3):
+                    if g.want[i] & (1 << b) and ctxs[i] not in g.sets[b]:
+                        g.sets[b].append(ctxs[i])
+
+
+def _put(s, w, merge):
+    # Add handle s with wanted bits w to its provider's group; False for a stale handle.
     try:
         i = handles.slot(s)
     except WSAError:
-        regs.pop(s, None)
+        return False
+    p = handles.prov[i]
+    g = None
+    for x in _groups:
+        if x.p is p:
+            g = x
+            break
+    if g is None:
+        g = _Group(p, handles.capacity)
+        _groups.append(g)
+    n = g.n
+    if merge:  # a socket both registered and with pending requests
+        for j in range(n):
+            if g.hs[j] == s:
+                g.want[j] |= w
+                return True
+    g.hs[n] = s
+    g.ctxs[n] = handles.ctx[i]
+    g.want[n] = w
+    g.n = n + 1
+    return True
+
+
+def _resolve(g):
+    # Ask the provider for its pump select once per group. The answer names the
+    # context it was asked on: a layer that passes the ioctl down gets its base
+    # provider's entry with the base's context, which must not be used on the
+    # layer's contexts, so it is refused here and the layer's WSPSelect is used.
+    c = g.ctxs[0]
+    try:
+        got = g.p.table[_WSP_IOCTL](c, _SIO_PUMP_SELECT, None, 0, None, None, None)
+    except MemoryError:
+        return  # no memory to load the provider's code now: ask again at the next rebuild
+    except Exception:
+        g.probed = True  # the provider's answer: no such entry
+        return
+    g.probed = True
+    if isinstance(got, tuple) and len(got) == 2 and got[1] is c and callable(got[0]):
+        g.fast = got[0]
+
+
+def _select(g, ms):
+    # Wait up to ms on g's sockets; fill g.ready[0..n-1]; return how many are ready.
+    if g.fast is not None:
+        return g.fast(g.ctxs, g.want, g.n, g.gen, ms, g.ready)
+    r, w, x = g.sets
+    got = g.p.table[_WSP_SELECT](r, w, x, ms)
+    hits = 0
+    for i in range(g.n):
+        c = g.ctxs[i]
+        want = g.want[i]
+        b = 0
+        for k in range(3):
+            if want & (1 << k):
+                for d in got[k]:
+                    if d is c:
+                        b |= 1 << k
+                        break
+        g.ready[i] = b
+        if b:
+            hits += 1
+    return hits
+
+
+def _wake(ms, pending, ov):
+    # One wait on every group, then the recording; returns the async-select callbacks to run (or None).
+    live = 0
+    one = None
+    for g in _groups:
+        if g.n:
+            live += 1
+            one = g
+    if not live:
+        if ms:
+            _sleep_ms(ms)
+        return None
+    if live == 1:
+        if not _select(one, ms):
+            return None
+    elif not _select_all(ms):
+        return None
+    callbacks = None
+    for g in _groups:
+        ready = g.ready
+        for i in range(g.n):
+            b = ready[i]
+            if b:
+                s = g.hs[i]
+                if b & _R:
+                    callbacks = _readable(s, callbacks, pending, ov)
+                if b & _W:
+                    callbacks = _writable(s, callbacks, pending, ov, 0)
+                if b & _X:
+                    callbacks = _writable(s, callbacks, pending, ov, 1)
+    return callbacks
+
+
+def _select_all(ms):
+    # Sockets of several providers: no single native wait covers them all, so
+    # look at each in short slices (rare: mixing e.g. TLS and plain sockets).
+    start = _ticks()
+    while True:
+        got = 0
+        for g in _groups:
+            if g.n:
+                got += _select(g, 0)
+        if got or ms == 0:
+            return got
+        left = _MULTI_SLICE_MS if ms is None else ms - _diff(_ticks(), start)
+        if left <= 0:
+            return 0
+        _sleep_ms(left if left < _MULTI_SLICE_MS else _MULTI_SLICE_MS)
+
+
+def _add(groups, where, s, r, w, x):
+    # WSAPoll's grouping (a fresh one per call: WSAPoll's caller keeps what it gets).
+    try:
+        i = handles.slot(s)
+    except WSAError:
         return
     p = handles.prov[i]
     c = handles.ctx[i]
@@ -200,17 +431,18 @@ def _add(groups, where, s, r, w, x):
 def _deliver(reg, callbacks, before):
     new = reg.recorded & ~before
     if reg.callback is None or not new:
-        return
+        return callbacks
     # WSAAsyncSelect: each recorded event becomes one callback, consumed at delivery.
+    if callbacks is None:
+        callbacks = []
     for ev in (_FD_CONNECT, _FD_ACCEPT, _FD_READ, _FD_OOB, _FD_WRITE, _FD_CLOSE):
         if new & ev:
             callbacks.append((reg.callback, reg.s, ev, reg.errors[_bit(ev)]))
     reg.recorded &= ~new
+    return callbacks
 
 
-def _readable(s, callbacks, pending):
-    if s is None:
-        return
+def _readable(s, callbacks, pending, ov):
     reg = regs.get(s)
     if reg is not None:
         before = reg.recorded
@@ -225,29 +457,26 @@ def _readable(s, callbacks, pending):
             if what == 1:
                 if reg.armed & _FD_READ:
                     _record(reg, _FD_READ)
-            elif what == 0:
+            elif what >= 0:  # 0: orderly close; else a WSA error code
                 if reg.armed & _FD_CLOSE:
-                    _record(reg, _FD_CLOSE)
-                reg.armed &= ~(_FD_READ | _FD_CLOSE)
-            elif what > 0:
-                if reg.armed & _FD_CLOSE:
-                    _record(reg, _FD_CLOSE, what if what != WSAENOTSOCK else WSAECONNRESET)
-                reg.armed &= ~(_FD_READ | _FD_CLOSE)
-        _deliver(reg, callbacks, before)
+                    err = 0 if what == 0 else WSAECONNRESET if what == WSAENOTSOCK else what
+                    _record(reg, _FD_CLOSE, err)
+                if reg.armed & (_FD_READ | _FD_CLOSE):
+                    reg.armed &= ~(_FD_READ | _FD_CLOSE)
+                    changed()
+        callbacks = _deliver(reg, callbacks, before)
     if s in pending:
-        from ws2 import overlapped
+        ov.progress(s, True)
+    return callbacks
 
-        overlapped.progress(s, True)
 
-
-def _writable(s, callbacks, pending, failed):
-    if s is None:
-        return
+def _writable(s, callbacks, pending, ov, failed):
     reg = regs.get(s)
     if reg is not None:
         before = reg.recorded
         if reg.connecting:
             reg.connecting = False
+            changed()
             try:
                 err = _ctx_call(s, _WSP_GETSOCKOPT, _SOL_SOCKET, _SO_ERROR)
             except Exception as e:
@@ -260,11 +489,10 @@ def _writable(s, callbacks, pending, failed):
                 reg.armed &= ~_FD_WRITE
         elif reg.armed & _FD_WRITE and not failed:
             _record(reg, _FD_WRITE)
-        _deliver(reg, callbacks, before)
+        callbacks = _deliver(reg, callbacks, before)
     if s in pending and not failed:
-        from ws2 import overlapped
-
-        overlapped.progress(s, False)
+        ov.progress(s, False)
+    return callbacks
 
 
 # -- the re-enabling functions call these (via ws2.sockio / socklife / sockctrl) --------------
@@ -273,19 +501,26 @@ def rearm(s, events):
     """A re-enabling call was made on s: let events be recorded again."""
     reg = regs.get(s)
     if reg is not None:
-        reg.armed |= events & reg.mask
+        armed = reg.armed | (events & reg.mask)
+        if armed != reg.armed:  # a recv on a socket whose FD_READ is armed already changes nothing
+            reg.armed = armed
+            changed()
 
 
 def connecting(s):
     """A non-blocking connect is under way on s: FD_CONNECT will report its outcome."""
     reg = regs.get(s)
-    if reg is not None:
+    if reg is not None and not reg.connecting:
         reg.connecting = True
+        changed()
 
 
 def forget(s):
     """s is closing: drop its registration (closesocket cancels WSAEventSelect)."""
-    regs.pop(s, None)
+    with state.lock:
+        reg = regs.pop(s, None)
+    if reg is not None:
+        changed()
 
 
 # -- public API --------------------------------------------------------------------------------
@@ -295,8 +530,10 @@ def _register(s, event, callback, mask):
     if not isinstance(mask, int) or mask & ~_FD_ALL:
         raise WSAError(WSAEINVAL, "network event mask 0x%x has unknown bits" % (mask,))
     if mask == 0:
-        regs.pop(s, None)
+        with state.lock:
+            regs.pop(s, None)
         handles.flags[i] &= ~_F_EVENTS
+        changed()
         return 0
     # Registration makes the socket non-blocking, as Winsock does.
     _ctx_call(s, _WSP_IOCTL, _FIONBIO, 1, 4, None, None, None)
@@ -310,8 +547,10 @@ def _register(s, event, callback, mask):
     if old is not None:
         reg.connecting = old.connecting
         reg.recorded = old.recorded & mask
-    regs[s] = reg
+    with state.lock:
+        regs[s] = reg
     handles.flags[i] |= _F_EVENTS
+    changed()
     return 0
 
 

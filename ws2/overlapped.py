@@ -65,7 +65,13 @@ class _Op:
         self.reads = kind in (RECV, RECVFROM)
 
 
-pending = {}  # handle -> [_Op] in issue order
+pending = {}  # handle -> [_Op] in issue order; changes shape under state.lock
+changes = 0  # moves after every change to pending (ws2.netevents rebuilds what it waits on then)
+
+
+def _changed():
+    global changes
+    changes = (changes + 1) & 0xFFFFFF
 
 
 def _attempt(op):
@@ -111,7 +117,9 @@ def complete_request(s, ov, error, transferred, flags=0):
     q = pending.get(s) or []
     for op in q:
         if op.ov is ov:
-            q.remove(op)
+            with state.lock:
+                q.remove(op)
+            _changed()
             complete(op, error, transferred, flags)
             _tidy(s)
             return 0
@@ -151,6 +159,7 @@ def submit(s, kind, buffers, flags, addr, ov, routine):
                 q = pending[s] = []
             q.append(op)
             handles.flags[i] |= _F_PENDING
+        _changed()
         raise WSAError(WSA_IO_PENDING)
     except Exception as e:
         raise fail(e)
@@ -180,26 +189,36 @@ def progress(s, readable):
             code = wsa_code(e)
             if code == WSAEWOULDBLOCK:
                 return
-            q.pop(0)
+            with state.lock:
+                q.pop(0)
+            _changed()
             complete(op, code, 0)
             continue
-        q.pop(0)
+        with state.lock:
+            q.pop(0)
+        _changed()
         complete(op, 0, n, fl, a, out)
     _tidy(s)
 
 
 def _tidy(s):
-    if s in pending and not pending[s]:
+    with state.lock:  # (a submit in another thread may be queueing on s right now)
+        if s not in pending or pending[s]:
+            return
         del pending[s]
         try:
             handles.flags[handles.slot(s)] &= ~_F_PENDING
         except WSAError:
             pass
+    _changed()
 
 
 def abort(s):
     """s is closing: complete its pending requests with WSA_OPERATION_ABORTED."""
-    q = pending.pop(s, None)
+    with state.lock:
+        q = pending.pop(s, None)
+    if q is not None:
+        _changed()
     for op in q or ():
         complete(op, WSA_OPERATION_ABORTED, 0)
 
