@@ -123,6 +123,11 @@ def close_all():
         if handles.live[i] != h:
             continue  # closed already by the layer above it
         p = handles.prov[i]
+        if handles.flags[i] & 12:  # F_EVENTS | F_PENDING: as closesocket, end the registration and requests
+            from ws2 import netevents, overlapped
+
+            netevents.forget(h)
+            overlapped.abort(h)
         try:
             p.table[_WSP_CLOSESOCKET](handles.ctx[i])
         except Exception as e:

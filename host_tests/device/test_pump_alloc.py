@@ -233,3 +233,21 @@ def test_two_threads_wait_at_once(env):
             ws2.closesocket(s)
     finally:
         _stop()
+
+
+def test_cleanup_ends_registrations_and_requests(env):
+    # WSACleanup closes sockets as closesocket does: their WSAEventSelect registrations and pending
+    # overlapped requests end with them, so nothing stale is left for the pump after a restart.
+    _start()
+    from ws2 import netevents, overlapped
+
+    socks, events = _open(env)
+    ov = ws2.WSAOverlapped()
+    try:
+        ws2.WSARecv(socks[0], bytearray(16), 0, ov)
+    except ws2.WSAError as e:
+        assert e.args[0] == ws2.WSA_IO_PENDING, e
+    assert len(netevents.regs) == _SOCKETS and overlapped.pending
+    _stop()
+    assert not netevents.regs and not overlapped.pending
+    assert ov.error == ws2.WSA_OPERATION_ABORTED, ov.error
