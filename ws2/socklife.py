@@ -25,6 +25,9 @@ _FLAG_OVERLAPPED = const(0x01)
 _KNOWN_FLAGS = const(0xDF)  # OVERLAPPED, the four MULTIPOINT bits, ACCESS_SYSTEM_SECURITY, NO_HANDLE_INHERIT
 
 
+_type, _int_t = type, int  # WSASocket's parameter named type hides the builtin there
+
+
 def _int(v, what):
     if not isinstance(v, int) or isinstance(v, bool):
         raise WSAError(WSAEINVAL, "%s must be an int, not %r" % (what, v))
@@ -50,11 +53,15 @@ def WSASocket(af, type, proto, protocol_info=None, group=0, flags=0):
     """Create a socket through the first matching catalog entry (or the given protocol_info's)."""
     prolog()
     try:
-        _int(af, "af")
-        _int(type, "type")
-        _int(proto, "proto")
-        _int(group, "group")
-        _int(flags, "flags")
+        if not (_type(af) is _int_t and _type(type) is _int_t and _type(proto) is _int_t and
+                _type(group) is _int_t and _type(flags) is _int_t):
+            # Plain ints pass the test above at once (five _int calls were the largest cost of
+            # socket()); int subclasses such as CPython's socket.AF_INET pass here, bools do not.
+            _int(af, "af")
+            _int(type, "type")
+            _int(proto, "proto")
+            _int(group, "group")
+            _int(flags, "flags")
         if flags & ~_KNOWN_FLAGS:
             raise WSAError(WSAEINVAL, "unknown WSASocket flags 0x%x" % flags)
         if protocol_info is None:

@@ -37,7 +37,8 @@ def WPUCloseSocketHandle(s):
     with state.lock:
         handles.free(i)
         p.sockets -= 1
-    provider.maybe_release(p)
+    if not state.started:  # only after WSACleanup can a provider go (the common close skips the call)
+        provider.maybe_release(p)
     return 0
 
 
