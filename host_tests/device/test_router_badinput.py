@@ -86,6 +86,7 @@ def test_socket_functions_refuse_bad_input_and_the_socket_survives(env):
             ("WSASocket str af", lambda: ws2.WSASocket("2", 1, 6), (I,)),
             ("WSASocket float type", lambda: ws2.WSASocket(2, 1.0, 6), (I,)),
             ("WSASocket None proto", lambda: ws2.WSASocket(2, 1, None), (I,)),
+            ("WSASocket bool af", lambda: ws2.WSASocket(True, 1, 6), (I,)),
             ("WSASocket bad flags", lambda: ws2.WSASocket(2, 1, 6, None, 0, 0x100000), (I,)),
             ("WSASocket str group", lambda: ws2.WSASocket(2, 1, 6, None, "g", 0), (I,)),
             ("WSASocket bad info", lambda: ws2.WSASocket(0, 0, 0, ("not", "info")), (F,)),
@@ -174,5 +175,18 @@ def test_socket_functions_refuse_bad_input_and_the_socket_survives(env):
         assert bytes(buf[:4]) == b"into"
         for x in (s, u, f):
             ws2.closesocket(x)
+    finally:
+        _stop()
+
+
+def test_int_subclasses_are_ints():
+    # CPython's socket.AF_INET is an IntEnum: an int, so WSASocket takes it (bools are refused above).
+    import socket
+
+    _stop()
+    ws2.WSAStartup(0x0202)
+    try:
+        s = ws2.socket(socket.AF_INET, ws2.SOCK_STREAM, 0)
+        ws2.closesocket(s)
     finally:
         _stop()
