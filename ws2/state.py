@@ -29,11 +29,19 @@ version = 0  # lowest version negotiated in this process (a WORD)
 # lookups on the hot path never take it.
 lock = allocate_lock()
 _last_error = {}
+# Threads that ended leave their entry behind and MicroPython cannot list
+# live threads, so the table is bounded: past this many threads it starts
+# again from the caller's entry (a value is read right after the failing call
+# on its own thread; only a program with this many threads could lose one).
+_MAX_THREADS = 16
 
 
 def set_last_error(code):
     """Store code as the calling thread's last error."""
-    _last_error[get_ident()] = code
+    t = get_ident()
+    if t not in _last_error and len(_last_error) >= _MAX_THREADS:
+        _last_error.clear()
+    _last_error[t] = code
 
 
 def get_last_error():

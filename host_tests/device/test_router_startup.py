@@ -138,6 +138,34 @@ def test_last_error_is_per_thread(env):
     assert ws2.WSAGetLastError() == ws2.WSAEFAULT  # untouched by the other thread
 
 
+def test_last_error_table_stays_bounded(env):
+    # Threads that ended leave no unbounded trail of last-error entries behind.
+    try:
+        import _thread
+    except ImportError:
+        env.skip("this port has no threads")
+    import time
+
+    from ws2 import state
+
+    done = []
+
+    def worker(k):
+        ws2.WSASetLastError(10000 + k)
+        done.append(ws2.WSAGetLastError() == 10000 + k)
+
+    for k in range(3 * state._MAX_THREADS):
+        _thread.start_new_thread(worker, (k,))
+        for _ in range(100):  # one at a time: boards run few threads at once
+            if len(done) > k:
+                break
+            time.sleep(0.01)
+    assert len(done) == 3 * state._MAX_THREADS and all(done), done
+    assert len(state._last_error) <= state._MAX_THREADS, len(state._last_error)
+    ws2.WSASetLastError(ws2.WSAEINVAL)
+    assert ws2.WSAGetLastError() == ws2.WSAEINVAL
+
+
 def test_config_validation():
     from ws2 import settings
 
