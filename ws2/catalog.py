@@ -204,8 +204,8 @@ def path_of(provider_id):
     return paths.get(provider_id)
 
 
-def match(af, type, protocol):
-    """First entry matching (af, type, protocol) in catalog order, as socket() does.
+def match(af, type, protocol, after=None):
+    """First entry matching (af, type, protocol) in catalog order, as socket() does (after: past that entry).
 
     af 0 and type 0 are wildcards; protocol 0 matches only entries flagged
     PFL_MATCHES_PROTOCOL_ZERO; hidden entries take part. With no full match
@@ -217,6 +217,10 @@ def match(af, type, protocol):
         raise WSAError(WSAEINVAL, "address family and protocol cannot both be 0")
     best = 0
     for e in entries:
+        if after is not None:  # resuming past an entry whose provider was busy (socklife, rule 7)
+            if e is after:
+                after = None
+            continue
         if not e[I_CHAIN]:  # a layered entry is not a protocol by itself
             continue
         if type and type != e[I_TYPE]:

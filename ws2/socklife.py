@@ -21,6 +21,7 @@ _F_EVENTS = const(4)
 _F_PENDING = const(8)
 _FD_ACCEPT = const(0x08)
 _WSP_SOCKET = const(28)
+_WSAEINPROGRESS = const(10036)
 _FLAG_OVERLAPPED = const(0x01)
 _KNOWN_FLAGS = const(0xDF)  # OVERLAPPED, the four MULTIPOINT bits, ACCESS_SYSTEM_SECURITY, NO_HANDLE_INHERIT
 
@@ -66,7 +67,18 @@ def WSASocket(af, type, proto, protocol_info=None, group=0, flags=0):
             raise WSAError(WSAEINVAL, "unknown WSASocket flags 0x%x" % flags)
         if protocol_info is None:
             e = catalog.match(af, type, proto)
-            info = _info_for(e)
+            while True:
+                try:
+                    return provider.for_entry(e).table[_WSP_SOCKET](af, type, proto, _info_for(e), group, flags)
+                except WSAError as x:
+                    # A provider busy with another call (WSAEINPROGRESS) passes the socket on:
+                    # the lookup resumes after its entry (ReactOS; REFERENCE.md 8.1 rule 7).
+                    if x.args[0] != _WSAEINPROGRESS:
+                        raise x
+                    try:
+                        e = catalog.match(af, type, proto, e)
+                    except WSAError:
+                        raise x  # no other entry: the busy provider's answer stands
         else:
             if not isinstance(protocol_info, WSAProtocolInfo):
                 raise WSAError(WSAEFAULT, "protocol_info must be a WSAProtocolInfo")

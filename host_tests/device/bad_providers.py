@@ -16,7 +16,9 @@ MODE_RAISING_STARTUP = 3  # WSPStartup raises RuntimeError
 MODE_OLD_VERSION = 4  # WSPStartup offers 1.1
 MODE_RAISING_SEND = 5  # WSPSend raises; what it raises depends on the data (see _raising_send)
 MODE_BAD_RESULT = 6  # WSPStartup returns a bare proc table, not (data, table)
+MODE_BUSY = 7  # WSPSocket answers WSAEINPROGRESS (busy): socket() must go on to the next entry
 
+_EINPROGRESS = 10036
 _ENOPROTOOPT = 10042
 _EOPNOTSUPP = 10045
 
@@ -44,6 +46,8 @@ class _S:
 
 def WSPSocket(af, typ, proto, info, group, flags):
     _log(("socket", af, typ, proto, info))
+    if info.provider_reserved == MODE_BUSY:
+        raise WSAError(_EINPROGRESS, "busy on purpose")
     c = _S(info)
     c.handle = _upcalls.WPUCreateSocketHandle(info.catalog_entry_id, c)
     return c.handle

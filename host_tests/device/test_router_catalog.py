@@ -138,6 +138,40 @@ def test_matching_follows_order_flags_and_hidden_entries():
         _restore()
 
 
+def test_a_busy_provider_passes_socket_on_to_the_next_entry():
+    # REFERENCE.md 8.1 rule 7: WSPSocket failing with WSAEINPROGRESS sends socket() on down the
+    # catalog; with a protocol_info naming that entry (no lookup) the error is the caller's.
+    import sys
+
+    from ws2 import catalog
+
+    _restore()
+    ws2.WSAStartup(0x0202)
+    try:
+        busy, = ws2.WSCInstallProvider(PID_A, BAD, [_info(mode=7, name="busy udp")])
+        order = [p.catalog_entry_id for p in ws2.WSCEnumProtocols()]
+        order.remove(busy)
+        ws2.WSCWriteProviderOrder([busy] + order)
+        assert catalog.match(2, 2, 17)[catalog.I_CATALOG_ID] == busy
+        s = ws2.socket(2, 2, 17)
+        m = sys.modules[BAD]
+        assert m.log[-1][0] == "socket" and m.log[-1][4].catalog_entry_id == busy  # asked first
+        want = _base_id(2, 2)
+        from ws2 import handles
+
+        assert handles.entry[(s & 0xFF) - 1] == want, (handles.entry[(s & 0xFF) - 1], want)
+        ws2.closesocket(s)
+        busy_info = [p for p in ws2.WSCEnumProtocols() if p.catalog_entry_id == busy][0]
+        _expect(ws2.WSAEINPROGRESS, ws2.WSASocket, 0, 0, 0, busy_info)
+        # The only entry for a protocol and busy: its WSAEINPROGRESS is the answer.
+        ws2.WSCDeinstallProvider(PID_A)
+        lone, = ws2.WSCInstallProvider(PID_A, BAD, [_info(mode=7, typ=3, proto=0, off=255, name="busy raw")])
+        _expect(ws2.WSAEINPROGRESS, ws2.socket, 2, 3, 200)
+        assert lone
+    finally:
+        _restore()
+
+
 def test_enumeration_filters_and_hidden_entries():
     _restore()
     ws2.WSAStartup(0x0202)
