@@ -22,6 +22,9 @@
 import socket as _so
 import sys
 
+# The address text codec name resolution uses too (loaded with it anyway): strict dotted quads
+# (no leading zeros, as inet_pton) and their text.
+from ws2.inaddr import ip4 as _ip4, ntop4 as _fmt4
 from ws2.errors import (WSAError, WSAEACCES, WSAEADDRNOTAVAIL, WSAEAFNOSUPPORT, WSAEALREADY,
                         WSAECONNREFUSED, WSAECONNRESET, WSAEDESTADDRREQ, WSAEFAULT, WSAEINTR, WSAEINVAL, WSAEISCONN,
                         WSAEMSGSIZE, WSAENOTCONN, WSAENOTSOCK, WSAEOPNOTSUPP, WSAEPROTONOSUPPORT,
@@ -156,32 +159,6 @@ def _ext():
 
 
 # -- addresses ------------------------------------------------------------------------------
-
-def _ip4(s):
-    """4 bytes of strict dotted-decimal text (no leading zeros, as inet_pton), or None."""
-    p = s.split(".")
-    if _len(p) != 4:
-        return None
-    out = bytearray(4)
-    for i in range(4):
-        t = p[i]
-        if not 0 < _len(t) < 4 or (_len(t) > 1 and t[0] == "0"):
-            return None
-        v = 0
-        for ch in t:
-            d = ord(ch) - 48
-            if not 0 <= d <= 9:
-                return None
-            v = v * 10 + d
-        if v > 255:
-            return None
-        out[i] = v
-    return _bytes(out)
-
-
-def _fmt4(b):
-    return "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3])
-
 
 def _raw(v6, b, port, flow, scope):
     # A struct sockaddr for the unix port, laid out on a template the C library made.
