@@ -46,6 +46,7 @@ _FIONBIO = const(0x8004667E)
 _FIONREAD = const(0x4004667F)
 _SIOCATMARK = const(0x40047307)
 _SIO_PUMP_SELECT = const(0x58000002)  # ws2's own: the pump's select entry (pump_select below)
+_SIO_SELECT_INTO = const(0x58000003)  # ws2's own: select's entry (select_into below)
 
 # _Sock.state bits (as in wspm)
 _V6 = const(0x1)
@@ -401,43 +402,61 @@ def WSPSelect(readfds, writefds, exceptfds, timeout_ms):
     return now
 
 
-# -- the pump's select: a persistent poller ---------------------------------------------------
+# -- persistent pollers: the pump's and select's -------------------------------------------------
 # ws2.netevents' pump wakes every wait slice (50 ms) of every thread that waits
-# in ws2 and asks which registered sockets are ready. Through WSPSelect each
-# wake-up would build a poll object, a poll_obj per socket, dicts and result
-# lists: ~3 KB of garbage per wake-up with 8 sockets, a collection every few
-# seconds on an idle board. pump_select is WSPSelect for that one caller:
-# - one module-level poll object; registrations are kept between calls and
+# in ws2 and asks which registered sockets are ready; ws2.select is often
+# called in a loop over the same sockets. Through WSPSelect each call would
+# build a poll object, a poll_obj per socket, dicts and result lists: ~3 KB of
+# garbage per call with 8 sockets, a collection every few seconds on an idle
+# board. pump_select and select_into are WSPSelect for those two callers:
+# - one poll object each (_Poller), kept between calls; registrations are
 #   changed (register/modify/unregister) only when the caller's generation
-#   says its set or masks changed. A socket that leaves the set is parked
-#   (modify to 0, no allocation when it comes back: MicroPython's register
-#   allocates a poll entry, modify does not); a parked socket that reports
-#   anyway (hang-up, error, closed: poll always reports those) is unregistered
-#   then, so it cannot make the pump spin.
+#   says its set or masks changed, or a socket became pollable or stopped being
+#   so (connect, listen). A socket that leaves the set is parked (modify to 0,
+#   no allocation when it comes back: MicroPython's register allocates a poll
+#   entry, modify does not); a parked socket that reports anyway (hang-up,
+#   error, closed: poll always reports those) is unregistered then, so it
+#   cannot make the caller spin.
 # - ipoll() on MicroPython: no result list, one callee-owned tuple reused.
 #   CPython has no ipoll and uses poll().
 # - the answer goes into the caller's bytearray (bit 1 read, 2 write, 4 except
 #   per entry), not into new lists: nothing is allocated unless a socket is
 #   ready and needs more than the poller (a connect's outcome).
-# Why not in WSPSelect itself: select() and WSAPoll are called by any thread
-# at any time and keep their answers; one shared poller would need a lock held
-# across the wait, and a register while another thread sits in poll() can move
-# the pollfd array under the kernel. The pump serialises its callers (only one
-# thread pumps at a time, ws2.netevents' pump lock), so this poller has one user.
-# Sockets closed (closesocket, or both directions shut on MicroPython) leave the
-# poller at the next sync, which the router's close triggers for every socket
-# the pump watches (netevents.forget / overlapped.abort), or when poll reports
-# them (a closed socket reports POLLNVAL); the closing thread never touches the
-# poller, which another thread may be waiting on.
-_poller = None
-_IPOLL = False
-# poll key (the native socket on MicroPython, its fd on CPython) ->
-# [ctx, mask in the poller (-1: not registered), mask wanted, sync parity, events seen]
-_polled = {}
-_hits = []  # the entries that reported in the last wait (first `hits` items; None after use)
-_owner = None  # the caller's ctxs list at the last sync
-_owner_gen = -1
-_parity = 0
+# A poller has one user at a time: the pump serialises its callers (ws2.netevents'
+# pump lock) and select its own (its select lock; a select on another thread
+# meanwhile goes through WSPSelect), and each has its own poller, so no poller is
+# changed by one thread while another sits in its poll() (a register can move the
+# pollfd array under the kernel). WSPSelect (WSAPoll, layers, that other select)
+# builds a poller per call, as it always has: cheaper for one call than a _Poller.
+# Sockets closed (closesocket, or both directions shut on MicroPython) leave a
+# poller at its next sync, which the router's close triggers for every socket
+# the pump watches (netevents.forget / overlapped.abort) and select's next call
+# with other handles does, or when poll reports them (a closed socket reports
+# POLLNVAL); the closing thread never touches a poller another thread may be
+# waiting on.
+_POLLABLE = const(0x3A)  # _DGRAM | _LISTENING | _CONNECTED | _CONNECTING
+
+
+class _Poller:
+    """A select.poll() for one caller at a time, and what is registered in it."""
+
+    def __init__(self):
+        self.poller = None  # made at the first sync
+        self.ipoll = False
+        # poll key (the native socket on MicroPython, its fd on CPython) ->
+        # [ctx, mask in the poller (-1: not registered), mask wanted, sync parity, events seen]
+        self.polled = {}
+        self.hits = []  # the entries that reported in the last wait (first `hits` items; None after use)
+        self.owner = None  # the caller's ctxs list at the last sync, its generation and count
+        self.gen = -1
+        self.n = -1
+        self.parity = 0
+        self.live = bytearray(0)  # per entry at the last sync: 1 when its socket could be polled
+        self.count = 0  # how many could
+
+
+_pump = _Poller()
+_sel = _Poller()
 
 
 def _key(c):
@@ -447,28 +466,36 @@ def _key(c):
 def _gone(c):
     # The native socket is closed or never pollable: not for the poller.
     st = c.state
-    return st & (_DEAD | _CLOSED) or not st & (_DGRAM | _LISTENING | _CONNECTED | _CONNECTING)
+    return st & (_DEAD | _CLOSED) or not st & _POLLABLE
 
 
-def _sync(ctxs, want, n, gen):
-    # Make the poller's registrations match entries 0..n-1 (runs only when the caller's set changed).
-    global _poller, _IPOLL, _owner, _owner_gen, _parity
-    if _poller is None:
+def _sync(P, ctxs, want, n, gen):
+    # Make P's registrations match entries 0..n-1 (runs only when the caller's set changed).
+    if P.poller is None:
         import select
 
-        _poller = select.poll()
-        _IPOLL = hasattr(_poller, "ipoll")
-    par = _parity = _parity ^ 1
+        P.poller = select.poll()
+        P.ipoll = hasattr(P.poller, "ipoll")
+    if len(P.live) < n:
+        P.live = bytearray(n)
+    poller = P.poller
+    polled = P.polled
+    live = P.live
+    par = P.parity = P.parity ^ 1
+    count = 0
     for i in range(n):
         c = ctxs[i]
         if _gone(c):
+            live[i] = 0
             continue
+        live[i] = 1
+        count += 1
         w = want[i]
         m = (0x1 if w & 1 else 0) | (0x4 if w & 2 else 0) | 0x18  # POLLIN, POLLOUT, POLLERR|POLLHUP
         key = _key(c)
-        e = _polled.get(key)
+        e = polled.get(key)
         if e is None:
-            _polled[key] = [c, -1, m, par, 0]
+            polled[key] = [c, -1, m, par, 0]
         elif e[3] != par:
             e[0] = c
             e[2] = m
@@ -476,8 +503,8 @@ def _sync(ctxs, want, n, gen):
         else:
             e[2] |= m  # a second handle on the same socket (WSADuplicateSocket)
     dead = None
-    for key in _polled:
-        e = _polled[key]
+    for key in polled:
+        e = polled[key]
         if e[3] != par:
             e[2] = 0  # not wanted now: parked
             if _gone(e[0]):
@@ -486,89 +513,103 @@ def _sync(ctxs, want, n, gen):
         if e[2] != e[1]:
             if e[1] < 0:
                 if e[2]:
-                    _poller.register(key, e[2])
+                    poller.register(key, e[2])
                     e[1] = e[2]
             else:
-                _poller.modify(key, e[2])
+                poller.modify(key, e[2])
                 e[1] = e[2]
     while dead is not None:
-        _drop(dead)
+        _drop(P, dead)
         dead = None
-        for key in _polled:
-            if _polled[key][3] != par and _gone(_polled[key][0]):
+        for key in polled:
+            if polled[key][3] != par and _gone(polled[key][0]):
                 dead = key
                 break
-    _owner = ctxs
-    _owner_gen = gen
+    P.owner = ctxs
+    P.gen = gen
+    P.n = n
+    P.count = count
 
 
-def _drop(key):
-    e = _polled.pop(key)
+def _drop(P, key):
+    e = P.polled.pop(key)
     if e[1] >= 0:
         try:
-            _poller.unregister(key)
+            P.poller.unregister(key)
         except (KeyError, OSError, ValueError):
             pass
 
 
-def _unpark(key, e):
+def _unpark(P, key, e):
     # A socket nobody asked about reported (a parked one's hang-up or error, a closed one's POLLNVAL).
     try:
-        _poller.unregister(key)
+        P.poller.unregister(key)
     except (KeyError, OSError, ValueError):
         pass
     if e is not None:
         e[1] = -1
 
 
-def _poll_once(ms):
-    # Wait up to ms; note each reporting entry's events in it and in _hits[0..count-1].
-    for k in range(len(_hits)):  # what a call that raised half-way left behind
-        if _hits[k] is None:
+def _poll_once(P, ms):
+    # Wait up to ms; note each reporting entry's events in it and in P.hits[0..count-1].
+    hit = P.hits
+    for k in range(len(hit)):  # what a call that raised half-way left behind
+        if hit[k] is None:
             break
-        _hits[k][4] = 0
-        _hits[k] = None
+        hit[k][4] = 0
+        hit[k] = None
     hits = 0
-    for key, ev in (_poller.ipoll(ms) if _IPOLL else _poller.poll(ms)):
-        e = _polled.get(key)
+    polled = P.polled
+    for key, ev in (P.poller.ipoll(ms) if P.ipoll else P.poller.poll(ms)):
+        e = polled.get(key)
         if e is None or e[1] <= 0:
-            _unpark(key, e)
+            _unpark(P, key, e)
             continue
         e[4] = ev
-        if hits < len(_hits):
-            _hits[hits] = e
+        if hits < len(hit):
+            hit[hits] = e
         else:
-            _hits.append(e)  # grows to the most sockets ever ready at once, then is reused
+            hit.append(e)  # grows to the most sockets ever ready at once, then is reused
         hits += 1
     return hits
 
 
-def pump_select(ctxs, want, n, gen, ms, ready):
-    """ws2.netevents' WSPSelect (SIO_PUMP_SELECT): entries 0..n-1 of ctxs with want bits 1 read, 2 write,
-    4 except; gen changes when the set or the bits do. Writes the ready bits to ready[i]; returns how many."""
+def _wait(P, ctxs, want, n, gen, ms, ready, idle):
+    # WSPSelect on poller P for entries 0..n-1 of ctxs with want bits (1 read, 2 write, 4 except); gen
+    # changes when the set or the bits do. Writes the ready bits to ready[i], returns how many. With no
+    # socket to poll (fresh stream sockets only) it waits out ms when idle (the pump), else answers at once.
     now = 0
+    sync = ctxs is not P.owner or gen != P.gen or n != P.n
+    live = P.live
     for i in range(n):
         c = ctxs[i]
         st = c.state
         w = want[i]
-        if st & (_DEAD | _CLOSED) or (w & 1 and st & _LISTENING and c.extra and "defer" in c.extra):
-            ready[i] = w  # answers at once, as in WSPSelect: recv reports the state, or a deferred accept waits
+        if st & (_DEAD | _CLOSED):
+            ready[i] = w  # answers at once: recv reports the state
+            now += 1
+        elif w & 1 and st & _LISTENING and c.extra and "defer" in c.extra:
+            ready[i] = 1  # answers at once: a deferred accept waits
             now += 1
         else:
             ready[i] = 0
+            if not sync and live[i] != (1 if st & _POLLABLE else 0):
+                sync = True  # connected or listening since the last sync (or a connect failed)
     if now:
         return now
-    if ctxs is not _owner or gen != _owner_gen:
-        _sync(ctxs, want, n, gen)
+    if sync:
+        _sync(P, ctxs, want, n, gen)
+    if not P.count and not idle:
+        return 0
     m = -1 if ms is None else ms
     if 0 <= m <= 500:
-        hits = _poll_once(m)
+        hits = _poll_once(P, m)
     else:
         # A long wait is sliced so WSACancelBlockingCall can end it (the pump itself waits 50 ms at most).
         cb, bctx = _w._upcalls.WPUQueryBlockingCallback(0)
         while True:
             step = 500 if m < 0 else min(m, 500)
-            hits = _poll_once(step)
+            hits = _poll_once(P, step)
             if hits or 0 <= m <= step:
                 break
             if m > 0:
@@ -578,11 +619,12 @@ def pump_select(ctxs, want, n, gen, ms, ready):
     if not hits:
         return 0
     count = 0
+    polled = P.polled
     for i in range(n):
         c = ctxs[i]
         if _gone(c):
             continue
-        e = _polled.get(_key(c))
+        e = polled.get(_key(c))
         if e is None or not e[4]:
             continue
         ev = e[4]
@@ -604,10 +646,22 @@ def pump_select(ctxs, want, n, gen, ms, ready):
         ready[i] = b
         if b:
             count += 1
+    hit = P.hits
     for k in range(hits):
-        _hits[k][4] = 0
-        _hits[k] = None
+        hit[k][4] = 0
+        hit[k] = None
     return count
+
+
+def pump_select(ctxs, want, n, gen, ms, ready):
+    """ws2.netevents' pump select (SIO_PUMP_SELECT): entries 0..n-1 of ctxs with want bits 1 read, 2 write,
+    4 except; gen changes when the set or the bits do. Writes the ready bits to ready[i]; returns how many."""
+    return _wait(_pump, ctxs, want, n, gen, ms, ready, True)
+
+
+def select_into(ctxs, want, n, gen, ms, ready):
+    """ws2.select's entry (SIO_SELECT_INTO): as pump_select, on a poller of its own; answers WSPSelect's answer."""
+    return _wait(_sel, ctxs, want, n, gen, ms, ready, False)
 
 
 def WSPListen(c, backlog):
@@ -1185,6 +1239,8 @@ def WSPIoctl(c, code, in_data, out_len):
         # ws2's own, for ws2.netevents: the pump's select entry, with the context it was asked on so that
         # the router can tell a layer's pass-through (another context) from this provider's answer.
         return pump_select, c
+    if code == _SIO_SELECT_INTO:
+        return select_into, c  # the same for ws2.select
     if code == _SIOCATMARK:
         # TRUE when no urgent data waits (SO_OOBINLINE is off); only kernels have urgent data.
         if not _w._NATIVE_OOB or c.state & (_DGRAM | _DEAD) or not c.state & _CONNECTED:

@@ -65,6 +65,8 @@ _POLLNVAL = const(0x0004)
 _MULTI_SLICE_MS = const(10)
 _BUSY_SLICE_MS = const(10)
 _SIO_PUMP_SELECT = const(0x58000002)  # ws2's own WSPIoctl code: the provider's pump select entry (see _resolve)
+_SIO_SELECT_INTO = const(0x58000003)  # the same for select (see _Kept)
+_SLOT_MASK = const(0xFF)  # a handle's low byte is its slot + 1 (ws2.handles)
 _GEN_MASK = const(0xFFFFFF)  # generations wrap: they must stay small ints
 _R = const(1)  # _Group.want / .ready bits
 _W = const(2)
@@ -282,11 +284,17 @@ def _rebuild(pending):
         if n and not g.probed:
             _resolve(g)
         if n and g.fast is None:
-            g.sets = ([], [], [])
-            for i in range(n):
-                for b in range(3):
-                    if g.want[i] & (1 << b) and ctxs[i] not in g.sets[b]:
-                        g.sets[b].append(ctxs[i])
+            _sets(g)
+
+
+def _sets(g):
+    # The (read, write, except) context lists g's WSPSelect is asked with (each context once a list).
+    g.sets = ([], [], [])
+    ctxs = g.ctxs
+    for i in range(g.n):
+        for b in range(3):
+            if g.want[i] & (1 << b) and ctxs[i] not in g.sets[b]:
+                g.sets[b].append(ctxs[i])
 
 
 def _put(s, w, merge):
@@ -317,14 +325,14 @@ def _put(s, w, merge):
     return True
 
 
-def _resolve(g):
-    # Ask the provider for its pump select once per group. The answer names the
-    # context it was asked on: a layer that passes the ioctl down gets its base
+def _resolve(g, code=_SIO_PUMP_SELECT):
+    # Ask the provider for its pump select (select's: SIO_SELECT_INTO) once per group. The answer names
+    # the context it was asked on: a layer that passes the ioctl down gets its base
     # provider's entry with the base's context, which must not be used on the
     # layer's contexts, so it is refused here and the layer's WSPSelect is used.
     c = g.ctxs[0]
     try:
-        got = g.p.table[_WSP_IOCTL](c, _SIO_PUMP_SELECT, None, 0, None, None, None)
+        got = g.p.table[_WSP_IOCTL](c, code, None, 0, None, None, None)
     except MemoryError:
         return  # no memory to load the provider's code now: ask again at the next rebuild
     except Exception:
@@ -605,36 +613,170 @@ def WSAEnumNetworkEvents(s, event=None):
 def _timeout_ms(timeout):
     if timeout is None:
         return None
-    if not isinstance(timeout, (int, float)) or timeout < 0:
+    if not (isinstance(timeout, int) or isinstance(timeout, float)) or timeout < 0:  # (no tuple built per call)
         raise WSAError(WSAEINVAL, "timeout must be None or seconds >= 0")
     return int(timeout * 1000)
+
+
+# -- select -----------------------------------------------------------------------------------
+# A select loop (the same sets call after call, as code ported to boards
+# does) costs only the lists it returns. What select asks the provider (a
+# _Group: handles, contexts, wanted and ready bits) is kept between calls, one
+# group per provider, on the Provider object, so it goes when the provider
+# does; it is rebuilt only when the sets hold other handles than at the last
+# call (an open handle is always the same socket: its generation moves at
+# close). A provider that offers a select entry of its own (WSPIoctl
+# SIO_SELECT_INTO: wspm's is a persistent poller, a second one beside the
+# pump's) is waited on through it, any other through its WSPSelect. The kept
+# groups and the providers' select entries have one user at a time: select
+# holds _slock across its wait, and a select on another thread meanwhile asks
+# WSPSelect with a group of its own, as every select did before.
+_slock = state.allocate_lock()
+
+
+class _Kept(_Group):
+    """select's _Group for one provider: also the handles it was built from and where each handle's entry is."""
+
+    def __init__(self, p, cap):
+        self.seq = []  # the handles of the last read, write and except sets, one after the other
+        self.lens = [-1, -1, -1]  # and how many each set had (-1: rebuild)
+        _Group.__init__(self, p, cap)
+
+    def size(self, cap):
+        _Group.size(self, cap)
+        self.pos = bytearray(cap)  # slot -> index of its entry (when hs[index] is the handle)
+
+
+def _fds(fds):
+    # One of select's sets as a sequence: a list or tuple as it is (not copied), any other iterable listed.
+    if not fds:
+        return ()
+    t = type(fds)
+    return fds if t is list or t is tuple else list(fds)
 
 
 def select(readfds, writefds, exceptfds, timeout=None):
     """Winsock select over handles of one provider; returns the (read, write, except) lists that are ready."""
     prolog()
     try:
-        sets = (list(readfds or ()), list(writefds or ()), list(exceptfds or ()))
-        if not (sets[0] or sets[1] or sets[2]):
+        r = _fds(readfds)
+        w = _fds(writefds)
+        x = _fds(exceptfds)
+        if not (r or w or x):
             raise WSAError(WSAEINVAL, "select needs at least one socket")
         ms = _timeout_ms(timeout)
-        prov = None
-        ctxs = ([], [], [])
-        back = {}
-        for k in range(3):
-            for s in sets[k]:
-                i = handles.slot(s)
-                p = handles.prov[i]
-                if prov is None:
-                    prov = p
-                elif p is not prov:
-                    raise WSAError(WSAEINVAL, "select's sockets must all belong to one provider")
-                ctxs[k].append(handles.ctx[i])
-                back[id(handles.ctx[i])] = s
-        got = prov.table[_WSP_SELECT](ctxs[0], ctxs[1], ctxs[2], ms)
-        return ([back[id(c)] for c in got[0]], [back[id(c)] for c in got[1]], [back[id(c)] for c in got[2]])
+        p = handles.prov[handles.slot(r[0] if r else w[0] if w else x[0])]
+        if not _slock.acquire(0):
+            g = _Kept(p, handles.capacity)  # another thread is in select: a group of this call's own
+            g.probed = True  # and WSPSelect (the provider's select entry has one user at a time)
+            return _select_sets(g, r, w, x, ms)
+        try:
+            g = getattr(p, "select_group", None)
+            if g is None:
+                g = p.select_group = _Kept(p, handles.capacity)
+            return _select_sets(g, r, w, x, ms)
+        finally:
+            _slock.release()
     except Exception as e:
         raise fail(e)
+
+
+def _select_sets(g, r, w, x, ms):
+    # select on g's provider: g rebuilt if the sets changed; the ready handles of each set in its order.
+    # The answer's lists are made first: made after the wait, in the holes the calls' frames leave on
+    # the heap (MicroPython puts a frame of more than 11 words there), they fragment it, and a select
+    # loop slows down as its garbage builds up (unix port, 1 socket: 25-40 us a call, not 8). For the same reason
+    # the provider's entry is called here, not through _select: one frame less.
+    out = [], [], []
+    if not g.probed or not _same(g, r, w, x):
+        _build(g, r, w, x)  # (not probed: no memory to ask the provider last time, ask again)
+    if g.fast(g.ctxs, g.want, g.n, g.gen, ms, g.ready) if g.fast is not None else _select(g, ms):
+        _pick(g, r, _R, out[0])
+        _pick(g, w, _W, out[1])
+        _pick(g, x, _X, out[2])
+    return out
+
+
+def _same(g, r, w, x):
+    # Do the sets hold the handles g was built from, in the same order, all still open (else WSAENOTSOCK)?
+    lens = g.lens
+    if len(r) != lens[0] or len(w) != lens[1] or len(x) != lens[2]:
+        return False
+    seq = g.seq
+    slot = handles.slot
+    j = 0
+    for s in r:
+        slot(s)
+        if seq[j] != s:
+            return False
+        j += 1
+    for s in w:
+        slot(s)
+        if seq[j] != s:
+            return False
+        j += 1
+    for s in x:
+        slot(s)
+        if seq[j] != s:
+            return False
+        j += 1
+    return True
+
+
+def _build(g, r, w, x):
+    # Refill g from the sets: one entry per handle, its wanted bits; every handle g's provider's (else WSAEINVAL).
+    cap = handles.capacity
+    if len(g.hs) < cap:
+        g.size(cap)
+    g.n = 0
+    g.lens[0] = -1  # until all is checked: a failure half-way leaves g to be rebuilt
+    _enter(g, x, _X, _enter(g, w, _W, _enter(g, r, _R, 0)))
+    g.lens[0] = len(r)
+    g.lens[1] = len(w)
+    g.lens[2] = len(x)
+    ctxs = g.ctxs
+    for i in range(g.n, len(ctxs)):  # do not keep contexts of sockets no longer asked about
+        if ctxs[i] is None:
+            break
+        ctxs[i] = None
+    g.gen = (g.gen + 1) & _GEN_MASK
+    if not g.probed:
+        _resolve(g, _SIO_SELECT_INTO)
+    if g.fast is None:
+        _sets(g)
+
+
+def _enter(g, fds, bit, j):
+    # Give fds' handles entries in g (wanted bit added) and note them in g.seq from j on; return the next j.
+    seq = g.seq
+    for s in fds:
+        i = handles.slot(s)
+        if handles.prov[i] is not g.p:
+            raise WSAError(WSAEINVAL, "select's sockets must all belong to one provider")
+        k = g.pos[i]
+        if k >= g.n or g.hs[k] != s:
+            k = g.n
+            g.n = k + 1
+            g.pos[i] = k
+            g.hs[k] = s
+            g.ctxs[k] = handles.ctx[i]
+            g.want[k] = 0
+        g.want[k] |= bit
+        if j < len(seq):
+            seq[j] = s
+        else:
+            seq.append(s)
+        j += 1
+    return j
+
+
+def _pick(g, fds, bit, out):
+    # Append to out the handles of fds whose entry has bit ready, in fds' order, each once.
+    for s in fds:
+        k = g.pos[(s & _SLOT_MASK) - 1]
+        if k < g.n and g.hs[k] == s and g.ready[k] & bit:
+            g.ready[k] ^= bit
+            out.append(s)
 
 
 class WSAPOLLFD:
