@@ -25,6 +25,7 @@ import sys
 # The address text codec name resolution uses too (loaded with it anyway): strict dotted quads
 # (no leading zeros, as inet_pton) and their text.
 from ws2.inaddr import ip4 as _ip4, ntop4 as _fmt4
+from ws2.state import allocate_lock
 from ws2.errors import (WSAError, WSAEACCES, WSAEADDRNOTAVAIL, WSAEAFNOSUPPORT, WSAEALREADY,
                         WSAECONNREFUSED, WSAECONNRESET, WSAEDESTADDRREQ, WSAEFAULT, WSAEINTR, WSAEINVAL, WSAEISCONN,
                         WSAEMSGSIZE, WSAENOTCONN, WSAENOTSOCK, WSAEOPNOTSUPP, WSAEPROTONOSUPPORT,
@@ -118,6 +119,7 @@ _DGRAM_CAP = 8192 if _MICROPYTHON else 65527
 _ANY4 = ("0.0.0.0", 0)
 _ANY6 = ("::", 0, 0, 0)
 
+_ext_lock = allocate_lock()
 _me = sys.modules[__name__]  # this module (registered before its body runs), handed to wspm_ext
 _upcalls = None
 _starts = 0
@@ -146,16 +148,29 @@ class _Sock:
         self.handle = 0
 
 
+_extm = None  # providers.wspm_ext once imported whole (a thread never sees it half made)
+
+
 def _ext():
     # The rarely used part of the provider, imported on first use (same package, whatever its path).
-    name = __name__ + "_ext"
-    m = sys.modules.get(name)
-    if m is None:
-        __import__(name)
-        m = sys.modules[name]
-    if m._w is not _me:
-        m._w = _me  # this module, even if the router has since dropped it from sys.modules
-    return m
+    m = _extm
+    return m if m is not None else _load_ext()
+
+
+def _load_ext():
+    global _extm
+    # Under a lock: on MicroPython a module is in sys.modules while its body still runs, so a
+    # second thread's import would hand back a half-made wspm_ext (seen: no attribute _w).
+    with _ext_lock:
+        if _extm is None:
+            name = __name__ + "_ext"
+            m = sys.modules.get(name)
+            if m is None:
+                __import__(name)
+                m = sys.modules[name]
+            m._w = _me  # this module, even if the router has since dropped it from sys.modules
+            _extm = m
+    return _extm
 
 
 # -- addresses ------------------------------------------------------------------------------
@@ -853,10 +868,12 @@ def _syscall_failure(*args):
 
 def WSPCleanup():
     """Drop one WSPStartup reference; the last one also drops wspm_ext."""
-    global _starts
+    global _starts, _extm
     if _starts <= 0:
         raise WSAError(WSANOTINITIALISED)
     _starts -= 1
+    if not _starts:
+        _extm = None
     if not _starts and sys.modules.pop(__name__ + "_ext", None) is not None:
         # as the router drops this module: wspm_ext goes with it
         dot = __name__.rfind(".")
