@@ -12,6 +12,8 @@
 import socket as _so
 import sys
 
+# IPv6 text without a zone: the parser inet_pton and name resolution use.
+from ws2.inaddr import pton6 as ip6
 from ws2.errors import (WSAError, WSAEADDRINUSE, WSAEADDRNOTAVAIL, WSAEAFNOSUPPORT, WSAEALREADY,
                         WSAECONNREFUSED, WSAECONNRESET, WSAEFAULT, WSAEINVAL, WSAEISCONN, WSAENOPROTOOPT,
                         WSAENOTCONN, WSAENOTSOCK, WSAEOPNOTSUPP, WSAETIMEDOUT, WSAEWOULDBLOCK, WSATRY_AGAIN,
@@ -106,6 +108,9 @@ _eph = 0  # the last ephemeral port picked for a bind to port 0
 
 
 # -- address text <-> bytes (pure) ---------------------------------------------------------
+# IPv6 text (no zone) is ws2.inaddr's parser (imported above); what is wspm's own is Windows'
+# loose IPv4 forms (WSAStringToAddress), ports and zones in the text.
+
 
 def _digits(t, base):
     # Value of the digits of t in base, or -1.
@@ -155,67 +160,11 @@ def _ip4_loose(s):
     return (n | last).to_bytes(4, "big")
 
 
-def ip6(s):
-    """16 bytes of IPv6 text (no zone), or None."""
-    if not 2 <= len(s) <= 45:
-        return None
-    tail = None
-    if "." in s:  # a dotted IPv4 address in the last 32 bits
-        k = s.rfind(":")
-        tail = _w._ip4(s[k + 1 :]) if k >= 0 else None
-        if tail is None:
-            return None
-        s = s[: k + 1] + "0:0"
-    halves = s.split("::")
-    if len(halves) > 2:
-        return None
-    words = []
-    for h in halves:
-        g = []
-        if h:
-            for t in h.split(":"):
-                v = _digits(t, 16) if len(t) <= 4 else -1
-                if v < 0:
-                    return None
-                g.append(v)
-        words.append(g)
-    if len(halves) == 2:
-        n = len(words[0]) + len(words[1])
-        if n > 7:
-            return None
-        w = words[0] + [0] * (8 - n) + words[1]
-    elif len(words[0]) == 8:
-        w = words[0]
-    else:
-        return None
-    out = bytearray(16)
-    for i in range(8):
-        out[2 * i] = w[i] >> 8
-        out[2 * i + 1] = w[i] & 0xFF
-    if tail is not None:
-        out[12:16] = tail
-    return bytes(out)
-
-
 def fmt6(b):
-    """RFC 5952 text of 16 bytes, as glibc writes it (::ffff:a.b.c.d for mapped addresses)."""
-    w = [b[i] << 8 | b[i + 1] for i in range(0, 16, 2)]
-    best, n, i = -1, 1, 0
-    while i < 8:
-        if w[i]:
-            i += 1
-            continue
-        j = i
-        while j < 8 and not w[j]:
-            j += 1
-        if j - i > n:
-            best, n = i, j - i
-        i = j
-    if best == 0 and (n == 6 or (n == 5 and w[5] == 0xFFFF)):
-        return ("::" if n == 6 else "::ffff:") + _w._fmt4(b[12:])
-    if best < 0:
-        return ":".join(["%x" % x for x in w])
-    return ":".join(["%x" % x for x in w[:best]]) + "::" + ":".join(["%x" % x for x in w[best + n :]])
+    """Text of 16 bytes of IPv6 address as glibc writes it (RFC 5952; ::ffff:a.b.c.d for mapped ones)."""
+    from ws2.addrconv import ntop6  # loaded on the first IPv6 address shown, not with wspm_ext
+
+    return ntop6(b)
 
 
 def _port(t):
