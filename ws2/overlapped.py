@@ -74,6 +74,13 @@ def _changed():
     changes = (changes + 1) & 0xFFFFFF
 
 
+def _drop(q, op):
+    # Take op off its queue (the shape changes under the lock) and tell the pump.
+    with state.lock:
+        q.remove(op)
+    _changed()
+
+
 def _attempt(op):
     # One non-blocking try of op; returns (count, flags, address, result).
     i = handles.slot(op.s)
@@ -117,9 +124,7 @@ def complete_request(s, ov, error, transferred, flags=0):
     q = pending.get(s) or []
     for op in q:
         if op.ov is ov:
-            with state.lock:
-                q.remove(op)
-            _changed()
+            _drop(q, op)
             complete(op, error, transferred, flags)
             _tidy(s)
             return 0
@@ -189,14 +194,10 @@ def progress(s, readable):
             code = wsa_code(e)
             if code == WSAEWOULDBLOCK:
                 return
-            with state.lock:
-                q.pop(0)
-            _changed()
+            _drop(q, op)
             complete(op, code, 0)
             continue
-        with state.lock:
-            q.pop(0)
-        _changed()
+        _drop(q, op)
         complete(op, 0, n, fl, a, out)
     _tidy(s)
 

@@ -136,15 +136,20 @@ def WSADuplicateSocket(s, thread_id=None):
     return call(s, _WSP_DUPLICATESOCKET, thread_id)
 
 
-def closesocket(s):
-    """Close s; its handle becomes stale (WSAENOTSOCK) at once."""
-    i = handles.slot(s)
-    p = handles.prov[i]
+def end_io(s, i):
+    """Socket s (slot i) is closing: cancel its event registration, abort its pending requests."""
     if handles.flags[i] & (_F_EVENTS | _F_PENDING):
         from ws2 import netevents, overlapped
 
         netevents.forget(s)  # closesocket cancels the registration
         overlapped.abort(s)  # and completes pending requests with WSA_OPERATION_ABORTED
+
+
+def closesocket(s):
+    """Close s; its handle becomes stale (WSAENOTSOCK) at once."""
+    i = handles.slot(s)
+    p = handles.prov[i]
+    end_io(s, i)
     try:
         p.table[_WSP_CLOSESOCKET](handles.ctx[i])
     except Exception as e:

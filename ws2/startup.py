@@ -118,16 +118,13 @@ def _depth(h):
 
 def close_all():
     """Close every open socket, layered ones first (their close also closes what is below)."""
+    from ws2 import socklife  # loaded already by any program that made a socket
     for h in sorted(handles.open_handles(), key=_depth):
         i = (h & 0xFF) - 1
         if handles.live[i] != h:
             continue  # closed already by the layer above it
         p = handles.prov[i]
-        if handles.flags[i] & 12:  # F_EVENTS | F_PENDING: as closesocket, end the registration and requests
-            from ws2 import netevents, overlapped
-
-            netevents.forget(h)
-            overlapped.abort(h)
+        socklife.end_io(h, i)  # as closesocket does
         try:
             p.table[_WSP_CLOSESOCKET](handles.ctx[i])
         except Exception as e:
