@@ -23,7 +23,7 @@ from firmware import boards as _boards  # noqa: E402
 from firmware.peers import EchoServer  # noqa: E402
 
 # Fixture modules of the other areas (DNS server, TLS CA, ...) join the harness here.
-for _name in ("dns_fixtures", "tls_fixtures", "bench_fixtures"):
+for _name in ("dns_fixtures", "tls_fixtures", "bench_fixtures", "compat_fixtures"):
     if os.path.exists(os.path.join(HERE, _name + ".py")):
         exec("from host_tests.%s import *" % _name)
 

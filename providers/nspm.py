@@ -491,7 +491,7 @@ def port_error(e):
 
 def port_resolve(name, qtype):
     """Resolve through the port's socket.getaddrinfo (no server configured): (canonical, [], values)."""
-    import socket as so
+    from ws2.native import socket as so  # the port's resolver, even after ws2.compat.install()
 
     if qtype == dnsmsg.TYPE_PTR:
         f = getattr(so, "gethostbyaddr", None)  # CPython only; lwIP has no reverse lookup
