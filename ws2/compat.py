@@ -134,9 +134,20 @@ _tupc = [None, None]  # ((ip, port), raw sockaddr): the last one encoded
 
 def _addr_in(a):
     """A client's address as the router takes it: (ip, port) (raw sockaddr bytes on unix are decoded)."""
-    if _RAW and isinstance(a, (bytes, bytearray)):
-        return _addr_out(a)
+    if _RAW and isinstance(a, (str, bytes, bytearray)):
+        return a  # a raw struct sockaddr: decoded by _raw_in once the socket is known to be open
+    if type(a) is not tuple or len(a) < 2 or not isinstance(a[0], str) or not isinstance(a[1], int):
+        raise TypeError("address must be a pair (host, port)")  # checked before the socket's state, as the port does
     return a
+
+
+def _raw_in(a, h):
+    # The unix port hands any buffer to the kernel as a struct sockaddr: what is not one is EINVAL there.
+    if type(a) is tuple:
+        return a
+    if isinstance(a, str) or len(a) < 16 or a[0] + a[1] * 256 != _n.AF_INET and a[0] * 256 + a[1] != _n.AF_INET:
+        raise OSError(_E.EINVAL)
+    return _addr_out(a)
 
 
 def _addr_out(raw):
@@ -294,8 +305,10 @@ class socket(_Base):
 
     def bind(self, addr):
         """Bind to (ip, port)."""
+        addr = _addr_in(addr)
         try:
-            socklife.bind(self._live(), _addr_in(addr))
+            h = self._live()
+            socklife.bind(h, _raw_in(addr, h))
         except WSAError as e:
             raise _oserror(e)
 
@@ -321,8 +334,10 @@ class socket(_Base):
 
     def connect(self, addr):
         """Connect; a non-blocking socket raises OSError(EINPROGRESS)."""
+        addr = _addr_in(addr)
         try:
-            sockctrl.connect(self._live(), _addr_in(addr))
+            h = self._live()
+            sockctrl.connect(h, _raw_in(addr, h))
         except WSAError as e:
             raise _oserror(e, True)
         finally:
@@ -355,12 +370,12 @@ class socket(_Base):
 
     def settimeout(self, t):
         """None: blocking; 0: non-blocking; > 0: operations time out after t seconds."""
-        h = self._live()
         if t is not None:
             if not isinstance(t, (int, float)):
                 raise TypeError("can't convert %s to float" % (t.__class__.__name__,))
             if t < 0:
                 raise ValueError("Timeout value out of range")
+        h = self._live()
         ms = 0 if not t else max(1, int(t * 1000))
         try:
             if (t == 0) != (self._t == 0):
@@ -376,6 +391,8 @@ class socket(_Base):
 
     def setblocking(self, flag):
         """setblocking(False) is settimeout(0), setblocking(True) settimeout(None)."""
+        if not _MP and not isinstance(flag, int):
+            raise TypeError("'%s' object cannot be interpreted as an integer" % (flag.__class__.__name__,))
         self.settimeout(None if flag else 0)
 
     def shutdown(self, how):
@@ -449,8 +466,11 @@ class socket(_Base):
         sk = self._sk
         if sk is not None:
             return sk.sendto(buf, _native_addr(addr))
+        addr = _addr_in(addr)
+        memoryview(buf)
         try:
-            return sockio.sendto(self._live(), buf, _addr_in(addr))
+            h = self._live()
+            return sockio.sendto(h, buf, _raw_in(addr, h))
         except WSAError as e:
             raise _oserror(e)
 
@@ -481,6 +501,8 @@ class socket(_Base):
         sk = self._sk
         if _MP and sk is not None:
             return sk.read(n) if n is not None and n >= 0 else sk.read()
+        if n is not None and not isinstance(n, int):
+            raise TypeError("can't convert %s to int" % (n.__class__.__name__,))
         self._live()
         out = b""
         while n is None or n < 0 or len(out) < n:
@@ -499,8 +521,10 @@ class socket(_Base):
         sk = self._sk
         if _MP and sk is not None:
             return sk.readinto(buf, n) if n >= 0 else sk.readinto(buf)
-        self._live()
+        if isinstance(buf, (bytes, str)):
+            raise TypeError("object with buffer protocol required")  # (a writable one)
         mv = memoryview(buf)
+        self._live()
         if n >= 0:
             mv = mv[:n]
         k = 0
@@ -551,8 +575,8 @@ class socket(_Base):
         sk = self._sk
         if _MP and sk is not None:
             return sk.write(buf) if a is None else (sk.write(buf, a) if b is None else sk.write(buf, a, b))
+        mv = memoryview(_mv(buf, a, b))
         self._live()
-        mv = _mv(buf, a, b)
         n = len(mv)
         k = 0
         while k < n:
