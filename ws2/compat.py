@@ -38,6 +38,7 @@ _WS_MSG_PEEK = const(0x2)
 _WS_MSG_DONTWAIT = const(0x40)
 _FIONBIO = const(0x8004667E)
 _SIO_GET_POLLABLE = const(0x58000001)
+_WSP_IOCTL = const(16)
 _WOULDBLOCK = const(10035)
 _TIMEDOUT = const(10060)
 _NOTSOCK = const(10038)
@@ -202,6 +203,9 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     return out
 
 
+# The data calls that go straight to the native socket on the fast path.
+_FAST = tuple(n for n in ("send", "recv", "sendall") + (("read", "readinto", "readline", "write") if _MP else ()) +
+              (() if _RAW else ("sendto", "recvfrom")) if hasattr(_n.socket, n))
 if _MP:
     import io
 
@@ -248,14 +252,25 @@ class socket(_Base):
     def _attach(self, h):
         self._h = h
         i = handles.slot(h)
-        try:
-            pl = sockctrl.WSAIoctl(h, _SIO_GET_POLLABLE, None, 0)
-        except WSAError:
+        try:  # (the provider's WSPIoctl straight: this runs for every socket made)
+            pl = handles.prov[i].table[_WSP_IOCTL](handles.ctx[i], _SIO_GET_POLLABLE, None, 0, None, None, None)
+        except Exception:
             pl = None  # a provider with nothing to poll: readiness through the router
         self._pl = pl
         e = catalog.by_id(handles.entry[i])
         if pl is not None and e is not None and len(e[catalog.I_CHAIN]) == 1 and hasattr(pl, "recv"):
             self._sk = pl
+            # The data calls become the native socket's own bound methods: a call costs what it costs on
+            # the port's socket (no frame of ours), and fails with the port's own errors.
+            for name in _FAST:
+                setattr(self, name, getattr(pl, name))
+
+    def _slow(self):
+        # Back to the class's methods (closed, or moved under a layer): they check state and route.
+        if self._sk is not None:
+            self._sk = None
+            for name in _FAST:
+                delattr(self, name)
 
     def _live(self):
         h = self._h
@@ -278,7 +293,8 @@ class socket(_Base):
         h = self._h
         if h:
             self._h = 0
-            self._sk = self._pl = self._pp = None
+            self._slow()
+            self._pl = self._pp = None
             try:
                 socklife.closesocket(h)
             except WSAError as e:
@@ -337,11 +353,10 @@ class socket(_Base):
         addr = _addr_in(addr)
         try:
             h = self._live()
+            # (the provider connects with the native timeout the drop-in set: no _sync needed)
             sockctrl.connect(h, _raw_in(addr, h))
         except WSAError as e:
             raise _oserror(e, True)
-        finally:
-            self._sync()
 
     def getsockname(self):
         """The local (ip, port)."""

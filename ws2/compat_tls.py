@@ -157,7 +157,7 @@ def _rehome(sock, host):
         peer = host or sock.getpeername()[0]
     except OSError:
         peer = None
-    sock._sk = None  # every byte goes through the TLS provider from now on
+    sock._slow()  # every byte goes through the TLS provider from now on
     sock._tls = True
     sock._h = 0  # the TLS provider owns the handle now (it closes it on failure)
     sock._h = adopt(handles.prov[i].table, h, t[catalog.I_CATALOG_ID], peer)
