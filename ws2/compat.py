@@ -39,6 +39,8 @@ _WS_MSG_DONTWAIT = const(0x40)
 _FIONBIO = const(0x8004667E)
 _SIO_GET_POLLABLE = const(0x58000001)
 _WSP_IOCTL = const(16)
+_FIONREAD = const(0x4004667F)
+_SO_SSL_GET_CONNECTION_INFO = const(0x5073000E)
 _WOULDBLOCK = const(10035)
 _TIMEDOUT = const(10060)
 _NOTSOCK = const(10038)
@@ -615,12 +617,26 @@ class socket(_Base):
             self.close()
             return 0
         if req == _GET_FILENO:
-            # The kernel polls the native socket unless a layer keeps bytes above it.
+            # Asked once per registration (asyncio registers for every wait): the kernel polls the
+            # native socket unless a layer keeps bytes above it or a TLS handshake is under way; then
+            # -1 makes select ask ioctl(POLL), which the layer answers.
             pl = self._pl
-            if self._h and not self._tls and pl is not None and hasattr(pl, "fileno"):
+            if self._h and pl is not None and hasattr(pl, "fileno") and (not self._tls or self._quiet()):
                 return pl.fileno()
             return -1
         return _EINVAL_NEG
+
+    def _quiet(self):
+        # A TLS socket with its handshake done and no decrypted byte waiting (FIONREAD first takes
+        # what the engine holds into ssllsp's read-ahead).
+        h = self._h
+        try:
+            if sockctrl.ioctlsocket(h, _FIONREAD, 0):
+                return False
+            sockctrl.WSAIoctl(h, _SO_SSL_GET_CONNECTION_INFO, None, 0)
+        except WSAError:
+            return False
+        return True
 
     def _ready(self, arg):
         h = self._h

@@ -128,7 +128,13 @@ class SSLContext:
         if not _MP and not server_side and self.verify_mode == CERT_NONE:
             ctx.check_hostname = False
         if self._ca:
-            ctx.load_verify_locations(cadata=self._ca if _MP else self._ca.decode())
+            if _MP:
+                from providers.ssllsp import _der  # PEM text as mbedTLS takes it: one DER block at a time
+
+                for d in _der(self._ca, b"CERTIFICATE"):
+                    ctx.load_verify_locations(d)  # (positional only there)
+            else:
+                ctx.load_verify_locations(cadata=self._ca.decode() if b"-----BEGIN" in self._ca else self._ca)
         if self._cert is not None:
             ctx.load_cert_chain(*self._cert)
         ctx.verify_mode = self.verify_mode

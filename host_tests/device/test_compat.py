@@ -149,6 +149,30 @@ def test_requests_https(env):
         restore()
 
 
+def test_install_keeps_the_ports_modules(env):
+    board_only(env)
+    try:
+        from ws2 import compat, compat_ssl, compat_tls, native
+
+        compat.install()
+        import socket
+        import ssl
+        import tls
+        import usocket
+
+        assert socket is compat and usocket is compat and tls is compat_tls and ssl is compat_ssl
+        assert native.socket is not compat and native.tls is not compat_tls
+        s = socket.socket()  # wspm, imported only now, binds the port's module, not the drop-in
+        assert sys.modules["providers.wspm"]._so is native.socket
+        s.close()
+        compat.uninstall()
+        import socket
+
+        assert socket is native.socket
+    finally:
+        restore()
+
+
 def test_mip_install(env):
     board_only(env)
     stats = count_first()
@@ -433,8 +457,36 @@ def test_plain_after_tls_has_no_tls(env):
         ctx.load_verify_locations(cadata=env.tls_ca_pem.encode())
         s = ctx.wrap_socket(s, server_hostname=env.tls_name)
         s.write(b"secret\n")
+        import time
+
+        time.sleep(0.3)
+        assert s.ioctl(10, 0) == -1  # decrypted bytes wait above the kernel: the layer answers POLL
         assert s.readline() == b"secret\n"
+        assert s.ioctl(10, 0) == s._pl.fileno()  # nothing above the kernel: the kernel waits
         s.close()
+        # micropython-lib's ssl.wrap_socket, the form umqtt uses, trusting the board's tls_ca_file
+        from ws2 import compat_ssl
+
+        s = socket.socket()
+        s.connect((env.host_ip, env.tls_echo_port))
+        s = compat_ssl.wrap_socket(s, server_hostname=env.tls_name, cert_reqs=compat_ssl.CERT_REQUIRED)
+        s.write(b"again\n")
+        assert s.readline() == b"again\n"
+        s.close()
+        # a socket of the port's own module keeps the port's TLS
+        from ws2 import native
+
+        n = native.socket.socket()
+        n.connect(native.socket.getaddrinfo(env.host_ip, env.tls_echo_port)[0][-1])
+        ns = ctx.wrap_socket(n, server_hostname=env.tls_name)
+        assert not isinstance(ns, socket.socket)
+        if MICROPYTHON:
+            ns.write(b"native\n")
+            assert ns.readline() == b"native\n"
+        else:
+            ns.sendall(b"native\n")
+            assert ns.recv(7) == b"native\n"
+        ns.close()
         p = socket.socket()
         assert not p._tls and p._sk is not None
         p.connect((env.host_ip, env.tcp_echo_port))
