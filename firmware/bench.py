@@ -297,9 +297,10 @@ def budgets(figures, flash):
             note = ("largest of %s" % ", ".join("%s %d B" % kv for kv in sorted(sizes.items()))) if sizes else \
                 "no bundle built"
         elif bid in ("rtt_overhead", "compat_rtt"):
-            r = figures["tcp_rtt_64" if bid == "rtt_overhead" else "compat_rtt_64"]["ratio"]
+            f = figures["tcp_rtt_64" if bid == "rtt_overhead" else "compat_rtt_64"]
+            r = f["ratio"]
             value = None if r is None else (r - 1) * 100
-            note = None if r is not None else "a figure or its raw side is missing"
+            note = None if r is not None else f["missing"] or "raw side missing"
         else:
             rs = [figures[k]["ratio"] for k in _COMPAT_RATES.get(bid, ("tcp_bulk_4k", "tcp_bulk_32k"))]
             value = None if None in rs else min(rs) * 100
