@@ -665,6 +665,27 @@ class socket(_Base):
         return got[0][1] if got else 0
 
 
+if not _MP:
+
+    def create_connection(address, timeout=None, source_address=None, **kw):
+        """CPython's socket.create_connection (http.client uses it), through the catalog."""
+        host, port = address[:2]
+        err = None
+        for af, t, p, _, sa in getaddrinfo(host, port, 0, _n.SOCK_STREAM):
+            s = socket(af, t, p)
+            try:
+                if timeout is not None:
+                    s.settimeout(timeout)
+                if source_address:
+                    s.bind(source_address)
+                s.connect(sa)
+                return s
+            except OSError as e:
+                err = e
+                s.close()
+        raise err or OSError(_E.EHOSTUNREACH)
+
+
 # -- install -------------------------------------------------------------------------------
 
 _NAMES = ("socket", "usocket", "ssl", "ussl", "tls")

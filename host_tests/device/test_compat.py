@@ -286,6 +286,26 @@ def test_asyncio_start_server(env):
         restore()
 
 
+def test_http_client(env):
+    if MICROPYTHON:
+        env.skip("http.client is CPython's")
+    stats = count_first()
+    try:
+        import http.client
+
+        from ws2 import compat
+
+        conn = http.client.HTTPConnection(env.host_ip, env.http_port, timeout=10)
+        conn._create_connection = compat.create_connection  # what compat.install() would give it
+        conn.request("POST", "/echo", body=b"posted through http.client")
+        r = conn.getresponse()
+        assert r.status == 200 and r.read() == b"posted through http.client"
+        conn.close()
+        assert stats["sent"] > 0 and stats["received"] > 0
+    finally:
+        restore()
+
+
 # -- the drop-in itself (CPython and the board) -------------------------------------------------
 
 def test_ntp_shaped_udp(env):
