@@ -421,14 +421,12 @@ class socket(_Base):
 
     # -- data ---------------------------------------------------------------------------
 
+    # The data calls below serve the router path (a layered socket, a closed one); on the fast path the
+    # native socket's own methods stand in their place on the instance (_attach). CPython's socket has no
+    # read/readinto/readline/write: those are built on recv and send, so they take the fast path too.
+
     def send(self, buf, flags=0):
         """Send; returns the count sent."""
-        sk = self._sk
-        if sk is not None:
-            return sk.send(buf, flags) if flags else sk.send(buf)
-        return self._send(buf, flags)
-
-    def _send(self, buf, flags=0):
         if isinstance(buf, str) and _MP:
             buf = buf.encode()  # MicroPython sends a str's bytes
         memoryview(buf)  # the port's TypeError for what is not a buffer, before EBADF
@@ -436,30 +434,17 @@ class socket(_Base):
         try:
             return sockio.send(h, buf, self._wsflags(flags))
         except WSAError as e:
-            if e.args[0] == _WOULDBLOCK and self._t == 0:
-                raise OSError(_E.EAGAIN)
             raise _oserror(e)
 
     def sendall(self, buf):
         """Send all of buf."""
-        sk = self._sk
-        if sk is not None and hasattr(sk, "sendall"):
-            sk.sendall(buf)
-            return None
         mv = memoryview(buf)
         k = 0
         while k < len(mv):
             k += self.send(mv[k:])
-        return None
 
     def recv(self, n, flags=0):
         """Receive up to n bytes; b'' at the end of the stream."""
-        sk = self._sk
-        if sk is not None:
-            return sk.recv(n, flags) if flags else sk.recv(n)
-        return self._recv(n, flags)
-
-    def _recv(self, n, flags=0):
         if not isinstance(n, int):
             raise TypeError("can't convert %s to int" % (n.__class__.__name__,))
         h = self._live()
@@ -481,7 +466,7 @@ class socket(_Base):
     def sendto(self, buf, addr):
         """Send a datagram to (ip, port)."""
         sk = self._sk
-        if sk is not None:
+        if sk is not None:  # the unix port: its sendto takes a raw sockaddr
             return sk.sendto(buf, _native_addr(addr))
         addr = _addr_in(addr)
         memoryview(buf)
@@ -494,7 +479,7 @@ class socket(_Base):
     def recvfrom(self, n):
         """Receive a datagram: (data, (ip, port))."""
         sk = self._sk
-        if sk is not None:
+        if sk is not None:  # the unix port: its recvfrom gives a raw sockaddr
             r = sk.recvfrom(n)
             return r[0], _addr_out(r[1])
         try:
@@ -504,28 +489,23 @@ class socket(_Base):
 
     # -- the stream protocol (MicroPython's read/write) ------------------------------------
 
-    def _one(self, n):
-        # One receive of at most n bytes: bytes, b"" at the end, None when a non-blocking socket has none.
-        try:
-            return self._recv(n) if self._sk is None else self._sk.recv(n)
-        except OSError as e:
-            if e.args and e.args[0] == _E.EAGAIN and self._t == 0:
-                return None
-            raise
+    def _again(self, e):
+        # True when e is "nothing now" on a non-blocking socket: the stream calls answer None then.
+        return self._t == 0 and e.args and e.args[0] == _E.EAGAIN
 
     def read(self, n=-1):
         """Blocking: exactly n bytes unless the stream ends; non-blocking: what is there, None if nothing."""
-        sk = self._sk
-        if _MP and sk is not None:
-            return sk.read(n) if n is not None and n >= 0 else sk.read()
         if n is not None and not isinstance(n, int):
             raise TypeError("can't convert %s to int" % (n.__class__.__name__,))
         self._live()
         out = b""
         while n is None or n < 0 or len(out) < n:
-            got = self._one(_CHUNK if n is None or n < 0 else min(n - len(out), 4096))
-            if got is None:
-                return out or None
+            try:
+                got = self.recv(_CHUNK if n is None or n < 0 else min(n - len(out), 4096))
+            except OSError as e:
+                if self._again(e):
+                    return out or None
+                raise
             if not got:
                 break
             out += got
@@ -535,27 +515,27 @@ class socket(_Base):
 
     def readinto(self, buf, n=-1):
         """Fill buf (its first n bytes) until full or the stream ends; None when non-blocking and empty."""
-        sk = self._sk
-        if _MP and sk is not None:
-            return sk.readinto(buf, n) if n >= 0 else sk.readinto(buf)
         if isinstance(buf, (bytes, str)):
             raise TypeError("object with buffer protocol required")  # (a writable one)
         mv = memoryview(buf)
         self._live()
         if n >= 0:
             mv = mv[:n]
+        sk = self._sk
         k = 0
         while k < len(mv):
             try:
                 if sk is not None:
                     got = sk.recv_into(mv[k:])
                 else:
-                    got = sockio.recv_into(self._h, mv[k:])
+                    try:
+                        got = sockio.recv_into(self._h, mv[k:])
+                    except WSAError as e:
+                        raise _oserror(e)
             except OSError as e:
-                e = e if not isinstance(e, WSAError) else _oserror(e)
-                if e.args and e.args[0] == _E.EAGAIN and self._t == 0:
+                if self._again(e):
                     return k or None
-                raise e
+                raise
             if not got:
                 break
             k += got
@@ -565,9 +545,6 @@ class socket(_Base):
 
     def readline(self, limit=-1):
         """A line ending in b'\\n' (or the end); non-blocking: None or what has come of it."""
-        sk = self._sk
-        if _MP and sk is not None:
-            return sk.readline(limit) if limit >= 0 else sk.readline()
         self._live()
         out = b""
         while limit < 0 or len(out) < limit:
@@ -575,23 +552,19 @@ class socket(_Base):
             try:
                 peek = self.recv(want, getattr(_n, "MSG_PEEK", 0x2))
             except OSError as e:
-                if e.args and e.args[0] == _E.EAGAIN and self._t == 0:
+                if self._again(e):
                     return out or None
                 raise
             if not peek:
                 break
             i = peek.find(b"\n")
-            take = i + 1 if i >= 0 else len(peek)
-            out += self.recv(take)
+            out += self.recv(i + 1 if i >= 0 else len(peek))
             if i >= 0 or self._t == 0:
                 break
         return out
 
     def write(self, buf, a=None, b=None):
         """write(buf), write(buf, max), write(buf, off, max): blocking writes all; non-blocking part or None."""
-        sk = self._sk
-        if _MP and sk is not None:
-            return sk.write(buf) if a is None else (sk.write(buf, a) if b is None else sk.write(buf, a, b))
         mv = memoryview(_mv(buf, a, b))
         self._live()
         n = len(mv)
@@ -600,7 +573,7 @@ class socket(_Base):
             try:
                 k += self.send(mv[k:] if k else mv)
             except OSError as e:
-                if e.args and e.args[0] == _E.EAGAIN and self._t == 0:
+                if self._again(e):
                     return k or None
                 raise
             if self._t == 0:

@@ -10,7 +10,6 @@ from ws2 import compat_tls  # noqa: E402
 _BIG = bytearray(32768)
 _IN = bytearray(4096)
 _PING = b"\x55" * 64
-_hdr = bytearray(5)
 _socks = []
 _TIMEOUTS = (errno.ETIMEDOUT, errno.EAGAIN)
 SIDES = (("raw", socket), ("ws2", compat))
@@ -26,15 +25,6 @@ def tcp(mod, port):
     k.setsockopt(_TCP[0], _TCP[1], 1)
     k.connect(addr_of(mod, port))
     return k
-
-
-def header(op, n):
-    _hdr[0] = op
-    _hdr[1] = (n >> 24) & 255
-    _hdr[2] = (n >> 16) & 255
-    _hdr[3] = (n >> 8) & 255
-    _hdr[4] = n & 255
-    return _hdr
 
 
 def figure(fid, maker):
