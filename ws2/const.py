@@ -145,6 +145,8 @@ SO_SSL_GET_CONNECTION_INFO = 0x5073000E
 SO_SSL_SET_PEERNAME = 0x9073000F  # REFERENCE 6.2 marks it unverified; IOC_IN chosen, as for every other SET
 # ws2 extension in the same family (tag 0x10, unused by sslsock.h): a server's certificate and key
 SO_SSL_SET_SERVER_CERT = 0x90730010
+# ws2 extension (tag 0x11): this socket's trusted CAs (PEM or DER bytes), instead of ws2.config(tls_ca_file=...)
+SO_SSL_SET_CA_CERTS = 0x90730011
 SSL_CAP_CLIENT = 1
 SSL_CAP_SERVER = 2
 SSL_CAP_CLIENT_AUTH = 4
