@@ -6,7 +6,10 @@ from ws2 import store
 from ws2.errors import WSAError, WSAEINVAL
 
 _FILE = "settings"
-_DEFAULTS = {"dns_servers": [], "dns_timeout_ms": 2000, "hosts": {}, "tls_ca_file": "", "max_sockets": 0}
+_DEFAULTS = {"dns_servers": [], "dns_timeout_ms": 2000, "hosts": {}, "tls_ca_file": "", "max_sockets": 0,
+             "capture": {}, "faults": {}}
+# Settings of optional layers, checked by the layer's own module (imported only to check them).
+_CHECKERS = {"capture": "providers.capsink", "faults": "providers.faultplan"}
 # What a good value looks like, for the error message (one string: stays in flash when frozen).
 _SHAPES = """dns_servers a list of (numeric ip, port 1-65535)
 hosts a dict of name -> numeric address
@@ -41,6 +44,12 @@ def validate(key, value):
     """Return value normalised for key, or raise WSAEINVAL saying what is wrong."""
     if not isinstance(key, str) or key not in _DEFAULTS:
         raise WSAError(WSAEINVAL, "unknown setting %r (known: %s)" % (key, ", ".join(sorted(_DEFAULTS))))
+    if key in _CHECKERS:
+        try:
+            m = __import__(_CHECKERS[key], None, None, ["check"])
+        except ImportError:
+            raise WSAError(WSAEINVAL, "setting %s needs %s, which is not installed" % (key, _CHECKERS[key]))
+        return m.check(value)
     if key == "dns_servers":
         ok = isinstance(value, (list, tuple)) and all(_is_server(a) for a in value)
         if ok:
