@@ -2,13 +2,15 @@
 # MIT licence; part of ws2 for MicroPython.
 #
 # The ring is two plain pcap files of at most kb/2 KB each, FILE and FILE.1:
-# records are appended to FILE (one write per record, flushed), and when FILE
-# would pass its half the older FILE.1 is removed and FILE becomes FILE.1.
-# So the capture never takes more than kb KB of flash, keeps the newest
-# kb/2..kb KB of traffic, and each file is a valid pcap at every moment but
-# the last record's write: a reset leaves files any pcap reader opens (a
-# record cut by a power loss is at the end, where readers stop).
-# `python -m firmware capture` fetches both and joins them.
+# a capture starts FILE afresh and appends records to it (flushed after each
+# event); when the file in use would pass its half, writing moves to the
+# other one, which starts afresh (no rename: it is not atomic on FAT, and
+# not every VFS has it). So the capture never takes more than kb KB of flash,
+# keeps the newest kb/2..kb KB of traffic, and each file is a valid pcap at
+# every moment but the last record's write: a reset leaves files any pcap
+# reader opens (a record cut by a power loss is at the end, where readers
+# stop). `python -m firmware capture` fetches both and joins them in the
+# order of their first timestamps.
 import os
 
 from providers import pcap
@@ -67,29 +69,24 @@ class Ring:
         self.half = kb * 512
         self.f = None
         self.size = 0
-        self._new()
+        self.name = None
+        self._new(self.path)
 
-    def _new(self):
-        # FILE becomes FILE.1 (the older half); a fresh FILE starts with the pcap header.
+    def _new(self, name=None):
+        # Start the other file of the two afresh (FILE at the start of a capture) with the pcap header.
         if self.f is not None:
             self.f.close()
             self.f = None
-        old = self.path + ".1"
-        try:
-            os.remove(old)
-        except OSError:
-            pass
-        try:
-            os.rename(self.path, old)
-        except OSError:
-            pass
+        if name is None:
+            name = self.path + ".1" if self.name == self.path else self.path
+        self.name = name
         d = self.path[: self.path.rfind("/")]
         if d:
             try:
                 os.mkdir(d)
             except OSError:
                 pass
-        self.f = open(self.path, "wb")
+        self.f = open(name, "wb")
         hdr = pcap.file_header(self.snap)
         self.f.write(hdr)
         self.f.flush()

@@ -49,6 +49,7 @@ _NAME = "capture"
 _sink = None  # where records go while a capture runs; None: not capturing
 _seen = None  # the ws2.config capture settings last applied
 _snap = 0  # frame bytes kept per record (0: all)
+_ephemeral = [49152]  # the next made-up local port
 _stats = [0, 0, 0]  # records written, bytes written, records lost (sink failed)
 _starts = 0
 
@@ -69,6 +70,7 @@ class _Cap(layer.Sock):
         self.active = True  # the board connected (False: accepted)
         self.tcp = None  # pcap.Tcp once connected and seen
         self.peer = None  # (packed address, port) of a connected datagram socket
+        self.local = None  # our (packed address, port) as recorded
 
 
 def _emit(recs):
@@ -102,8 +104,11 @@ def _pack(host):
 
 
 def _local(c, peer):
-    # Our (packed address, port); an unspecified address (a UDP socket that never connected) is
-    # replaced by the address the peer was reached at: loopback for a loopback peer, else the board's.
+    # Our (packed address, port), kept for the socket's life. An unspecified address (a UDP socket that
+    # never connected) becomes the address the peer was reached at: loopback for a loopback peer, else
+    # the board's; port 0 (MicroPython's getsockname after an implicit bind) a made-up ephemeral port.
+    if c.local is not None:
+        return c.local
     name = c.lt[_WSP_GETSOCKNAME](c.lc)
     a = _pack(name[0])
     if not any(a):
@@ -111,7 +116,12 @@ def _local(c, peer):
             a = b"\x7f\x00\x00\x01" if peer[0] == 127 else _board_ip(a)
         elif peer == b"\x00" * 15 + b"\x01":
             a = peer
-    return a, name[1]
+    port = name[1]
+    if not port:
+        port = _ephemeral[0]
+        _ephemeral[0] = port + 1 if port < 65535 else 49152
+    c.local = (a, port)
+    return c.local
 
 
 def _board_ip(a):
@@ -143,7 +153,8 @@ def _bytes(buffers, n):
     # The first n bytes of what a call sent or received (a buffer or a list of them).
     if isinstance(buffers, (list, tuple)):
         return b"".join(bytes(b) for b in buffers)[:n]
-    return bytes(memoryview(buffers)[:n])
+    mv = memoryview(buffers)  # no copy: the records are made before the call returns
+    return mv[:n] if n < len(mv) else mv
 
 
 def _stream(c, outbound, data):

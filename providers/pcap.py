@@ -56,12 +56,18 @@ def cut(rec, snap):
 
 
 def _sum16(data, acc=0):
-    # RFC 1071 ones'-complement sum of big-endian 16-bit words, folded to 16 bits.
+    # RFC 1071 ones'-complement sum of big-endian 16-bit words, folded to 16 bits; 32 words at a
+    # time, so a full segment allocates small tuples, not one of 730 items.
     n = len(data)
     if n & 1:
-        acc += data[n - 1] << 8
         n -= 1
-    acc += sum(struct.unpack(">%dH" % (n >> 1), data[:n])) if n else 0
+        acc += data[n] << 8
+    i = 0
+    while n - i >= 64:
+        acc += sum(struct.unpack_from(">32H", data, i))
+        i += 64
+    if n > i:
+        acc += sum(struct.unpack_from(">%dH" % ((n - i) >> 1), data, i))
     while acc >> 16:
         acc = (acc & 0xFFFF) + (acc >> 16)
     return acc
@@ -98,6 +104,8 @@ def frame(ts_us, outbound, src, dst, proto, sport, dport, payload=b"", seq=0, ac
     src and dst are packed addresses (4 or 16 bytes); outbound chooses which
     MAC is the source (the board's side or the peer's).
     """
+    if not isinstance(payload, bytes):
+        payload = bytes(payload)  # MicroPython's join takes bytes only
     l4 = _l4(proto, src, dst, sport, dport, payload, seq, ack, flags)
     ln = len(l4) + len(payload)
     if len(src) == 4:
