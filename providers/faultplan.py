@@ -11,7 +11,8 @@
 #               at most this many bytes per stream send/recv call (short writes, short reads)
 #   fail        [[kind, n, what], ...]: the n-th call (from 1) of kind (connect, accept, send, recv, sendto,
 #               recvfrom) fails with the WSA error what, or, for what as a string, gets that fault:
-#               drop/dup/corrupt/truncate/reorder/delay on a datagram, "close" (the peer closes) on a stream
+#               drop/dup/corrupt/truncate/reorder/delay on a datagram; on a stream "close" (the peer closes)
+#               or "corrupt" (one bit of what that recv got)
 #   stall_connect_ms
 #               connect waits this long, then fails with WSAETIMEDOUT
 #   close_after the peer closes a stream after this many bytes received

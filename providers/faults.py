@@ -250,7 +250,8 @@ def _recv_stream(c, p, buffers, flags, ov, cr, tid):
         raise WSAError(c.err, "faults: the connection was ended by an injected error")
     if c.eof:
         return (0 if not isinstance(buffers, int) else b""), 0
-    if not peek and _pre(c, p, "recv") == "close":
+    act = None if peek else _pre(c, p, "recv")
+    if act == "close":
         _peer_close(c, p)
         return (0 if not isinstance(buffers, int) else b""), 0
     want = _size(buffers)
@@ -275,7 +276,15 @@ def _recv_stream(c, p, buffers, flags, ov, cr, tid):
             buffers = n
     r = c.lt[_WSP_RECV](c.lc, buffers, flags, ov, cr, tid)
     if not peek:
-        c.rx += r[0] if isinstance(r[0], int) else len(r[0])
+        got = r[0] if isinstance(r[0], int) else len(r[0])
+        c.rx += got
+        if act == "corrupt" and got:  # one bit of what arrived, as a bad link would
+            p.note("corrupt")
+            if isinstance(r[0], int):
+                mv = memoryview(buffers if not isinstance(buffers, (list, tuple)) else buffers[0])
+                mv[:1] = p.corrupt(bytes(mv[:1]))
+            else:
+                r = p.corrupt(r[0]), r[1]
     return r
 
 
@@ -313,9 +322,13 @@ def _send_dgram(c, p, data, flags, addr, act):
     acts = p.dgram(True)
     if act is not None and act not in acts:
         acts.append(act)
-    n = len(data)
+    if "drop" in acts:
+        acts = ["drop"]  # a lost datagram has nothing else happen to it
+    elif "reorder" in acts and c.out is not None:
+        acts.remove("reorder")  # one held back at a time
     for k in acts:
         p.note(k)
+    n = len(data)
     if "drop" in acts:
         return n
     if "corrupt" in acts:
@@ -324,16 +337,22 @@ def _send_dgram(c, p, data, flags, addr, act):
         data = p.truncate(data)
     if "delay" in acts:
         _sleep_ms(p.spec["delay_ms"])
-    if "reorder" in acts and c.out is None:
-        c.out = (data, addr)  # goes out after the next datagram
+    copies = 2 if "dup" in acts else 1
+    if "reorder" in acts:
+        c.out = (data, addr, copies)  # goes out after the next datagram
         return n
-    _lower_send(c, data, flags, addr)
-    if "dup" in acts:
+    for _ in range(copies):
         _lower_send(c, data, flags, addr)
+    _flush_out(c)
+    return n
+
+
+def _flush_out(c):
+    # Send the datagram held back for reorder.
     if c.out is not None:
         held, c.out = c.out, None
-        _lower_send(c, held[0], flags, held[1])
-    return n
+        for _ in range(held[2]):
+            _lower_send(c, held[0], 0, held[1])
 
 
 def _due(c, now):
@@ -347,6 +366,7 @@ def _due(c, now):
 
 def _recv_dgram(c, p, buffers, flags, kind):
     # -> (what recv returns, flags, source address)
+    _flush_out(c)  # a datagram held back for reorder goes once the application waits for answers
     peek = flags & _MSG_PEEK
     block = _blocking(c, flags)
     while True:
@@ -376,6 +396,8 @@ def _recv_dgram(c, p, buffers, flags, kind):
         acts = p.dgram(False)
         if act is not None and act not in acts:
             acts.append(act)
+        if "drop" in acts:
+            acts = ["drop"]
         for k in acts:
             p.note(k)
         if "drop" in acts:
