@@ -145,10 +145,13 @@ class Tcp:
 
     def _seg(self, ts, outbound, flags, payload=b""):
         self.ip_id += 1
+        ack = self.ack if outbound else self.seq
+        if not flags & ACK:
+            ack = 0  # a bare SYN acknowledges nothing (readers flag a stray number)
         if outbound:
-            return frame(ts, True, self.la, self.pa, _PROTO_TCP, self.lp, self.pp, payload, self.seq, self.ack, flags,
+            return frame(ts, True, self.la, self.pa, _PROTO_TCP, self.lp, self.pp, payload, self.seq, ack, flags,
                          self.ip_id)
-        return frame(ts, False, self.pa, self.la, _PROTO_TCP, self.pp, self.lp, payload, self.ack, self.seq, flags,
+        return frame(ts, False, self.pa, self.la, _PROTO_TCP, self.pp, self.lp, payload, self.ack, ack, flags,
                      self.ip_id)
 
     def open(self, ts, active):
