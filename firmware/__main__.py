@@ -255,7 +255,7 @@ def _parser():
                    help="fewer repetitions and bytes (CI smoke run, under a minute); every figure is still produced")
     c.add_argument("--reps", type=int, metavar="N", help="repetitions per figure (default 9, quick 3)")
     c.add_argument("--only", metavar="PARTS",
-                   help="comma-separated parts to run: ram, alloc, tcp, udp, events, dns, tls, profile, flash "
+                   help="comma-separated parts to run: ram, alloc, tcp, udp, events, dns, tls, profile, layers, flash "
                         "(default: all)")
     return p
 
