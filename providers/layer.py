@@ -42,9 +42,11 @@ def lower_of(info, name):
 
     nxt = chain[1]
     e = catalog.by_id(nxt)
+    # A chain ends at a base entry (chain length 1); every step before it is a layered entry (length 0).
     if e is None or (len(e[catalog.I_CHAIN]) == 1) != (len(chain) == 2):
-        raise WSAError(WSAEPROVIDERFAILEDINIT, "%s: chain %r of catalog entry %d is broken at entry %d"
-                       % (name, chain, info.catalog_entry_id, nxt))
+        raise WSAError(WSAEPROVIDERFAILEDINIT, "%s: protocol chain %r of catalog entry %d is broken: entry %d is %s"
+                       % (name, chain, info.catalog_entry_id, nxt, "no longer installed" if e is None else
+                          "not the kind of entry the chain needs there"))
     down = from_tuple(info.to_tuple())
     down.catalog_entry_id = nxt
     down.protocol_chain = chain[1:]
