@@ -16,7 +16,7 @@
 import time
 
 from providers import layer, pcap
-from ws2.errors import WSAError, WSAECONNABORTED, WSAECONNRESET, WSANOTINITIALISED
+from ws2.errors import WSAError, WSAECONNABORTED, WSAECONNRESET
 
 try:
     from micropython import const
@@ -43,7 +43,6 @@ _SIO_CAPTURE_START = const(0x98000010)
 _SIO_CAPTURE_STOP = const(0x38000011)
 _SIO_CAPTURE_FLUSH = const(0x38000012)
 _SIO_CAPTURE_STATUS = const(0x58000013)
-_VERSION = const(0x0202)
 _NAME = "capture"
 
 _sink = None  # where records go while a capture runs; None: not capturing
@@ -51,7 +50,7 @@ _seen = None  # the ws2.config capture settings last applied
 _snap = 0  # frame bytes kept per record (0: all)
 _ephemeral = [49152]  # the next made-up local port
 _stats = [0, 0, 0]  # records written, bytes written, records lost (sink failed)
-_starts = 0
+_starts = layer.Starts("ws2 packet capture layer")
 
 
 def _now():
@@ -351,12 +350,8 @@ def WSPSelect(r, w, x, ms):
 
 
 def WSPCleanup():
-    """Drop one WSPStartup reference; the last one closes the output."""
-    global _starts
-    if _starts <= 0:
-        raise WSAError(WSANOTINITIALISED)
-    _starts -= 1
-    if not _starts:
+    """Drop one WSPStartup reference, the last one closes the output."""
+    if not _starts.stop():
         stop()
     return 0
 
@@ -368,9 +363,4 @@ _TABLE = layer.table({0: WSPAccept, 5: WSPCleanup, 6: WSPCloseSocket, 7: WSPConn
 
 def WSPStartup(version, info, upcalls):
     """Provider entry point: returns ((version, high_version, description), proc table)."""
-    global _starts
-    if (version & 0xFF) < 2:
-        raise WSAError(10092)  # WSAVERNOTSUPPORTED
-    layer.up = upcalls
-    _starts += 1
-    return (_VERSION, _VERSION, "ws2 packet capture layer"), _TABLE
+    return _starts.start(version, upcalls, _TABLE)

@@ -16,7 +16,6 @@
 # select, pass-through slots) is providers/layer.py; this module adds the
 # counting on top.
 from providers import layer
-from ws2.errors import WSAError, WSANOTINITIALISED
 
 try:
     from micropython import const
@@ -33,11 +32,10 @@ _WSP_SEND = const(23)
 _WSP_SENDTO = const(25)
 _WSP_SOCKET = const(28)
 _MSG_PEEK = const(0x2)
-_VERSION = const(0x0202)
 
 # What went through the layer since it was loaded (the tests read these).
 stats = {"sockets": 0, "sent": 0, "received": 0}
-_starts = 0
+_starts = layer.Starts("ws2 example counting layer")
 
 
 def lower_of(info):
@@ -110,10 +108,7 @@ def WSPSelect(r, w, x, ms):
 
 def WSPCleanup():
     """Drop one WSPStartup reference."""
-    global _starts
-    if _starts <= 0:
-        raise WSAError(WSANOTINITIALISED)
-    _starts -= 1
+    _starts.stop()
     return 0
 
 
@@ -125,9 +120,4 @@ _TABLE = layer.table({0: WSPAccept, 5: WSPCleanup, 6: WSPCloseSocket, 19: WSPRec
 
 def WSPStartup(version, info, upcalls):
     """Provider entry point: returns ((version, high_version, description), proc table)."""
-    global _starts
-    if (version & 0xFF) < 2:
-        raise WSAError(10092)  # WSAVERNOTSUPPORTED
-    layer.up = upcalls
-    _starts += 1
-    return (_VERSION, _VERSION, "ws2 example counting layer"), _TABLE
+    return _starts.start(version, upcalls, _TABLE)

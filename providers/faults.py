@@ -19,7 +19,7 @@
 import time
 
 from providers import faultplan, layer
-from ws2.errors import WSAError, WSAECONNRESET, WSAETIMEDOUT, WSAEWOULDBLOCK, WSANOTINITIALISED
+from ws2.errors import WSAError, WSAECONNRESET, WSAETIMEDOUT, WSAEWOULDBLOCK
 
 try:
     from micropython import const
@@ -50,12 +50,11 @@ _SIO_FAULTS_SET = const(0x98000020)
 _SIO_FAULTS_GET = const(0x58000021)
 _SIO_FAULTS_PEER_CLOSE = const(0x98000022)
 _SLICE_MS = const(20)
-_VERSION = const(0x0202)
 _NAME = "faults"
 
 _seen = None  # the ws2.config faults setting the plans below were made from
 _plans = {}  # key ("entry id" or "*") -> the chain's shared Plan
-_starts = 0
+_starts = layer.Starts("ws2 fault injection layer")
 
 
 def _ticks():
@@ -505,10 +504,7 @@ def WSPSelect(r, w, x, ms):
 
 def WSPCleanup():
     """Drop one WSPStartup reference."""
-    global _starts
-    if _starts <= 0:
-        raise WSAError(WSANOTINITIALISED)
-    _starts -= 1
+    _starts.stop()
     return 0
 
 
@@ -519,9 +515,4 @@ _TABLE = layer.table({0: WSPAccept, 5: WSPCleanup, 6: layer.close, 7: WSPConnect
 
 def WSPStartup(version, info, upcalls):
     """Provider entry point: returns ((version, high_version, description), proc table)."""
-    global _starts
-    if (version & 0xFF) < 2:
-        raise WSAError(10092)  # WSAVERNOTSUPPORTED
-    layer.up = upcalls
-    _starts += 1
-    return (_VERSION, _VERSION, "ws2 fault injection layer"), _TABLE
+    return _starts.start(version, upcalls, _TABLE)

@@ -5,7 +5,7 @@
 # provider down a chain through the router, make the lower socket with the
 # protocol info advanced one step, wrap it in our context with our own
 # handle, and pass every call we do not change straight down.
-from ws2.errors import WSAError, WSAEINVAL, WSAEOPNOTSUPP, WSAEPROVIDERFAILEDINIT
+from ws2.errors import WSAError, WSAEINVAL, WSAEOPNOTSUPP, WSAEPROVIDERFAILEDINIT, WSANOTINITIALISED
 
 try:
     from micropython import const
@@ -18,7 +18,32 @@ except ImportError:
 _WSP_CLOSESOCKET = const(6)
 _WSP_SELECT = const(22)
 _WSP_SOCKET = const(28)
+_VERSION = const(0x0202)
 up = None  # ws2.upcalls, set by the first layer's WSPStartup
+
+
+class Starts:
+    """A layer's WSPStartup count: start() answers WSPStartup, stop() counts a WSPCleanup down."""
+
+    def __init__(self, description):
+        self.n = 0
+        self.description = description
+
+    def start(self, version, upcalls, table):
+        """WSPStartup: ((version, high_version, description), table), counted."""
+        global up
+        if (version & 0xFF) < 2:
+            raise WSAError(10092)  # WSAVERNOTSUPPORTED
+        up = upcalls
+        self.n += 1
+        return (_VERSION, _VERSION, self.description), table
+
+    def stop(self):
+        """WSPCleanup: one reference less; returns how many are left (0: do the real teardown)."""
+        if self.n <= 0:
+            raise WSAError(WSANOTINITIALISED)
+        self.n -= 1
+        return self.n
 
 
 class Sock:

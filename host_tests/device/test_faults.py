@@ -58,6 +58,17 @@ def live_handles():
     return sum(1 for h in handles.live if h > 0)
 
 
+def _until_quiet(s):
+    # The datagrams that arrive until the receive timeout.
+    got = []
+    while True:
+        try:
+            got.append(ws2.recvfrom(s, 64)[0])
+        except ws2.WSAError as e:
+            assert e.errno == ws2.WSAETIMEDOUT, e
+            return got
+
+
 def _udp_run(env, seed):
     # 20 datagrams out through a plan on this socket; what came back, and the plan's counts.
     s = ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0)
@@ -66,13 +77,7 @@ def _udp_run(env, seed):
                                           "truncate": 100, "reorder": 150})
     for i in range(20):
         assert ws2.sendto(s, b"datagram %02d" % i, (env.host_ip, env.udp_echo_port)) == 11
-    got = []
-    while True:
-        try:
-            got.append(ws2.recvfrom(s, 64)[0])
-        except ws2.WSAError as e:
-            assert e.errno == ws2.WSAETIMEDOUT, e
-            break
+    got = _until_quiet(s)
     counts = ws2.WSAIoctl(s, ws2.SIO_FAULTS_GET)
     ws2.closesocket(s)
     return got, counts
@@ -105,13 +110,7 @@ def test_received_datagram_faults(env):
                                                        ["recvfrom", 4, "delay"]], "delay_ms": 50})
         for i in range(4):
             ws2.sendto(s, b"d%d" % i, (env.host_ip, env.udp_echo_port))
-        got = []
-        while True:
-            try:
-                got.append(ws2.recvfrom(s, 64)[0])
-            except ws2.WSAError as e:
-                assert e.errno == ws2.WSAETIMEDOUT, e
-                break
+        got = _until_quiet(s)
         # d0 dropped; d2 twice; d3 held back 50 ms (still delivered)
         assert got == [b"d1", b"d2", b"d2", b"d3"], got
         assert ws2.WSAIoctl(s, ws2.SIO_FAULTS_GET) == {"drop": 1, "dup": 1, "delay": 1}
