@@ -281,3 +281,34 @@ def test_ring_stays_bounded_and_survives_a_reset(device, tcp_echo, host_ip, tmp_
     # a record cut at the end (a reset while writing) is left out, the rest still reads
     cut = data + struct.pack("<IIII", 1, 0, 100, 100) + b"x" * 10
     assert len(capture.records(cut)[0]) == len(recs)
+
+
+def test_capture_streamed_to_the_host(device, udp_echo, host_ip):
+    # The host listens; the board sends the pcap header, then each record as it happens.
+    ls = socket.socket()
+    ls.bind((host_ip, 0))
+    ls.listen(1)
+    ls.settimeout(30)
+    got = []
+
+    def take():
+        c, _ = ls.accept()
+        with c:
+            got.append(_read_all(c))
+
+    t = threading.Thread(target=take, daemon=True)
+    t.start()
+    mod = _upload(device, __import__("pathlib").Path(SCENARIOS), "layer_scenarios")
+    device.soft_reset()
+    try:
+        _run(device, "import ws2, %s as L\nL.install(over=[1002])\nws2.config(capture={'to': [%r, %d]})\n"
+                     "ws2.WSAStartup(0x0202)" % (mod, host_ip, ls.getsockname()[1]))
+        u = device.eval("L.udp_echo(%r, %d, 3)" % (host_ip, udp_echo.port))
+    finally:
+        _run(device, "ws2.WSACleanup()\nL.finish()")  # the last cleanup unloads the layer: the stream ends
+    t.join(30)
+    ls.close()
+    assert got, "the board never connected"
+    pkts = _packets(got[0])
+    sent = [bytes(x.data) for _, ip, x in pkts if isinstance(x, dpkt.udp.UDP) and x.dport == udp_echo.port]
+    assert sent == [p[0] for p in u[2]]

@@ -159,3 +159,13 @@ def test_fault_plan_is_reproducible_and_checked():
         assert e.value.errno == 10022
     with pytest.raises(WSAError):
         faultplan.check({"chain": {}})
+
+
+def test_capture_cli_has_help_and_needs_a_port(capsys):
+    from firmware.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["capture", "--help"])
+    assert "--seconds" in capsys.readouterr().out
+    assert main(["capture"]) == 1 or os.environ.get("PORT")
+    assert "needs --port" in capsys.readouterr().err or os.environ.get("PORT")
