@@ -67,6 +67,11 @@ class Ring:
         self.path = path or default_file()
         self.snap = snap or pcap.SNAPLEN
         self.half = kb * 512
+        try:  # never more than half of what the filesystem has free (the old files are rewritten in place)
+            st = os.statvfs(self.path[: self.path.rfind("/")] or "/")
+            self.half = max(_KB_MIN * 256, min(self.half, st[0] * st[4] // 4))
+        except (AttributeError, OSError):
+            pass
         self.f = None
         self.size = 0
         self.name = None

@@ -45,11 +45,21 @@ def validate(key, value):
     if not isinstance(key, str) or key not in _DEFAULTS:
         raise WSAError(WSAEINVAL, "unknown setting %r (known: %s)" % (key, ", ".join(sorted(_DEFAULTS))))
     if key in _CHECKERS:
+        import sys
+
+        name = _CHECKERS[key]
+        had = name in sys.modules
         try:
-            m = __import__(_CHECKERS[key], None, None, ["check"])
+            m = __import__(name, None, None, ["check"])
         except ImportError:
-            raise WSAError(WSAEINVAL, "setting %s needs %s, which is not installed" % (key, _CHECKERS[key]))
-        return m.check(value)
+            raise WSAError(WSAEINVAL, "setting %s needs %s, which is not installed" % (key, name))
+        try:
+            return m.check(value)
+        finally:
+            if not had:  # checking a setting must not keep the layer's code in RAM
+                from ws2.provider import drop_module
+
+                drop_module(name)
     if key == "dns_servers":
         ok = isinstance(value, (list, tuple)) and all(_is_server(a) for a in value)
         if ok:
