@@ -19,7 +19,8 @@ from ws2.errors import WSAError, WSAEINVAL
 _KB_MIN = 4
 _KB_MAX = 4096
 _DEFAULT_KB = 64
-_KEYS = "file kb to snap"
+_DEFAULT_FLUSH_MS = 250
+_KEYS = "file kb to snap flush_ms"
 
 
 def default_file():
@@ -42,7 +43,8 @@ def check(cfg):
     for k in cfg:
         if k not in _KEYS.split():
             raise WSAError(WSAEINVAL, "unknown capture setting %r (known: %s)" % (k, _KEYS))
-    out = {"file": cfg.get("file", ""), "kb": cfg.get("kb", _DEFAULT_KB), "to": cfg.get("to"), "snap": cfg.get("snap", 0)}
+    out = {"file": cfg.get("file", ""), "kb": cfg.get("kb", _DEFAULT_KB), "to": cfg.get("to"), "snap": cfg.get("snap", 0),
+           "flush_ms": cfg.get("flush_ms", _DEFAULT_FLUSH_MS)}
     if not isinstance(out["file"], str):
         _bad("file a path string", out["file"])
     kb = out["kb"]
@@ -57,6 +59,9 @@ def check(cfg):
     snap = out["snap"]
     if not isinstance(snap, int) or isinstance(snap, bool) or not 0 <= snap <= 65535:
         _bad("snap the payload bytes kept per packet, 0 (all) to 65535", snap)
+    f = out["flush_ms"]
+    if not isinstance(f, int) or isinstance(f, bool) or not 0 <= f <= 60000:
+        _bad("flush_ms the longest time records wait in RAM, 0 (flush every event) to 60000", f)
     return out
 
 

@@ -48,6 +48,7 @@ _NAME = "capture"
 _sink = None  # where records go while a capture runs; None: not capturing
 _seen = None  # the ws2.config capture settings last applied
 _snap = 0  # frame bytes kept per record (0: all)
+_flush = [0, 0]  # flush_ms of the settings, ticks of the last flush
 _ephemeral = [49152]  # the next made-up local port
 _stats = [0, 0, 0]  # records written, bytes written, records lost (sink failed)
 _starts = layer.Starts("ws2 packet capture layer")
@@ -84,7 +85,10 @@ def _emit(recs):
             s.write(r)
             _stats[0] += 1
             _stats[1] += len(r)
-        s.flush()
+        now = layer.ticks()
+        if layer.diff(now, _flush[1]) >= _flush[0]:  # flushing each event costs a filesystem sync
+            _flush[1] = now
+            s.flush()
     except Exception as e:  # flash gone, host gone: stop capturing, never fail the socket call
         _stats[2] += len(recs)
         _sink = None
@@ -196,6 +200,7 @@ def _apply(cfg):
         from providers import capsink
 
         _snap = cfg.get("snap", 0)
+        _flush[0] = cfg.get("flush_ms", 250)
         _sink = capsink.open_sink(cfg)
 
 

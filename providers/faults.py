@@ -16,8 +16,6 @@
 # WSAECONNABORTED, WSAENETDOWN) stays, so select reports the socket readable
 # and the router's FD_CLOSE carries the error. A stalled connect waits, then
 # fails with WSAETIMEDOUT. Every injected fault is counted (SIO_FAULTS_GET).
-import time
-
 from providers import faultplan, layer
 from ws2.errors import WSAError, WSAECONNRESET, WSAETIMEDOUT, WSAEWOULDBLOCK
 
@@ -55,32 +53,6 @@ _NAME = "faults"
 _seen = None  # the ws2.config faults setting the plans below were made from
 _plans = {}  # key ("entry id" or "*") -> the chain's shared Plan
 _starts = layer.Starts("ws2 fault injection layer")
-
-
-def _ticks():
-    try:
-        return time.ticks_ms()
-    except AttributeError:
-        return int(time.monotonic() * 1000)
-
-
-def _diff(a, b):
-    try:
-        return time.ticks_diff(a, b)
-    except AttributeError:
-        return a - b
-
-
-def _add(t, ms):
-    try:
-        return time.ticks_add(t, ms)
-    except AttributeError:
-        return t + ms
-
-
-def _sleep_ms(ms):
-    if ms > 0:
-        time.sleep(ms / 1000)
 
 
 class _F(layer.Sock):
@@ -221,9 +193,9 @@ def WSPConnect(c, addr, caller_data, callee_data, sqos, gqos):
         if ms:
             p.note("stall")
             if c.nb:
-                c.stall = _add(_ticks(), ms)
+                c.stall = layer.add(layer.ticks(), ms)
                 raise WSAError(WSAEWOULDBLOCK, "faults: connect stalled")
-            _sleep_ms(ms)
+            layer.sleep_ms(ms)
             raise WSAError(WSAETIMEDOUT, "faults: connect stalled for %d ms" % ms)
     return c.lt[_WSP_CONNECT](c.lc, addr, caller_data, callee_data, sqos, gqos)
 
@@ -335,7 +307,7 @@ def _send_dgram(c, p, data, flags, addr, act):
     if "truncate" in acts:
         data = p.truncate(data)
     if "delay" in acts:
-        _sleep_ms(p.spec["delay_ms"])
+        layer.sleep_ms(p.spec["delay_ms"])
     copies = 2 if "dup" in acts else 1
     if "reorder" in acts:
         c.out = (data, addr, copies)  # goes out after the next datagram
@@ -358,7 +330,7 @@ def _due(c, now):
     # The first held datagram that may be delivered now, taken off the list; else None.
     for i in range(len(c.held)):
         h = c.held[i]
-        if _diff(now, h[0]) >= 0:
+        if layer.diff(now, h[0]) >= 0:
             return c.held.pop(i)
     return None
 
@@ -369,7 +341,7 @@ def _recv_dgram(c, p, buffers, flags, kind):
     peek = flags & _MSG_PEEK
     block = _blocking(c, flags)
     while True:
-        now = _ticks()
+        now = layer.ticks()
         h = _due(c, now)
         if h is not None:
             if peek:
@@ -377,7 +349,7 @@ def _recv_dgram(c, p, buffers, flags, kind):
             return _give(buffers, h[1]), 0, h[2]
         if c.held and block:
             # Something is held back: wait below only until it is due.
-            wait = min(_diff(x[0], now) for x in c.held)
+            wait = min(layer.diff(x[0], now) for x in c.held)
             if not c.lt[_WSP_SELECT]([c.lc], [], [], max(wait, 0))[0]:
                 continue
         elif c.held:
@@ -411,7 +383,7 @@ def _recv_dgram(c, p, buffers, flags, kind):
             if x[3]:  # a reordered datagram: this one has overtaken it
                 x[0] = now
         if "reorder" in acts or "delay" in acts:
-            c.held.append([_add(now, p.spec["delay_ms"]), data, addr, "reorder" in acts])
+            c.held.append([layer.add(now, p.spec["delay_ms"]), data, addr, "reorder" in acts])
             continue
         if "dup" in acts:
             c.held.append([now, data, addr, False])
@@ -441,7 +413,7 @@ def WSPRecvFrom(c, buffers, flags, ov, cr, tid):
 
 def WSPGetSockOpt(c, level, name):
     """SO_ERROR reports a stalled connect's WSAETIMEDOUT (once); everything else goes below."""
-    if level == _SOL_SOCKET and name == _SO_ERROR and c.stall is not None and _diff(_ticks(), c.stall) >= 0:
+    if level == _SOL_SOCKET and name == _SO_ERROR and c.stall is not None and layer.diff(layer.ticks(), c.stall) >= 0:
         c.stall = None
         c.err = WSAETIMEDOUT
         return WSAETIMEDOUT
@@ -472,12 +444,12 @@ def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
 
 def _forced(c, now):
     # Readable whatever the socket below says: an injected end, or a held datagram now due.
-    return c.eof or c.err or any(_diff(now, h[0]) >= 0 for h in c.held)
+    return c.eof or c.err or any(layer.diff(now, h[0]) >= 0 for h in c.held)
 
 
 def WSPSelect(r, w, x, ms):
     """Ask below, adding what the plans make ready (held datagrams, injected ends) and holding stalled connects."""
-    now = _ticks()
+    now = layer.ticks()
     extra_r = [c for c in r if _forced(c, now)]
     stalled = [c for c in w if c.stall is not None]
     if stalled:
@@ -486,18 +458,18 @@ def WSPSelect(r, w, x, ms):
         ms = 0
     for c in r:
         for h in c.held:
-            d = max(_diff(h[0], now), 0)
+            d = max(layer.diff(h[0], now), 0)
             ms = d if ms is None else min(ms, d)
     for c in stalled:
-        d = max(_diff(c.stall, now), 0)
+        d = max(layer.diff(c.stall, now), 0)
         ms = d if ms is None else min(ms, d)
     if r or w or x:
         got = layer.select([c for c in r if c not in extra_r], w, x, ms, _NAME)
     else:
-        _sleep_ms(ms or 0)
+        layer.sleep_ms(ms or 0)
         got = ([], [], [])
-    now = _ticks()
-    late = [c for c in stalled if _diff(now, c.stall) >= 0]
+    now = layer.ticks()
+    late = [c for c in stalled if layer.diff(now, c.stall) >= 0]
     return (got[0] + extra_r + [c for c in r if c not in extra_r and c not in got[0] and _forced(c, now)],
             got[1], got[2] + [c for c in late if c in x])
 

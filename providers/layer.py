@@ -5,6 +5,8 @@
 # provider down a chain through the router, make the lower socket with the
 # protocol info advanced one step, wrap it in our context with our own
 # handle, and pass every call we do not change straight down.
+import time
+
 from ws2.errors import WSAError, WSAEINVAL, WSAEOPNOTSUPP, WSAEPROVIDERFAILEDINIT, WSANOTINITIALISED
 
 try:
@@ -20,6 +22,36 @@ _WSP_SELECT = const(22)
 _WSP_SOCKET = const(28)
 _VERSION = const(0x0202)
 up = None  # ws2.upcalls, set by the first layer's WSPStartup
+
+
+def ticks():
+    """Milliseconds from the port's tick counter (CPython: monotonic)."""
+    try:
+        return time.ticks_ms()
+    except AttributeError:
+        return int(time.monotonic() * 1000)
+
+
+def diff(a, b):
+    """a - b of two ticks() values."""
+    try:
+        return time.ticks_diff(a, b)
+    except AttributeError:
+        return a - b
+
+
+def add(t, ms):
+    """ticks() value t moved on by ms."""
+    try:
+        return time.ticks_add(t, ms)
+    except AttributeError:
+        return t + ms
+
+
+def sleep_ms(ms):
+    """Sleep ms milliseconds (nothing for ms <= 0)."""
+    if ms > 0:
+        time.sleep(ms / 1000)
 
 
 class Starts:

@@ -105,8 +105,9 @@ def test_cut_keeps_the_original_length():
 
 def test_capture_settings_are_checked():
     assert capsink.check({}) == {}
-    assert capsink.check({"kb": 8}) == {"file": "", "kb": 8, "to": None, "snap": 0}
-    for bad in ({"kb": 2}, {"kb": True}, {"bogus": 1}, {"to": ["1.2.3.4"]}, {"snap": -1}, [], {"file": 3}):
+    assert capsink.check({"kb": 8}) == {"file": "", "kb": 8, "to": None, "snap": 0, "flush_ms": 250}
+    for bad in ({"kb": 2}, {"kb": True}, {"bogus": 1}, {"to": ["1.2.3.4"]}, {"snap": -1}, [], {"file": 3},
+                {"flush_ms": -1}):
         with pytest.raises(WSAError) as e:
             capsink.check(bad)
         assert e.value.errno == 10022
