@@ -52,6 +52,8 @@ def join(parts):
 
 def fetch(board, path=DEFAULT_PATH):
     """Read the ring's two files from a firmware.device.Board and return them joined."""
+    # A program stopped by Ctrl-C may still hold records in RAM: the running capture flushes them first.
+    board.exec("import sys\n_m = sys.modules.get('providers.capture')\nif _m:\n    _m.flush()\ndel _m")
     parts = []
     for p in (path + ".1", path):
         try:

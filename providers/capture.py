@@ -215,6 +215,12 @@ def _config():
         _apply(cfg)
 
 
+def flush():
+    """Push what waits in RAM to the output (SIO_CAPTURE_FLUSH; `make capture` calls it before fetching)."""
+    if _sink is not None:
+        _sink.flush()
+
+
 def stop():
     """Stop capturing and close the output (the files stay readable)."""
     global _sink
@@ -341,8 +347,7 @@ def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
         stop()
         return None
     if code == _SIO_CAPTURE_FLUSH:
-        if _sink is not None:
-            _sink.flush()
+        flush()
         return None
     if code == _SIO_CAPTURE_STATUS:
         return (_sink is not None, _stats[0], _stats[1], _stats[2])
