@@ -451,9 +451,13 @@ def WSPSelect(r, w, x, ms):
     """Ask below, adding what the plans make ready (held datagrams, injected ends) and holding stalled connects."""
     now = layer.ticks()
     extra_r = [c for c in r if _forced(c, now)]
-    stalled = [c for c in w if c.stall is not None]
+    # A stalled connect is neither writable nor failed below (nothing was asked of the socket below): it is
+    # answered here, failed once its time is up.
+    stalled = [c for c in w if c.stall is not None] + [c for c in x if c.stall is not None and c not in w]
     if stalled:
         w = [c for c in w if c.stall is None]
+        xs = x
+        x = [c for c in x if c.stall is None]
     if extra_r:
         ms = 0
     for c in r:
@@ -463,15 +467,16 @@ def WSPSelect(r, w, x, ms):
     for c in stalled:
         d = max(layer.diff(c.stall, now), 0)
         ms = d if ms is None else min(ms, d)
-    if r or w or x:
-        got = layer.select([c for c in r if c not in extra_r], w, x, ms, _NAME)
-    else:
+    rest = [c for c in r if c not in extra_r]
+    if rest or w or x:
+        got = layer.select(rest, w, x, ms, _NAME)
+    else:  # only held datagrams or stalled connects: wait for the first of them here
         layer.sleep_ms(ms or 0)
         got = ([], [], [])
     now = layer.ticks()
-    late = [c for c in stalled if layer.diff(now, c.stall) >= 0]
+    late = [c for c in stalled if layer.diff(now, c.stall) >= 0 and c in xs] if stalled else []
     return (got[0] + extra_r + [c for c in r if c not in extra_r and c not in got[0] and _forced(c, now)],
-            got[1], got[2] + [c for c in late if c in x])
+            got[1], got[2] + late)
 
 
 def WSPCleanup():
