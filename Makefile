@@ -26,7 +26,7 @@ export BOARD PORT HOST_IP
 
 .DEFAULT_GOAL := help
 .PHONY: help venv run test board repl bundle deploy list-boards clean firmware flash detect wifi package-json bench \
-	farm-deps farm-up farm-down farm-test
+	farm-deps farm-up farm-down farm-test capture tshark
 
 help: ## List the targets
 	@echo "ws2 for MicroPython - make targets (BOARD=$(BOARD), PORT=$(PORT)):"
@@ -42,7 +42,7 @@ venv: $(STAMP) ## Create .venv and install the pinned dependencies
 run: $(STAMP) ## The demo: virtual board (or PORT=...), deploy, catalog table, TCP echo through ws2
 	$(PY) -m firmware run --board $(BOARD)
 
-test: $(STAMP) farm-deps ## The whole suite (CPython unit tests + tests on the virtual board, or PORT=... for a real one)
+test: $(STAMP) farm-deps tshark ## The whole suite (CPython unit tests + tests on the virtual board, or PORT=... for a real one)
 	$(PY) -m pytest host_tests --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(MICROPYTHON),--micropython $(abspath $(MICROPYTHON))) $(PYTEST_ARGS)
 
 board: $(STAMP) ## Start a virtual board in the foreground with ws2 deployed; prints its /dev/pts/N
@@ -100,6 +100,15 @@ farm-down: $(STAMP) ## Stop the local labgrid farm and every process it started
 
 farm-test: $(STAMP) ## The HIL smoke suite through labgrid on PLACES=a,b in parallel (default: the local farm's places)
 	$(PY) -m firmware farm-test $(if $(PLACES),--places $(PLACES)) $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
+
+capture: $(STAMP) ## Fetch the capture layer's pcap from the board at PORT (SECONDS=.. of its program first) into build/capture/
+	$(PY) -m firmware capture --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(SECONDS),--seconds $(SECONDS))
+
+# tshark reads the capture layer's files in the tests; installed non-interactively when missing (Debian).
+tshark:
+	@command -v tshark >/dev/null || { echo "installing tshark (Debian package)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q tshark >/dev/null || \
+	  echo "tshark could not be installed: the tests that read captures with it skip"; }
 
 clean: ## Remove build/ (keeps .venv)
 	rm -rf build

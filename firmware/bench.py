@@ -63,6 +63,15 @@ FIGURES = (
     ("alloc_recv_into", "alloc", "heap allocated per recv_into 64 B (raw: readinto)", "B/call", "bytes"),
     ("alloc_sendto", "alloc", "heap allocated per sendto, 64 B UDP", "B/call", "bytes"),
     ("alloc_recvfrom", "alloc", "heap allocated per sendto + recvfrom pair, 64 B UDP", "B/call", "bytes"),
+    ("layer_capture_idle", "layers", "64 B TCP round trip through the capture layer, not capturing "
+                                     "(raw: a plain ws2 socket)", "µs", "time"),
+    ("layer_capture_on", "layers", "64 B TCP round trip through the capture layer, capturing to the flash ring "
+                                   "(raw: a plain ws2 socket)", "µs", "time"),
+    ("layer_faults_idle", "layers", "64 B TCP round trip through the faults layer, no plan (raw: a plain ws2 socket)",
+     "µs", "time"),
+    ("layer_ram_capture", "layers", "heap after importing the capture layer (capture, pcap, capsink, layer)", "B",
+     "bytes"),
+    ("layer_ram_faults", "layers", "heap after importing the faults layer (faults, faultplan)", "B", "bytes"),
     ("flash_bundle", "flash", "bundle of all device modules (.mpy) for this board's arch", "B", "bytes"),
     ("compat_rtt_64", "compat", "drop-in socket (ws2.compat): 64 B echo round trip", "µs", "time"),
     ("compat_bulk_4k", "compat", "drop-in socket: bulk send, 4 KB writes", "MB/s", "rate"),
@@ -76,7 +85,7 @@ FIGURES = (
 )
 FIGURE_IDS = tuple(f[0] for f in FIGURES)
 _OWN_PASS = ("ram_import_rom",)  # measured by a pass of their own (see run())
-ORDER = ("ram", "alloc", "tcp", "udp", "events", "dns", "tls", "compat", "profile")  # ram first: it wants a fresh board
+ORDER = ("ram", "alloc", "tcp", "udp", "events", "dns", "tls", "compat", "profile", "layers")  # ram first: a fresh board
 
 # The budgets (docs/testing.md): id, what, how compared, limit, unit
 # import_ram_rom: how boards ship ws2 (frozen, boards/*/manifest.py; ROMFS runs .mpy in place alike);
