@@ -184,12 +184,13 @@ def test_stalled_non_blocking_connect_reports_its_error(env):
     start([1001])
     try:
         s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-        ws2.WSAIoctl(s, ws2.SIO_FAULTS_SET, {"stall_connect_ms": 150})
+        # A stall long enough that a loaded machine still looks before it ends.
+        ws2.WSAIoctl(s, ws2.SIO_FAULTS_SET, {"stall_connect_ms": 1500})
         ws2.ioctlsocket(s, ws2.FIONBIO, 1)
         expect(ws2.WSAEWOULDBLOCK, ws2.connect, s, (env.host_ip, env.tcp_echo_port))
         r, w, x = ws2.select([], [s], [s], 0)
         assert (w, x) == ([], []), (w, x)  # not connected, not failed yet
-        r, w, x = ws2.select([], [s], [s], 5)
+        r, w, x = ws2.select([], [s], [s], 10)
         assert w == [] and x == [s], (w, x)  # failed, as a refused or timed-out connect reports
         assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_ERROR) == ws2.WSAETIMEDOUT
         ws2.closesocket(s)
