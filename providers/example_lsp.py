@@ -25,6 +25,7 @@ except ImportError:
 _WSP_ACCEPT = const(0)
 _WSP_ADDRESSTOSTRING = const(1)
 _WSP_CLOSESOCKET = const(6)
+_WSP_IOCTL = const(16)
 _WSP_RECV = const(19)
 _WSP_RECVFROM = const(21)
 _WSP_SELECT = const(22)
@@ -33,6 +34,7 @@ _WSP_SENDTO = const(25)
 _WSP_SOCKET = const(28)
 _WSP_STRINGTOADDRESS = const(29)
 _MSG_PEEK = const(0x2)
+_SIO_SET_SOCKET_HANDLE = const(0xD8000004)  # ws2's own (ws2/rehome)
 _VERSION = const(0x0202)
 
 # What went through the layer since it was loaded (the tests read these).
@@ -90,6 +92,24 @@ def WSPSocket(af, typ, proto, info, group, flags):
     """Create the lower socket through the chain, then our own handle over it."""
     table, down = lower_of(info)
     return _adopt(table, table[_WSP_SOCKET](af, typ, proto, down, group, flags), info.catalog_entry_id)
+
+
+def WSPAdoptSocket(lower_handle, info, handle):
+    """ws2 re-homing (ws2/rehome): our context over an open lower socket; it answers to handle."""
+    table, down = lower_of(info)
+    c = _Sock(table, lower_handle, info.catalog_entry_id)
+    c.handle = handle
+    stats["sockets"] += 1
+    return c
+
+
+def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
+    """Our handle moves when the socket is re-homed under another layer; other codes go down."""
+    if code == _SIO_SET_SOCKET_HANDLE:
+        old = c.handle
+        c.handle = in_data
+        return old
+    return c.lt[_WSP_IOCTL](c.lc, code, in_data, out_len, ov, cr, tid)
 
 
 def WSPAccept(c, condition, callback_data):
@@ -190,7 +210,7 @@ def WSPCleanup():
 _TABLE = (
     WSPAccept, _by_info(_WSP_ADDRESSTOSTRING), _down(2), _down(3), _unsupported, WSPCleanup,
     WSPCloseSocket, _down(7), _unsupported, _down(9), _down(10), _down(11), _down(12), _down(13),
-    _down(14), _down(15), _down(16), _down(17), _down(18), WSPRecv, _down(20), WSPRecvFrom, WSPSelect,
+    _down(14), _down(15), WSPIoctl, _down(17), _down(18), WSPRecv, _down(20), WSPRecvFrom, WSPSelect,
     WSPSend, _down(24), WSPSendTo, _down(26), _down(27), WSPSocket, _by_info(_WSP_STRINGTOADDRESS),
 )
 

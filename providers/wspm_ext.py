@@ -49,6 +49,7 @@ _FIONREAD = const(0x4004667F)
 _SIOCATMARK = const(0x40047307)
 _SIO_PUMP_SELECT = const(0x58000002)  # ws2's own: the pump's select entry (pump_select below)
 _SIO_SELECT_INTO = const(0x58000003)  # ws2's own: select's entry (select_into below)
+_SIO_SET_SOCKET_HANDLE = const(0xD8000004)  # ws2's own: re-homing gives this socket a new handle (ws2/rehome)
 
 # _Sock.state bits (as in wspm)
 _V6 = const(0x1)
@@ -1190,6 +1191,13 @@ def WSPIoctl(c, code, in_data, out_len):
         return pump_select, c
     if code == _SIO_SELECT_INTO:
         return select_into, c  # the same for ws2.select
+    if code == _SIO_SET_SOCKET_HANDLE:
+        # ws2.rehome put a layer over this socket: from now on it answers to the handle given.
+        if c.refs > 1 or type(in_data) is not int:
+            raise WSAError(WSAEOPNOTSUPP, "a shared socket keeps its handles")
+        old = c.handle
+        c.handle = in_data
+        return old
     if code == _SIOCATMARK:
         # TRUE when no urgent data waits (SO_OOBINLINE is off); only kernels have urgent data.
         if not _w._NATIVE_OOB or c.state & (_DGRAM | _DEAD) or not c.state & _CONNECTED:

@@ -199,6 +199,8 @@ SIO_ADDRESS_LIST_QUERY = 0x48000016
 SIO_BASE_HANDLE = 0x48000022
 # ws2-specific (IOC_OUT | IOC_VENDOR | 1): the native object select.poll/asyncio can wait on for a socket
 SIO_GET_POLLABLE = 0x58000001
+# ws2-specific (IOC_INOUT | IOC_VENDOR | 4): a provider's socket takes a new router handle, returns its old one
+SIO_SET_SOCKET_HANDLE = 0xD8000004
 
 # Network events
 FD_READ = 0x01
