@@ -63,6 +63,8 @@ _lookups = {}  # router lookup handle -> [[(NSProvider, provider handle)], index
 _memo = {}  # (host, port, family, type, proto, flags) -> (catalog entries, result tuple)
 _kinds_memo = {}  # (family, type, proto) -> (catalog entries, _kinds result)
 _int_t = int
+_catalog = None  # ws2.catalog, once getaddrinfo has used it
+_only = None  # (namespace catalog entries, id of the only enabled provider or None)
 _next_handle = 1
 
 
@@ -266,19 +268,17 @@ def _sockaddr(af, host, port):
 
 def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
     """Resolve host and service: [(family, type, proto, canonname, sockaddr)] (Winsock values)."""
-    prolog()
+    if not state.started:
+        prolog()
     t = _int_t
-    if family.__class__ is t and type.__class__ is t and proto.__class__ is t and flags.__class__ is t:
+    if _memo and family.__class__ is t and type.__class__ is t and proto.__class__ is t and flags.__class__ is t:
         try:
             m = _memo.get((host, port, family, type, proto, flags))
         except TypeError:  # an unhashable host or port: the checks below say what is wrong
             m = None
-        if m is not None:
-            from ws2 import catalog
-
-            if m[0] is catalog.entries:
-                state.set_last_error(0)
-                return list(m[1])
+        if m is not None and m[0] is _catalog.entries:
+            state.set_last_error(0)
+            return list(m[1])
     try:
         for v, what in ((family, "family"), (type, "type"), (proto, "proto"), (flags, "flags")):
             if not isinstance(v, int) or isinstance(v, bool):
@@ -344,8 +344,10 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
 
 def _kinds_of(family, type, proto):
     # (catalog entries, _kinds(...)) kept per filter while the catalog stays the same list.
+    global _catalog
     from ws2 import catalog
 
+    _catalog = catalog  # for the memo's check (loaded from here on)
     catalog.ensure()
     entries = catalog.entries
     k = (family, type, proto)
@@ -361,10 +363,12 @@ def _cached(host, fams):
     # The addresses of host from the namespace provider's cache alone ([(af, ip)]), or None: then a
     # full lookup. Only when one provider is enabled and loaded (the default: nspm) and it offers a
     # cache-only entry through NSPIoctl(None, SIO_NSP_CACHED, ...): fn(name, af) -> [ip] or None.
-    es = nscatalog.active(0)
-    if len(es) != 1:
-        return None
-    p = nsprovider.loaded.get(es[0][nscatalog.I_PROVIDER_ID])
+    global _only
+    o = _only
+    if o is None or o[0] is not nscatalog.entries:
+        es = nscatalog.active(0)
+        o = _only = (nscatalog.entries, es[0][nscatalog.I_PROVIDER_ID] if len(es) == 1 else None)
+    p = nsprovider.loaded.get(o[1]) if o[1] is not None else None
     if p is None:
         return None
     fn = getattr(p, "cached", None)
