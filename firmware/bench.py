@@ -41,12 +41,14 @@ FIGURES = (
     ("tcp_bulk_32k", "tcp", "TCP bulk send, 32 KB writes", "MB/s", "rate"),
     ("tcp_recv_4k", "tcp", "TCP bulk receive, 4 KB reads", "MB/s", "rate"),
     ("tcp_connect_close", "tcp", "connect + close to a host listener", "/s", "rate"),
+    ("socket_close", "tcp", "socket() + closesocket(), TCP, no connect (raw: socket() + close())", "µs", "time"),
     ("udp_64", "udp", "UDP echo, 64 B datagrams, 8 in flight", "dgram/s", "rate"),
     ("udp_1400", "udp", "UDP echo, 1,400 B datagrams, 8 in flight", "dgram/s", "rate"),
     ("select_1", "events", "select, 1 socket, none ready (raw: select.poll built per call)", "µs", "time"),
     ("select_8", "events", "select, 8 sockets, none ready (raw: select.poll built per call)", "µs", "time"),
     ("select_32", "events", "select, 32 sockets, none ready (raw: select.poll built per call)", "µs", "time"),
     ("eventselect_wake", "events", "WSAEventSelect wake-up on a 64 B echo (raw: poll)", "µs", "time"),
+    ("gai_numeric", "dns", "getaddrinfo, numeric host (raw: the port's getaddrinfo)", "µs", "time"),
     ("gai_port", "dns", "getaddrinfo, port resolver (ws2: nspm without a server)", "µs", "time"),
     ("gai_cold", "dns", "getaddrinfo, nspm cold: DNS query (raw: port resolver)", "µs", "time"),
     ("gai_warm", "dns", "getaddrinfo, nspm warm: cache (raw: port resolver)", "µs", "time"),
@@ -80,6 +82,11 @@ BUDGETS = (
     ("bundle", "frozen bundle (all device modules, .mpy)", "<=", 48 * 1024, "B"),
     ("rtt_overhead", "router overhead on a 64-byte echo round trip vs raw socket", "<=", 10, "%"),
     ("bulk", "bulk throughput vs raw socket (worst of 4 KB and 32 KB writes)", ">=", 95, "%"),
+    # The Winsock API's own calls against their raw equivalents (ws2 / raw medians): the figure of the same id.
+    ("socket_close", "socket() + closesocket() vs raw socket() + close()", "<=", 1.5, "×"),
+    ("select_1", "select on 1 socket vs raw select.poll", "<=", 1.5, "×"),
+    ("gai_numeric", "getaddrinfo of a numeric host vs the port's getaddrinfo", "<=", 1.5, "×"),
+    ("gai_warm", "getaddrinfo of a name in nspm's cache vs the port resolver", "<=", 2, "×"),
 )
 
 FULL = {"reps": 9, "rtt_n": 1000, "bulk_bytes": 4 << 20, "cc_n": 100, "udp_n": 800, "select_n": 400, "wake_n": 100,
@@ -280,6 +287,10 @@ def budgets(figures, flash):
             value = max(sizes.values()) if sizes else None
             note = ("largest of %s" % ", ".join("%s %d B" % kv for kv in sorted(sizes.items()))) if sizes else \
                 "no bundle built"
+        elif unit == "×":
+            f = figures[bid]
+            value = f["ratio"]
+            note = None if value is not None else f["missing"] or "raw side missing"
         elif bid == "rtt_overhead":
             r = figures["tcp_rtt_64"]["ratio"]
             value = None if r is None else (r - 1) * 100

@@ -220,9 +220,49 @@ def connect_close():
     measure(fid, runs)
 
 
+def socket_close():
+    fid = "socket_close"
+    n = _CC_N * 10
+
+    def make_raw():
+        sock = socket.socket
+        af = socket.AF_INET
+        st = socket.SOCK_STREAM
+
+        def run():
+            t = _us()
+            for _ in range(n):
+                sock(af, st).close()
+            return _diff(_us(), t) / n
+
+        run()
+        return run
+
+    def make_ws2():
+        sock = ws2.socket
+        shut = ws2.closesocket
+        af = ws2.AF_INET
+        st = ws2.SOCK_STREAM
+        pr = ws2.IPPROTO_TCP
+
+        def run():
+            t = _us()
+            for _ in range(n):
+                shut(sock(af, st, pr))
+            return _diff(_us(), t) / n
+
+        run()
+        return run
+
+    runs = []
+    attempt(fid, "raw", runs, make_raw)
+    attempt(fid, "ws2", runs, make_ws2)
+    measure(fid, runs)
+
+
 # The receive figure goes early: each recv(4096) needs 4 KB in one piece, which a heap that has seen
 # the send figures' churn next to ws2's modules may no longer have.
-for _step in (rtt, bulk_recv, lambda: bulk(4096), lambda: bulk(32768), connect_close):
+for _step in (rtt, bulk_recv, lambda: bulk(4096), lambda: bulk(32768), connect_close, socket_close):
     _step()
     while _socks:
         close(_socks.pop())
