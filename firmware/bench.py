@@ -8,7 +8,7 @@
 # Every script measures the raw `socket` module and ws2 side by side, with
 # their repetitions interleaved, and prints one "@R (kind, figure, side,
 # value)" line per result. Here those become figures (median and spread of
-# the repetitions, ratio ws2/raw), budget verdicts (DESIGN.md section 6),
+# the repetitions, ratio ws2/raw), budget verdicts (docs/testing.md),
 # build/bench/<BOARD>.json and a Markdown report. Nothing that cannot be
 # measured stops the run: it is reported as "missing: reason".
 import ast
@@ -71,7 +71,7 @@ FIGURE_IDS = tuple(f[0] for f in FIGURES)
 _OWN_PASS = ("ram_import_rom",)  # measured by a pass of their own (see run())
 ORDER = ("ram", "alloc", "tcp", "udp", "events", "dns", "tls", "profile")  # ram first: it wants a fresh board
 
-# DESIGN.md section 6: id, what, how compared, limit, unit
+# The budgets (docs/testing.md): id, what, how compared, limit, unit
 # import_ram_rom: how boards ship ws2 (frozen, boards/*/manifest.py; ROMFS runs .mpy in place alike);
 # import_ram: the same modules as .mpy files on the filesystem (/lib).
 BUDGETS = (
@@ -236,7 +236,7 @@ def finish(figures, scale):
 
 
 def budgets(figures, flash):
-    """The DESIGN.md budgets with the measured value and verdict each."""
+    """The budgets with the measured value and verdict each."""
     def ram_value(fid, extra):
         f = figures[fid]
         if f["missing"]:
@@ -393,7 +393,7 @@ def markdown(report):
         lines.append("| %s | %s | %s | %s | %s | %s |" % (
             _esc(f["title"]), f["unit"], _esc(_cell(f["raw"])), _esc(_cell(f["ws2"])), _esc(_compare(f)),
             _esc("; ".join(f["notes"]))))
-    lines += ["", "## Budgets (DESIGN.md section 6)", "", "| budget | limit | measured | verdict | note |",
+    lines += ["", "## Budgets (docs/testing.md)", "", "| budget | limit | measured | verdict | note |",
               "|---|---|---|---|---|"]
     for g in report["budgets"]:
         lim = "%s %s %s" % (g["op"], fmt(g["limit"]), g["unit"])

@@ -454,7 +454,7 @@ def resolve(name, qtype, flush=False):
 # -- the port's own resolver ----------------------------------------------------------------------
 
 def port_results(results, so):
-    """Turn the port's getaddrinfo results (any port's format, MICROPYTHON.md 1.3) into [(af, address)]."""
+    """Turn the port's getaddrinfo results (any port's format, docs/ports.md) into [(af, address)]."""
     out = []
     for r in results:
         sa = r[-1]

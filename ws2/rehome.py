@@ -9,7 +9,7 @@
 # catalog turns TLS on as on Windows CE, without every TCP socket paying for
 # ssllsp, and how the socket drop-in wraps a connected socket in TLS.
 #
-# Two ws2 SPI extensions make it (providers/README.md, "Re-homing"):
+# Two ws2 SPI extensions make it (docs/spi.md, "Re-homing"):
 #   the socket below answers WSPIoctl(ctx, SIO_SET_SOCKET_HANDLE, new) by
 #   taking the new handle as its own and returning the old one (it calls
 #   WPUCloseSocketHandle with it later);
