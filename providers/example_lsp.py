@@ -60,6 +60,31 @@ def WSPSocket(af, typ, proto, info, group, flags):
     return _adopt(table, table[_WSP_SOCKET](af, typ, proto, down, group, flags), info.catalog_entry_id)
 
 
+def WSPAdoptSocket(lower_handle, info, handle):
+    """ws2 re-homing (ws2/rehome): our context over an open lower socket; it answers to handle."""
+    table, down = lower_of(info)
+    c = _Sock(table, lower_handle, info.catalog_entry_id)
+    c.handle = handle
+    stats["sockets"] += 1
+    return c
+
+
+def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
+    """Our handle moves when the socket is re-homed under another layer; other codes go down."""
+    if code == _SIO_SET_SOCKET_HANDLE:
+        old = c.handle
+        c.handle = in_data
+        return old
+    return c.lt[_WSP_IOCTL](c.lc, code, in_data, out_len, ov, cr, tid)
+
+
+def WSPAdoptSocket(lower_handle, info, handle):
+    """ws2 re-homing (ws2/rehome): our context over an open lower socket; it answers to handle."""
+    c = layer.adopt_open(_Sock, lower_handle, info, handle, "the example layer")
+    stats["sockets"] += 1
+    return c
+
+
 def WSPAccept(c, condition, callback_data):
     """Accept below, and wrap the new lower socket as one of ours."""
     lh, addr = c.lt[_WSP_ACCEPT](c.lc, condition, callback_data)

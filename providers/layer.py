@@ -18,8 +18,10 @@ except ImportError:
 
 
 _WSP_CLOSESOCKET = const(6)
+_WSP_IOCTL = const(16)
 _WSP_SELECT = const(22)
 _WSP_SOCKET = const(28)
+_SIO_SET_SOCKET_HANDLE = const(0xD8000004)  # ws2's own (ws2/rehome, docs/spi.md "Re-homing")
 _VERSION = const(0x0202)
 up = None  # ws2.upcalls, set by the first layer's WSPStartup
 
@@ -127,6 +129,23 @@ def adopt(cls, table, lower_handle, entry_id):
     return c
 
 
+def adopt_open(cls, lower_handle, info, handle, name):
+    """WSPAdoptSocket of a layer (ws2 re-homing): a cls context over an open lower socket, answering to handle."""
+    table, _ = lower_of(info, name)
+    c = cls(table, lower_handle, info.catalog_entry_id)
+    c.handle = handle
+    return c
+
+
+def ioctl(c, code, in_data, out_len, ov, cr, tid):
+    """WSPIoctl of a pass-through layer: our handle moves when the socket is re-homed; other codes go down."""
+    if code == _SIO_SET_SOCKET_HANDLE:
+        old = c.handle
+        c.handle = in_data
+        return old
+    return c.lt[_WSP_IOCTL](c.lc, code, in_data, out_len, ov, cr, tid)
+
+
 def close(c):
     """Close the lower socket, then free our handle (even when the lower close fails)."""
     try:
@@ -181,11 +200,12 @@ def unsupported(*args):
 
 
 def table(over, name):
-    """A 30-slot proc table: over maps slot -> function; the socket slots pass down, 4 and 8 are refused."""
+    """A 30-slot proc table: over maps slot -> function; the socket slots pass down (WSPIoctl through ioctl),
+    4 and 8 are refused."""
     out = []
     for i in range(30):
         f = over.get(i)
         if f is None:
-            f = by_info(i, name) if i in (1, 29) else unsupported if i in (4, 8) else down(i)
+            f = by_info(i, name) if i in (1, 29) else unsupported if i in (4, 8) else ioctl if i == 16 else down(i)
         out.append(f)
     return tuple(out)

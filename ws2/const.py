@@ -210,6 +210,8 @@ SIO_CAPTURE_STATUS = 0x58000013  # out: (running, records, bytes, lost)
 SIO_FAULTS_SET = 0x98000020  # in: a plan dict (this socket only), {} (no faults here) or None (the chain's plan)
 SIO_FAULTS_GET = 0x58000021  # out: {fault: count} of the socket's plan
 SIO_FAULTS_PEER_CLOSE = 0x98000022  # in: 0 (the peer closes) or a WSA error (the connection ends with it)
+# ws2-specific (IOC_INOUT | IOC_VENDOR | 4): a provider's socket takes a new router handle, returns its old one
+SIO_SET_SOCKET_HANDLE = 0xD8000004
 
 # Network events
 FD_READ = 0x01
