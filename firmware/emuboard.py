@@ -120,11 +120,12 @@ class EmulatedBoard:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    def start(self, timeout=30):
+    def start(self, timeout=30, wait=True):
         """Power the board on and wait until its USB console is up; returns the serial device path.
 
         As on a real Pico, the boot banner stays in the firmware's USB buffer
         until the first input: a client sends Ctrl-C or Enter to get a prompt.
+        wait=False returns at once; input written before the console is up is held for it.
         """
         try:
             self._spawn()
@@ -133,12 +134,17 @@ class EmulatedBoard:
             raise EmulatorError("cannot start the emulator: %s" % e)
         self._thread = threading.Thread(target=self._relay, name="emuboard-relay", daemon=True)
         self._thread.start()
-        if not self._ready.wait(timeout):
+        if wait and not self._ready.wait(timeout):
             notes = "; ".join(self.notes[-3:])
             self.stop()
             raise EmulatorError("emulated %s: no USB console within %ss (image %s)%s"
                                 % (self.board["name"], timeout, self.image, (": " + notes) if notes else ""))
         return self.device
+
+    @property
+    def pid(self):
+        """The emulator's process id while it runs, else None."""
+        return self._proc.pid if self._proc else None
 
     def stop(self):
         """Power off: end the emulator (its flash file is kept up to date), close the pty."""
