@@ -17,8 +17,8 @@
 //   so input is queued here and fed as the FIFO drains; stdin is paused while
 //   the queue is long, which backs up the pipe and the pty up to the writer;
 // - input typed before USB enumeration is held until the host side is up;
-// - idle pacing: while the CPU sleeps (WFI/WFE), emulated time is not run
-//   ahead of the wall clock, so an idle board costs next to no host CPU.
+// - idle pacing: a CPU asleep (WFI/WFE) for longer than a few milliseconds
+//   sleeps in real time, so an idle board costs next to no host CPU.
 import fs from 'node:fs';
 import { RP2040, USBCDC } from 'rp2040js';
 
@@ -217,7 +217,7 @@ function main() {
     }
   }
   process.stdin.on('data', (chunk) => {
-    if (TRACE) note(`t=${(wallNanos()/1e6).toFixed(1)} sim=${(clock.nanos/1e6).toFixed(1)} in ${chunk.length} sleeping=${sleeping}`);
+    if (TRACE) note(`t=${(wallNanos()/1e6).toFixed(1)} sim=${(clock.nanos/1e6).toFixed(1)} in ${chunk.length} sleeping=${!!idleSince}`);
     queue.push(chunk);
     queued += chunk.length;
     if (queued >= QUEUE_HIGH && !paused) {
@@ -230,30 +230,36 @@ function main() {
   process.stdin.on('end', () => finish(0));
 
   // -- running ---------------------------------------------------------------------------
+  // A CPU asleep (WFI/WFE) until a moment at most IDLE_NS away skips to it at
+  // once, as rp2040js's own loop does (USB transfers, short polls: the board
+  // runs flat out). A longer sleep, or one with no alarm at all, is an idle
+  // board: that time passes in real time, costing the host no CPU, and input
+  // wakes it early. So time.sleep() takes real time and an idle REPL is cheap.
+  const IDLE_NS = 5e6;
   const clock = mcu.clock;
-  let timer = null; // the next run: a setImmediate, or a setTimeout while asleep
-  let sleeping = false;
+  let timer = null; // the next run: a setImmediate, or a setTimeout while idle
+  let idleSince = 0n; // hrtime when an idle sleep began, 0n when not idle
+  let idleFor = 0; // emulated nanoseconds that sleep may last
   let stopped = false;
-  let wallStart = process.hrtime.bigint();
-  let simStart = clock.nanos;
   function wallNanos() {
-    return Number(process.hrtime.bigint() - wallStart);
+    return Number(process.hrtime.bigint());
+  }
+  function endIdle() {
+    // The emulated clock moves on by the real time slept, up to the alarm that ends the sleep.
+    const slept = Number(process.hrtime.bigint() - idleSince);
+    idleSince = 0n;
+    clock.tick(Math.min(slept, idleFor));
   }
   function run() {
     timer = null;
-    sleeping = false;
+    if (idleSince) endIdle();
     for (let i = 0; i < SLICE && !stopped; i++) {
       if (core.waiting) {
-        const step = clock.nanosToNextAlarm;
-        const sim = clock.nanos - simStart;
-        const wall = wallNanos();
-        const until = clock.nextAlarm ? sim + step : Infinity; // emulated time the CPU sleeps until
-        if (until > wall + 1e6) {
-          // Asleep past the wall clock: let emulated time follow the wall
-          // clock, and wait in real time instead of jumping ahead.
-          if (wall > sim) clock.tick(wall - sim);
-          sleeping = true;
-          timer = setTimeout(run, Math.min((until - wall) / 1e6, 50));
+        const step = clock.nextAlarm ? clock.nanosToNextAlarm : Infinity;
+        if (step > IDLE_NS) {
+          idleSince = process.hrtime.bigint();
+          idleFor = step;
+          timer = setTimeout(run, Math.min(step / 1e6, 50));
           return;
         }
         clock.tick(step);
@@ -263,16 +269,12 @@ function main() {
       }
     }
     if (stopped) return;
-    // A busy CPU falls behind the wall clock; never let it "catch up" later.
-    const behind = wallNanos() - (clock.nanos - simStart);
-    if (behind > 0) simStart -= behind;
     feed();
     timer = setImmediate(run);
   }
   function wake() {
-    if (sleeping && !stopped) {
+    if (idleSince && !stopped) {
       clearTimeout(timer);
-      sleeping = false;
       timer = setImmediate(run);
     }
   }
