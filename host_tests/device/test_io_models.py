@@ -7,6 +7,12 @@ import ws2
 
 TIMEOUT = 120
 
+# The emulated RP2040 (docs/emulator.md) runs one core.
+BOARD_SKIP = {"RPI_PICO_W_EMU": {
+    'test_cancel_blocking_call_from_another_thread': "one emulated core: _thread.start_new_thread hangs",
+    'test_duplicated_socket_from_second_thread': "one emulated core: _thread.start_new_thread hangs",
+}}
+
 
 def _start():
     ws2.WSAStartup(0x0202)

@@ -9,6 +9,11 @@ import ws2
 
 TIMEOUT = 120
 
+# The emulated RP2040 (docs/emulator.md) runs one core.
+BOARD_SKIP = {"RPI_PICO_W_EMU": {
+    'test_two_threads_wait_at_once': "one emulated core: _thread.start_new_thread hangs",
+}}
+
 _MPY = sys.implementation.name == "micropython"
 _SOCKETS = 8
 _IDLE_WAKEUPS = 200

@@ -10,6 +10,12 @@ import ws2
 
 TIMEOUT = 120
 
+# The emulated RP2040 (docs/emulator.md) runs one core.
+BOARD_SKIP = {"RPI_PICO_W_EMU": {
+    'test_cancel_ends_a_long_select': "one emulated core: _thread.start_new_thread hangs",
+    'test_threads_select_and_wait_at_once': "one emulated core: _thread.start_new_thread hangs",
+}}
+
 _MPY = sys.implementation.name == "micropython"
 _SOCKETS = 8
 _CALLS = 200
