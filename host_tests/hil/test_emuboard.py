@@ -170,3 +170,23 @@ def test_what_is_missing_is_said(emu_files):
         emuboard.EmulatedBoard(BOARD, image="/nonexistent.uf2", bootrom=emu_files["bootrom"])
     assert "give FIRMWARE=" in emuboard.missing(None, emu_files["bootrom"])
     assert "give BOOTROM=" in emuboard.missing(emu_files["image"], None)
+
+
+def test_bench_heap_figures_on_the_32_bit_heap(emu_files, monkeypatch, tmp_path):
+    # `make bench BOARD=RPI_PICO_W_EMU`, its heap part: measured on the firmware's own heap, not halved.
+    from firmware import bench
+
+    monkeypatch.setenv("FIRMWARE", emu_files["image"])
+    monkeypatch.setenv("BOOTROM", emu_files["bootrom"])
+    lines = []
+    report = bench.run(BOARD, quick=True, only=["ram"], out=lines.append, out_dir=str(tmp_path))
+    assert report["board"]["word"] == 4 and report["emulated"] == os.path.basename(emu_files["image"])
+    f = report["figures"]
+    for fid in ("ram_import", "ram_per_socket", "ram_per_overlapped"):
+        assert f[fid]["ws2"] and f[fid]["ws2"].get("median", 0) > 0, (fid, f[fid])
+        assert f[fid].get("scaled") is None  # a 32-bit heap: nothing estimated
+    assert f["ram_per_socket"]["raw"].get("median", 0) > 0
+    assert f["max_sockets"]["ws2"].get("median", 0) >= 8
+    assert "no network" in f["ram_working_set"]["ws2"]["missing"]
+    text = (tmp_path / (BOARD + ".partial.md")).read_text()
+    assert "emulated RP2040" in text and "heap after import ws2 + wspm + nspm" in text
