@@ -277,12 +277,8 @@ def WSPSocket(af, typ, proto, info, group, flags):
     """Create a loopback TCP or UDP socket; 0 and FROM_PROTOCOL_INFO take the catalog entry's values."""
     if type(flags) is not int or flags & ~0xC1 or group:
         raise WSAError(WSAEINVAL, "no multipoint, no groups")
-    if af in (0, _FROM_PROTOCOL_INFO):
-        af = info.address_family
-    if typ in (0, _FROM_PROTOCOL_INFO):
-        typ = info.socket_type
-    if proto in (0, _FROM_PROTOCOL_INFO):
-        proto = info.protocol
+    af, typ, proto = [d if v in (0, _FROM_PROTOCOL_INFO) else v for v, d in
+                      ((af, info.address_family), (typ, info.socket_type), (proto, info.protocol))]
     if af != _AF_INET:
         raise WSAError(WSAEAFNOSUPPORT, "the loopback provider is IPv4 only")
     if typ not in (_SOCK_STREAM, _SOCK_DGRAM):
