@@ -186,7 +186,8 @@ def test_bench_heap_figures_on_the_32_bit_heap(emu_files, monkeypatch, tmp_path)
         assert f[fid]["ws2"] and f[fid]["ws2"].get("median", 0) > 0, (fid, f[fid])
         assert f[fid].get("scaled") is None  # a 32-bit heap: nothing estimated
     assert f["ram_per_socket"]["raw"].get("median", 0) > 0
-    assert f["max_sockets"]["ws2"].get("median", 0) >= 8
+    # UDP sockets open at once: the firmware's lwIP pool decides (4 in v1.27.0's RPI_PICO_W), the router adds no limit
+    assert f["max_sockets"]["ws2"].get("median", 0) == f["max_sockets"]["raw"].get("median") > 0
     assert "no network" in f["ram_working_set"]["ws2"]["missing"]
     text = (tmp_path / (BOARD + ".partial.md")).read_text()
     assert "emulated RP2040" in text and "heap after import ws2 + wspm + nspm" in text
