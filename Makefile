@@ -18,15 +18,28 @@ MICROPY_DIR ?=
 ERASE ?=
 DRY_RUN ?=
 ARGS ?=
+# The emulated board (BOARD=RPI_PICO_W_EMU, docs/emulator.md): a MicroPython rp2 image and the RP2040 bootrom.
+FIRMWARE ?=
+BOOTROM ?=
+RP2040JS := rp2040js@1.4.1
+NODE_STAMP := node_modules/.$(RP2040JS)
 PLACE ?=
 PLACES ?=
 FARM_BOARDS ?=
 export PLACE
 export BOARD PORT HOST_IP
+ifneq ($(FIRMWARE),)
+export FIRMWARE := $(abspath $(FIRMWARE))
+endif
+ifneq ($(BOOTROM),)
+export BOOTROM := $(abspath $(BOOTROM))
+endif
+# Targets that may start a board also install the emulator when npm is there (like .venv: first time only).
+EMU_DEPS := $(if $(shell command -v npm 2>/dev/null),$(NODE_STAMP))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test board repl bundle deploy list-boards clean firmware flash detect wifi package-json bench \
-	test-deps farm-deps farm-up farm-down farm-test capture
+.PHONY: help venv emu-deps run test board repl bundle deploy list-boards clean firmware flash detect wifi \
+	package-json bench test-deps farm-deps farm-up farm-down farm-test capture
 
 help: ## List the targets
 	@echo "ws2 for MicroPython - make targets (BOARD=$(BOARD), PORT=$(PORT)):"
@@ -39,16 +52,22 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP) ## Create .venv and install the pinned dependencies
 
-run: $(STAMP) ## The demo: virtual board (or PORT=...), deploy, catalog table, TCP echo through ws2
+$(NODE_STAMP):
+	npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error $(RP2040JS)
+	@touch $@
+
+emu-deps: $(NODE_STAMP) ## Install the RP2040 emulator (npm rp2040js, pinned) into node_modules for BOARD=RPI_PICO_W_EMU
+
+run: $(STAMP) $(EMU_DEPS) ## The demo: virtual board (or PORT=...), deploy, catalog table, TCP echo through ws2
 	$(PY) -m firmware run --board $(BOARD)
 
-test: $(STAMP) test-deps ## The whole suite (CPython unit tests + tests on the virtual board, or PORT=... for a real one)
+test: $(STAMP) $(EMU_DEPS) test-deps ## The whole suite (CPython unit tests + tests on the virtual board, or PORT=... for a real one)
 	$(PY) -m pytest host_tests --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(MICROPYTHON),--micropython $(abspath $(MICROPYTHON))) $(PYTEST_ARGS)
 
-board: $(STAMP) ## Start a virtual board in the foreground with ws2 deployed; prints its /dev/pts/N
+board: $(STAMP) $(EMU_DEPS) ## Start a virtual board in the foreground with ws2 deployed; prints its /dev/pts/N
 	$(PY) -m firmware board --board $(BOARD)
 
-repl: $(STAMP) ## A REPL on the board (a fresh virtual board unless PORT=...), ws2 importable
+repl: $(STAMP) $(EMU_DEPS) ## A REPL on the board (a fresh virtual board unless PORT=...), ws2 importable
 	$(PY) -m firmware repl --board $(BOARD)
 
 bundle: $(STAMP) ## Compile device modules with mpy-cross into build/BOARD/ with a size report
@@ -83,7 +102,7 @@ wifi: $(STAMP) ## Store Wi-Fi credentials on the board at PORT (SSID=... PASSWOR
 package-json: $(STAMP) ## Regenerate package.json (mpremote mip install) from the device modules
 	$(PY) -m firmware package-json
 
-bench: $(STAMP) ## Benchmarks: ws2 vs raw socket on the board (virtual unless PORT=...) into build/bench/BOARD.json; QUICK=1 for a fast run
+bench: $(STAMP) $(EMU_DEPS) ## Benchmarks: ws2 vs raw socket on the board (virtual unless PORT=...) into build/bench/BOARD.json; QUICK=1 for a fast run
 	$(PY) -m firmware bench --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(filter-out 0,$(QUICK)),--quick)
 
 # Debian packages some tests use (ser2net for the labgrid farm, tshark to read captures); installed when

@@ -189,13 +189,13 @@ def do_repl(state, args):
     import subprocess
 
     from firmware.deploy import deploy
-    from firmware.vboard import VirtualBoard
+    from firmware.vboard import open_board
 
     mpremote = os.path.join(os.path.dirname(sys.executable), "mpremote")
     if args.port:
         state["rc"] = subprocess.call([mpremote, "connect", args.port, "repl"])
         return
-    with VirtualBoard(args.board, flash=args.flash) as vb:
+    with open_board(args.board, flash=args.flash) as vb:
         deploy(vb.device, args.board, log=lambda m: None)
         print("virtual %s board on %s; Ctrl-] or Ctrl-x leaves the REPL" % (args.board, vb.device))
         state["rc"] = subprocess.call([mpremote, "connect", vb.device, "resume", "repl"])
@@ -291,7 +291,8 @@ def _parser():
     c = cmd("package-json", do_package_json, do_package_json.__doc__)
     c.add_argument("--check", action="store_true", help="fail when package.json is out of date instead of writing")
     c = cmd("board", do_board, do_board.__doc__)
-    c.add_argument("--flash", help="directory used as the board's flash (default: a temporary one)")
+    c.add_argument("--flash", help="directory used as the board's flash, or for an emulated board the flash image "
+                                   "file (default: a temporary one)")
     c.add_argument("--micropython", help="unix-port interpreter (default: $MICROPYTHON or the venv's)")
     c.add_argument("--no-deploy", action="store_true", help="start with an empty flash")
     c = cmd("deploy", do_deploy, do_deploy.__doc__)

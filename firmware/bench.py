@@ -394,7 +394,8 @@ def markdown(report):
     lines = ["# ws2 bench: %s%s" % (b["name"], " (quick)" if report["quick"] else ""), ""]
     lines.append("%s, %s; %s; heap budget %d KB%s; %d repetitions per figure, raw and ws2 interleaved. "
                  "Cells: median (min–max); ratio = ws2 / raw (medians) [per-repetition range]; MB = 10^6 B." % (
-                     "virtual board (unix port)" if report["virtual"] else "board on %s" % report["port"],
+                     ("emulated RP2040 (rp2040js) running %s" % report["emulated"]) if report.get("emulated")
+                     else "virtual board (unix port)" if report["virtual"] else "board on %s" % report["port"],
                      report["info"].get("version", "MicroPython ?"), report["started"], b["heap_kb"],
                      " (×%d on this %d-bit port: %d KB)" % (b["word"] // 4, b["word"] * 8,
                                                             b["heap_kb"] * b["word"] // 4)
@@ -404,7 +405,12 @@ def markdown(report):
         lines.append("")
         lines.append("Code: commit %s%s." % (code["commit"], " with uncommitted changes to %s" % ", ".join(
             code["dirty"]) if code.get("dirty") else ""))
-    if report["virtual"]:
+    if report.get("emulated"):
+        lines += ["", "The emulated board runs MicroPython's own rp2 firmware on an emulated Cortex-M0+: the heap "
+                  "figures are a real 32-bit heap's. It has no network: only the heap figures are measured, "
+                  "sockets unconnected on both sides, pending overlapped requests on a providers.loopback "
+                  "connection (docs/emulator.md)."]
+    elif report["virtual"]:
         lines += ["", "On the virtual board a socket call is a host system call of a few microseconds, so the "
                   "router's Python is a far larger share of each call than over lwIP and Wi-Fi on a board: "
                   "ratios here are a worst case. Heap figures are measured with 64-bit words; the 32-bit "
@@ -985,14 +991,24 @@ def run(board="UNIX", port=None, host_ip=None, quick=False, reps=None, only=None
 
     vb = None
     pinned = None
+    offline = None
     if port is None:
-        from firmware.vboard import VirtualBoard
+        from firmware import emuboard
+        from firmware.vboard import open_board
 
-        vb = VirtualBoard(board, micropython=micropython)
+        vb = open_board(board, micropython=micropython)
         port = vb.start()
-        pinned = _pin(vb)
-        out("virtual %s board on %s%s" % (board, port, "; CPUs %s for the host, %s for the board" % (
-            sorted(pinned[0]), sorted(pinned[1])) if pinned else ""))
+        if emuboard.is_emulated(info_board):
+            # The real firmware's 32-bit heap, but no network: only the heap figures are measured.
+            offline = "the emulated %s has no network" % board
+            only = [p for p in (only or ORDER + ("flash",)) if p in ("ram", "flash")]
+            params["offline"] = offline
+            out("emulated %s board on %s (%s, rp2040js): heap figures only, no network" % (
+                board, port, os.path.basename(vb.image)))
+        else:
+            pinned = _pin(vb)
+            out("virtual %s board on %s%s" % (board, port, "; CPUs %s for the host, %s for the board" % (
+                sorted(pinned[0]), sorted(pinned[1])) if pinned else ""))
     peers = None
     dev = None
     put = False
@@ -1006,8 +1022,8 @@ def run(board="UNIX", port=None, host_ip=None, quick=False, reps=None, only=None
         params.update(peers.params())
         if not only or "ram" in only:
             # The ROMFS import figure: an image of the same bundle, mounted by bench_ram.py.
-            romfs = put_romfs(dev, lambda: deployed_files(board, vb.flash if vb is not None else None),
-                              vb.flash if vb is not None else None)
+            flash_dir = vb.flash if vb is not None and os.path.isdir(vb.flash) else None
+            romfs = put_romfs(dev, lambda: deployed_files(board, flash_dir), flash_dir)
             params.update(romfs)
             put = romfs["romfs"] is not None
         params["port_name"] = _port_name(vb is not None, host_ip)
@@ -1057,6 +1073,8 @@ def run(board="UNIX", port=None, host_ip=None, quick=False, reps=None, only=None
     word = int(info.get("word") or (struct.calcsize("P") if vb is not None else 4))
     report = assemble(info_board, figures, info, profile, flash, params, word=word, virtual=vb is not None,
                       port=port, only=only, started=started)
+    if offline:
+        report["emulated"] = os.path.basename(vb.image)
     write(report, out, out_dir)
     return report
 

@@ -6,7 +6,7 @@ from firmware import ROOT
 from firmware.deploy import deploy
 from firmware.device import Board
 from firmware.peers import EchoServer
-from firmware.vboard import VirtualBoard
+from firmware.vboard import open_board
 
 
 def run(board="UNIX", port=None, host_ip=None, out=print):
@@ -14,7 +14,7 @@ def run(board="UNIX", port=None, host_ip=None, out=print):
     host_ip = host_ip or "127.0.0.1"
     vb = None
     if port is None:
-        vb = VirtualBoard(board)
+        vb = open_board(board)
         port = vb.start()
         out("virtual %s board started on %s" % (board, port))
     try:

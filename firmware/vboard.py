@@ -328,9 +328,18 @@ class VirtualBoard:
             self._from_interpreter(data)
 
 
+def open_board(board="UNIX", **kw):
+    """A board to start(): the unix virtual board, or an EmulatedBoard for a board that runs in the RP2040 emulator."""
+    from firmware import emuboard
+
+    if emuboard.is_emulated(board):
+        return emuboard.EmulatedBoard(board, **kw)
+    return VirtualBoard(board, **kw)
+
+
 def serve(board="UNIX", flash=None, micropython=None, deploy=True, out=print):
     """Run a virtual board in the foreground until Ctrl-C (the `make board` command)."""
-    vb = VirtualBoard(board, flash=flash, micropython=micropython, log=lambda m: None)
+    vb = open_board(board, flash=flash, micropython=micropython, log=lambda m: print(m, file=sys.stderr))
     dev = vb.start()
     try:
         if deploy:

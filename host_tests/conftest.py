@@ -23,7 +23,7 @@ from firmware import boards as _boards  # noqa: E402
 from firmware.peers import EchoServer  # noqa: E402
 
 # Fixture modules of the other areas (DNS server, TLS CA, ...) join the harness here.
-for _name in ("dns_fixtures", "tls_fixtures", "bench_fixtures", "compat_fixtures"):
+for _name in ("dns_fixtures", "tls_fixtures", "bench_fixtures", "compat_fixtures", "emu_fixtures"):
     if os.path.exists(os.path.join(HERE, _name + ".py")):
         exec("from host_tests.%s import *" % _name)
 
@@ -40,6 +40,10 @@ def pytest_addoption(parser):
     g.addoption("--baud", type=int, default=115200, help="serial baud rate (default 115200)")
     g.addoption("--micropython", default=os.environ.get("MICROPYTHON") or None,
                 help="unix-port interpreter for the virtual board (default: the venv's)")
+    g.addoption("--firmware", default=os.environ.get("FIRMWARE") or None,
+                help="firmware image (.uf2/.bin) an emulated board runs (default: $FIRMWARE; docs/emulator.md)")
+    g.addoption("--bootrom", default=os.environ.get("BOOTROM") or None,
+                help="RP2040 bootrom image for an emulated board (default: $BOOTROM)")
     g.addoption("--farm-places", default=None,
                 help="with --lg-env and pytest-xdist: comma-separated labgrid places, worker gwN takes the Nth")
     g.addoption("--farm-reports", default=None, help="folder for a report per labgrid place")
@@ -179,12 +183,13 @@ def device(request, board_info, lg_place):
     """A raw-REPL connection to the board (a virtual one unless --port or a labgrid place), with the bundle deployed."""
     from firmware.deploy import deploy
     from firmware.device import Board
-    from firmware.vboard import VirtualBoard
+    from firmware.vboard import open_board
 
     port = lg_place.url if lg_place else request.config.getoption("--port")
     vb = None
     if port is None:
-        vb = VirtualBoard(board_info["name"], micropython=request.config.getoption("--micropython"))
+        vb = open_board(board_info["name"], micropython=request.config.getoption("--micropython"),
+                        **emulator_files(request.config, board_info))
         port = vb.start()
     try:
         try:
@@ -293,6 +298,8 @@ def _device_runner(path, func, meta, wants_env, board):
         from firmware.device import DeviceError, DeviceTimeout
 
         reason = meta["BOARD_SKIP"].get(device.board_info["name"])
+        if isinstance(reason, dict):  # {board: {test name: reason}} skips single tests
+            reason = reason.get(func)
         if reason:
             pytest.skip(reason)
         values = _env_values(request, meta["ENV"], tcp_echo, udp_echo, host_ip)

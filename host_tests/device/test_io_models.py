@@ -7,6 +7,25 @@ import ws2
 
 TIMEOUT = 120
 
+# The emulated RP2040 (docs/emulator.md) runs one core and has no network.
+BOARD_SKIP = {"RPI_PICO_W_EMU": {
+    'test_select_readiness': 'no network on the emulated board',
+    'test_wsapoll': 'no network on the emulated board',
+    'test_wait_timeout_does_not_spin': 'no network on the emulated board',
+    'test_event_select_connect_write_read_close': 'no network on the emulated board',
+    'test_event_select_connect_refused': 'no network on the emulated board',
+    'test_fd_write_rearms_only_after_wouldblock': 'no network on the emulated board',
+    'test_async_select_callbacks': 'no network on the emulated board',
+    'test_overlapped_recv_by_event': 'no network on the emulated board',
+    'test_overlapped_completion_routine_waits_for_alertable': 'no network on the emulated board',
+    'test_close_aborts_pending_overlapped': 'no network on the emulated board',
+    'test_scatter_gather_tcp': 'no network on the emulated board',
+    'test_scatter_gather_udp': 'no network on the emulated board',
+    'test_stress_event_select_many_sockets': 'no network on the emulated board',
+    'test_cancel_blocking_call_from_another_thread': "one emulated core: _thread.start_new_thread hangs",
+    'test_duplicated_socket_from_second_thread': "one emulated core: _thread.start_new_thread hangs",
+}}
+
 
 def _start():
     ws2.WSAStartup(0x0202)

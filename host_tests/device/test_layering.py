@@ -5,6 +5,15 @@ import sys
 import ws2
 
 TIMEOUT = 120
+
+# The emulated RP2040 (docs/emulator.md) has no network.
+BOARD_SKIP = {"RPI_PICO_W_EMU": {
+    'test_install_and_order_decide_where_socket_lands': 'no network on the emulated board',
+    'test_two_layers_over_one_base': 'no network on the emulated board',
+    'test_cleanup_closes_layers_first': 'no network on the emulated board',
+    'test_chain_missing_its_lower_entry_fails_clearly': 'no network on the emulated board',
+}}
+
 EX_ID = "{E0A5C1D2-0B7E-4C3A-9F11-2D4B6A8C0E13}"  # the example layer, installed by these tests
 EX2_ID = "{E0A5C1D2-0B7E-4C3A-9F11-2D4B6A8C0E14}"  # a second example chain stacked on the first
 JUNK = 12345

@@ -10,6 +10,16 @@ import sys
 import ws2
 
 ENV = ("dns_server",)
+
+# The emulated RP2040 (docs/emulator.md) has no network.
+BOARD_SKIP = {"RPI_PICO_W_EMU": {
+    'test_second_provider_merges_after_dns_in_order': 'no network on the emulated board',
+    'test_disable_and_enable': 'no network on the emulated board',
+    'test_uninstall': 'no network on the emulated board',
+    'test_broken_provider_does_not_break_the_others': 'no network on the emulated board',
+    'test_lookup_api_rules': 'no network on the emulated board',
+}}
+
 TEST_ID = "{7E57AB1E-0000-4000-8000-00000000C0DE}"
 TEST_PATH = "nsp_test_provider"
 NS_TEST = 0x7E57  # a private namespace id: only the test provider serves it

@@ -9,6 +9,15 @@ import ws2
 
 TIMEOUT = 120
 
+# The emulated RP2040 (docs/emulator.md) runs one core and has no network.
+BOARD_SKIP = {"RPI_PICO_W_EMU": {
+    'test_idle_wakeups_allocate_nothing': 'no network on the emulated board',
+    'test_data_wakeups_allocate_little': 'no network on the emulated board',
+    'test_closed_and_cancelled_sockets_leave_the_poller': 'no network on the emulated board',
+    'test_cleanup_ends_registrations_and_requests': 'no network on the emulated board',
+    'test_two_threads_wait_at_once': "one emulated core: _thread.start_new_thread hangs",
+}}
+
 _MPY = sys.implementation.name == "micropython"
 _SOCKETS = 8
 _IDLE_WAKEUPS = 200

@@ -4,6 +4,11 @@ import sys
 
 import ws2
 
+# The emulated RP2040 (docs/emulator.md) has no network.
+BOARD_SKIP = {"RPI_PICO_W_EMU": {
+    'test_what_wspm_refuses': 'no network on the emulated board',
+}}
+
 
 def _slot(i):
     # The live provider's proc-table slot: the router drops wspm when its last

@@ -2,6 +2,12 @@
 # Runs on CPython and on the board. MIT licence; part of ws2 for MicroPython.
 import ws2
 
+# The emulated RP2040 (docs/emulator.md) has no network.
+BOARD_SKIP = {"RPI_PICO_W_EMU": {
+    'test_options_apply': 'no network on the emulated board',
+    'test_ioctls': 'no network on the emulated board',
+}}
+
 JUNK = 12345
 TIMEO = 3000
 

@@ -9,6 +9,9 @@ import sys
 
 import ws2
 
+# Every test here talks to the host's servers: the emulated RP2040 (docs/emulator.md) has no network.
+BOARD_SKIP = {"RPI_PICO_W_EMU": "no network on the emulated board"}
+
 JUNK = 12345
 TIMEO = 3000
 NATIVE_SHUTDOWN = sys.implementation.name != "micropython"
