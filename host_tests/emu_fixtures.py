@@ -3,17 +3,11 @@
 #
 # An emulated board (board.json "emulator") needs a MicroPython rp2 firmware
 # image and the RP2040 bootrom: --firmware/--bootrom ($FIRMWARE/$BOOTROM), else
-# the stock RPI_PICO_W v1.27.0 image and the B1 bootrom kept beside this
-# checkout in ../shared/firmware when that folder exists. Without them the
-# tests that need the emulated board are skipped, saying what is missing.
-import os
+# what `make firmware` left in build/. Without them the tests that need the
+# emulated board are skipped, saying what is missing.
 
 import pytest
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_STOCK = os.path.join(os.path.dirname(_ROOT), "shared", "firmware")
-STOCK_IMAGE = os.path.join(_STOCK, "RPI_PICO_W-v1.27.0", "firmware.uf2")
-STOCK_BOOTROM = os.path.join(_STOCK, "rp2040-bootrom-b1.bin")
 
 
 def emulator_files(config, board_info):
@@ -24,10 +18,6 @@ def emulator_files(config, board_info):
         return {}
     image = config.getoption("--firmware") or emuboard.default_image(board_info)
     bootrom = config.getoption("--bootrom") or emuboard.default_bootrom()
-    if image is None and os.path.isfile(STOCK_IMAGE):
-        image = STOCK_IMAGE
-    if bootrom is None and os.path.isfile(STOCK_BOOTROM):
-        bootrom = STOCK_BOOTROM
     why = emuboard.missing(image, bootrom)
     if why:
         pytest.skip("emulated %s: %s" % (board_info["name"], why))
