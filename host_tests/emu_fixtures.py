@@ -5,9 +5,7 @@
 # image and the RP2040 bootrom: --firmware/--bootrom ($FIRMWARE/$BOOTROM), else
 # what `make firmware` left in build/. Without them the tests that need the
 # emulated board are skipped, saying what is missing.
-
 import pytest
-
 
 
 def emulator_files(config, board_info):
