@@ -17,11 +17,16 @@ def do_list_boards(state, args):
 
     print("%-18s %-6s %-10s %8s %8s %8s  %-8s %s" % ("board", "port", "arch", "heap KB", "sockets", "flash KB",
                                                     "flasher", "description"))
-    for name in boards.names():
-        b = boards.load(name)
+    broken = []
+    for name, b, error in boards.each():
+        if error is not None:
+            broken.append(error)
+            continue
         print("%-18s %-6s %-10s %8d %8d %8d  %-8s %s" % (name, b["port"], b["mpy_arch"], b["heap_kb"], b["max_sockets"],
-                                                        b.get("flash_budget_kb", 48), b.get("flasher", "-"),
-                                                        b.get("description", "")))
+                                                        b["flash_budget_kb"], b["flasher"], b["description"]))
+    if broken:
+        # The good boards are listed; the broken ones are named with what to fix, and the exit code says so.
+        raise CommandError("\n".join(str(e) for e in broken))
 
 
 def do_bundle(state, args):
@@ -32,7 +37,11 @@ def do_bundle(state, args):
         os.environ["MPY_CROSS"] = args.mpy_cross
     print("compiling for %s into build/%s/ ..." % (args.board, args.board))
     built = bundle.build(args.board, opt=args.opt)
-    print(bundle.report(args.board, built))
+    text = bundle.report(args.board, built)
+    print(text)
+    over = bundle.over_budget(text)
+    if over:
+        raise CommandError("the bundle is over its flash budget: " + "; ".join(over))
 
 
 def do_manifest(state, args):

@@ -41,24 +41,67 @@ def load(name):
         try:
             b = json.load(f)
         except ValueError as e:
-            raise BoardError("%s is not valid JSON: %s" % (os.path.relpath(path, ROOT), e))
+            raise BoardError("%s is not valid JSON: %s" % (_shown(path), e))
+    if not isinstance(b, dict):
+        raise BoardError("%s holds %s, not an object of keys" % (_shown(path), _JSON_NAMES[type(b)]))
     b["dir"] = os.path.dirname(path)
+    # Every command reads these keys: a board file without them is refused here,
+    # naming the file and the key, instead of failing later with a bare KeyError.
+    wrong = _field_problems(b, words=True)
+    if wrong:
+        raise BoardError("%s: %s" % (_shown(path), "; ".join(wrong)))
     return b
 
 
-def problems(board):
-    """Return what is wrong with a loaded board.json, as a list of sentences (empty when it is fine)."""
+def _shown(path):
+    # A board file as the user finds it: relative to the repository, or absolute when elsewhere.
+    rel = os.path.relpath(path, ROOT)
+    return path if rel.startswith("..") else rel
+
+
+def each():
+    """Return [(name, board or None, BoardError or None)] for every board folder, broken ones included."""
+    out = []
+    for name in names():
+        try:
+            out.append((name, load(name), None))
+        except BoardError as e:
+            out.append((name, None, e))
+    return out
+
+
+def usable():
+    """Return the loaded board.json of every board that loads, skipping broken ones."""
+    return [b for _, b, e in each() if e is None]
+
+
+# JSON's names for what a key holds, for messages about board files.
+_JSON_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "an object",
+               float: "a number", type(None): "null"}
+
+
+def _field_problems(board, words=False):
     out = []
     flasher = board.get("flasher")
     for key, (types, needed_by) in _FIELDS.items():
         if needed_by is not None and flasher not in needed_by:
             continue
+        want = " or ".join(_JSON_NAMES[t] for t in (types if isinstance(types, tuple) else (types,)))
         if key not in board:
-            out.append("missing %r" % key)
+            out.append("missing key %r (%s)" % (key, want) if words else "missing %r" % key)
         elif not isinstance(board[key], types) or (types is int and isinstance(board[key], bool)):
-            out.append("%r is %r, of the wrong type" % (key, board[key]))
+            out.append("key %r is %s (%r) where %s is needed" % (key, _JSON_NAMES.get(type(board[key]), "?"),
+                                                                board[key], want) if words else
+                       "%r is %r, of the wrong type" % (key, board[key]))
+    return out
+
+
+def problems(board):
+    """Return what is wrong with a loaded board.json, as a list of sentences (empty when it is fine)."""
+    out = _field_problems(board)
     if out:
         return out
+    flasher = board["flasher"]
     if board["name"] != os.path.basename(board["dir"]):
         out.append("name %r differs from its folder %r" % (board["name"], os.path.basename(board["dir"])))
     if PORTS.get(board["port"]) != flasher:

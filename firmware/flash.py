@@ -251,9 +251,9 @@ def run(board, steps, image, out=print):
     """Check the image, then perform the steps with progress shown."""
     if not os.path.isfile(image):
         raise FlashError("no firmware image %s: build one with `make firmware BOARD=%s MICROPY_DIR=...`, or give "
-                         "--image (e.g. a release from https://micropython.org/download/%s/ - then ws2 is not frozen; "
+                         "%s (e.g. a release from https://micropython.org/download/%s/ - then ws2 is not frozen; "
                          "`make deploy` adds it)" % (os.path.relpath(image, os.getcwd()), board["name"],
-                                                     board["micropython_board"]))
+                                                     option("--image", "PATH"), board["micropython_board"]))
     if board["flasher"] == "esptool":
         check_esp_image(board, image)
     else:
@@ -325,11 +325,19 @@ def _install_hint(exe):
     return ""
 
 
+def option(name, value):
+    """Spell a command-line option as the user gives it: through make (ARGS=...) or to the CLI itself."""
+    # make exports MAKELEVEL to the commands it runs, so its presence says we were started by a make target.
+    if os.environ.get("MAKELEVEL"):
+        return "ARGS='%s %s'" % (name, value)
+    return "%s %s" % (name, value)
+
+
 def _failure_hint(board, argv):
     name = os.path.basename(argv[0])
     if name.startswith("esptool"):
         return (": check PORT, that no other program (a REPL, `make board`) holds it, and hold BOOT while "
-                "pressing RESET if esptool cannot connect; try a lower --baud (115200)")
+                "pressing RESET if esptool cannot connect; try a lower baud rate: %s" % option("--flash-baud", "115200"))
     if name == "mpremote":
         return ": the board did not answer on that port; put it in BOOTSEL mode by hand (hold BOOTSEL, plug in)"
     if name == "picotool":

@@ -99,15 +99,43 @@ def check_toolchain(board, env=None):
                                  % (tool, "arm-none-eabi-gcc", _ARM))
 
 
-def commands(board, micropy_dir, jobs=None):
+# platform.machine() -> the mpy-cross -march of the unix port's native emitter on that host
+_HOST_ARCHS = {"x86_64": "x64", "amd64": "x64", "i386": "x86", "i486": "x86", "i586": "x86", "i686": "x86",
+               "riscv64": "rv64imc", "armv6l": "armv6", "armv7l": "armv6"}
+
+
+def host_arch(machine=None):
+    """Return mpy-cross's -march for the machine this runs on (the unix port's), or None when it has none."""
+    import platform
+
+    return _HOST_ARCHS.get((machine or platform.machine()).lower())
+
+
+def port_variables(board, machine=None):
+    """Return the make variables of the port build: the board, and for unix the freezer's native arch."""
+    variables = _PORTS[board["port"]][0](board)
+    if board["port"] == "unix":
+        # The unix port's Makefile gives the freezer no -march, and mpy-cross
+        # then rejects @micropython.native ("invalid arch"): the frozen code is
+        # compiled for the host that will run it.
+        arch = host_arch(machine)
+        if arch is None:
+            raise BuildError("MicroPython has no native code emitter for this host (%s), which ws2's "
+                             "@micropython.native functions need when frozen into the unix port; use the "
+                             "PyPI interpreter of the virtual board instead" % (machine or __import__("platform").machine()))
+        variables.append("MPY_CROSS_FLAGS=-march=" + arch)
+    return variables
+
+
+def commands(board, micropy_dir, jobs=None, machine=None):
     """Return (build directory, [argv]) of the MicroPython build for the board."""
     port_dir = os.path.join(micropy_dir, "ports", board["port"])
     build = "build-ws2-" + board["name"]
     man = os.path.join(board["dir"], "manifest.py")
     jobs = ["-j%d" % (jobs or os.cpu_count() or 1)]
     argv = [["make", "-C", os.path.join(micropy_dir, "mpy-cross")] + jobs,
-            ["make", "-C", port_dir] + _PORTS[board["port"]][0](board) + ["BUILD=" + build,
-                                                                          "FROZEN_MANIFEST=" + man] + jobs]
+            ["make", "-C", port_dir] + port_variables(board, machine) + ["BUILD=" + build,
+                                                                         "FROZEN_MANIFEST=" + man] + jobs]
     return os.path.join(port_dir, build), argv
 
 
