@@ -14,6 +14,7 @@ MICROPY_DIR ?=
 ERASE ?=
 DRY_RUN ?=
 ARGS ?=
+FLASH ?=
 export BOARD PORT HOST_IP
 
 .DEFAULT_GOAL := help
@@ -36,11 +37,11 @@ run: $(STAMP) ## The demo: virtual board (or PORT=...), deploy, catalog table, T
 test: $(STAMP) ## The whole suite (CPython unit tests + tests on the virtual board, or PORT=... for a real one)
 	$(PY) -m pytest host_tests --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(MICROPYTHON),--micropython $(abspath $(MICROPYTHON))) $(PYTEST_ARGS)
 
-board: $(STAMP) ## Start a virtual board in the foreground with ws2 deployed; prints its /dev/pts/N
-	$(PY) -m firmware board --board $(BOARD)
+board: $(STAMP) ## Start a virtual board in the foreground with ws2 deployed; prints its /dev/pts/N; FLASH=dir keeps its flash
+	$(PY) -m firmware board --board $(BOARD) $(if $(FLASH),--flash $(abspath $(FLASH)))
 
 repl: $(STAMP) ## A REPL on the board (a fresh virtual board unless PORT=...), ws2 importable
-	$(PY) -m firmware repl --board $(BOARD)
+	$(PY) -m firmware repl --board $(BOARD) $(if $(FLASH),--flash $(abspath $(FLASH)))
 
 bundle: $(STAMP) ## Compile device modules with mpy-cross into build/BOARD/ with a size report
 	$(PY) -m firmware bundle --board $(BOARD)

@@ -225,7 +225,8 @@ def _parser():
     c = cmd("package-json", do_package_json, do_package_json.__doc__)
     c.add_argument("--check", action="store_true", help="fail when package.json is out of date instead of writing")
     c = cmd("board", do_board, do_board.__doc__)
-    c.add_argument("--flash", help="directory used as the board's flash (default: a temporary one)")
+    c.add_argument("--flash", help="directory used as the board's flash, kept when the board stops (default: a "
+                                   "temporary one, removed when it stops; through make: FLASH=dir)")
     c.add_argument("--micropython", help="unix-port interpreter (default: $MICROPYTHON or the venv's)")
     c.add_argument("--no-deploy", action="store_true", help="start with an empty flash")
     c = cmd("deploy", do_deploy, do_deploy.__doc__)
