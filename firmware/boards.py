@@ -17,6 +17,7 @@ _FIELDS = {
     "esptool_chip": (str, ("esptool",)), "flash_mode": (str, ("esptool",)), "flash_size": (str, ("esptool",)),
     "flash_baud": (int, ("esptool",)), "uf2_families": (list, ("uf2",)), "drive_label": (str, ("uf2",)),
     "usb_ids": (list, ("esptool", "uf2")), "machine": (str, ("esptool", "uf2")),
+    "flash_size_kb": (int, ("esptool", "uf2")), "filesystem_kb": (int, ("esptool", "uf2")),
 }
 PORTS = {"esp32": "esptool", "rp2": "uf2", "unix": "none"}
 ARCHS = ("x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa", "xtensawin",
@@ -119,9 +120,28 @@ def problems(board):
     for u in board.get("usb_ids", ()):
         if not (isinstance(u, str) and len(u) == 9 and u[4] == ":" and _is_hex(u[:4]) and _is_hex(u[5:])):
             out.append("usb id %r is not VID:PID in hex" % (u,))
+    part = firmware_partition(board)
+    if part is not None and part[0] <= 0:
+        out.append("the filesystem (%d KB) leaves no room for the firmware (%s)" % (board["filesystem_kb"], part[1]))
     if not 0 < board["max_sockets"] <= 255:
         out.append("max_sockets %d is outside 1..255 (the handle's slot field)" % board["max_sockets"])
     return out
+
+
+def firmware_partition(board):
+    """Return (bytes the image may take, how they are made up) for a flashed board, or None for the virtual one.
+
+    The image is written at flash_offset (an ESP32's bootloader offset; the
+    RP2's XIP base is flash offset 0) and must end before the filesystem,
+    which takes the last filesystem_kb of the flash.
+    """
+    if board["flasher"] not in ("esptool", "uf2"):
+        return None
+    start = int(board["flash_offset"], 16) if board["flasher"] == "esptool" else 0
+    limit = (board["flash_size_kb"] - board["filesystem_kb"]) * 1024 - start
+    how = "flash %d KB - filesystem %d KB%s" % (board["flash_size_kb"], board["filesystem_kb"],
+                                                 " - image offset 0x%x" % start if start else "")
+    return limit, how
 
 
 def _is_hex(s):
