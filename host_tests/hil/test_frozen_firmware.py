@@ -1,0 +1,72 @@
+# Firmware that `make firmware` builds from a MicroPython source tree ($MICROPY_DIR), run for real: the
+# UNIX build as the virtual board's interpreter, and the RPI_PICO_W build booted in the RP2040 emulator
+# (firmware.emulator). Each test skips saying what is missing: the tree, a toolchain, the emulator.
+# MIT licence; part of ws2 for MicroPython.
+import os
+import shutil
+
+import pytest
+
+from firmware import boards, frozen
+from firmware.device import Board
+from firmware.vboard import VirtualBoard
+
+MICROPY_DIR = os.environ.get("MICROPY_DIR")
+
+# On the board: the router path, which on armv6m runs the functions that are native in the .mpy bundle
+# (ws2.sockio, ws2.handles, wspm's data entries), from the frozen modules.
+ROUTER_PATH = "\n".join([
+    "import ws2",
+    "assert ws2.__file__.startswith('.frozen') or '/lib/' not in ws2.__file__, ws2.__file__",
+    "ws2.WSAStartup(0x0202)",
+    "s = ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0)",
+    "ws2.closesocket(s)",
+    "ws2.WSACleanup()",
+    "print('router path ok')",
+])
+
+
+def _build(board_name, tmp_path_factory):
+    if not MICROPY_DIR:
+        pytest.skip("no MicroPython source tree: set MICROPY_DIR (git clone https://github.com/micropython/micropython "
+                    "and its port's submodules)")
+    board = boards.load(board_name)
+    try:
+        frozen.check_tree(MICROPY_DIR, board)
+        frozen.check_toolchain(board)
+    except frozen.BuildError as e:
+        pytest.skip(str(e))
+    out = tmp_path_factory.mktemp("fw-" + board_name)
+    return frozen.build(board_name, MICROPY_DIR, out_dir=str(out), out=lambda m: None)
+
+
+def test_unix_frozen_build_runs_the_router_on_the_virtual_board(tmp_path_factory):
+    copied = _build("UNIX", tmp_path_factory)
+    with VirtualBoard("UNIX", micropython=copied[0]) as vb:
+        b = Board(vb.device)
+        try:
+            assert b.eval("__import__('sys').implementation._mpy & 0xff") == 6
+            assert b.exec(ROUTER_PATH).strip() == "router path ok"
+            assert b.eval("__import__('ws2.sockio').sockio.send.__class__.__name__") in ("function", "native")
+        finally:
+            b.close()
+
+
+def test_rp2040_frozen_build_boots_in_the_emulator(tmp_path_factory):
+    try:
+        from firmware import emulator
+    except ImportError:
+        pytest.skip("no RP2040 emulator: firmware.emulator is not installed (the emulated RPI_PICO_W board)")
+    if not hasattr(emulator, "EmulatedBoard"):
+        pytest.skip("firmware.emulator has no EmulatedBoard(board, firmware=path) with .device")
+    if not shutil.which("arm-none-eabi-gcc"):
+        pytest.skip("no Arm toolchain: apt install gcc-arm-none-eabi libnewlib-arm-none-eabi cmake")
+    copied = _build("RPI_PICO_W", tmp_path_factory)
+    uf2 = [p for p in copied if p.endswith(".uf2")][0]
+    with emulator.EmulatedBoard("RPI_PICO_W", firmware=uf2) as eb:
+        b = Board(eb.device)
+        try:
+            # ws2.closesocket is where a frozen armv6m native function crashed the RP2040
+            assert b.exec(ROUTER_PATH, timeout=120).strip() == "router path ok"
+        finally:
+            b.close()
