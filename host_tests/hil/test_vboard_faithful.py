@@ -98,21 +98,6 @@ def test_mount_a_file_of_every_byte_value_both_ways(vb, tmp_path):
     assert (tmp_path / "back.bin").read_bytes() == bytes(range(256)) + b"\n\r\n\x03\x18\x04>"
 
 
-def test_text_output_still_ends_lines_as_a_board_does(vb):
-    import serial
-
-    with serial.Serial(vb.device, 115200, timeout=2) as s:
-        s.write(b"\r\x02")
-        time.sleep(0.3)
-        s.reset_input_buffer()
-        s.write(b"print('a\\nb')\r")
-        got = b""
-        deadline = time.time() + 5
-        while b"b\r\n>>> " not in got and time.time() < deadline:
-            got += s.read(64)
-        assert b"a\r\nb\r\n>>> " in got, got
-
-
 def test_fs_ls_shows_sizes_and_df_the_board_filesystem(vb, tmp_path):
     f = tmp_path / "data.bin"
     f.write_bytes(b"z" * 5000)

@@ -60,17 +60,9 @@ def test_the_first_error_wins_over_a_later_one():
 
 
 def stand_in(tmp_path, port, make_rule):
-    top = tmp_path / "micropython"
-    (top / "py").mkdir(parents=True)
-    (top / "py" / "mpconfig.h").write_text("")
-    for sub in ("micropython-lib", "mbedtls", "berkeley-db-1.xx", "pico-sdk", "cyw43-driver", "lwip"):
-        (top / "lib" / sub).mkdir(parents=True)
-        (top / "lib" / sub / "README.md").write_text("")
-    (top / "mpy-cross").mkdir()
-    (top / "mpy-cross" / "Makefile").write_text("all:\n\t@echo mpy-cross built\n")
-    (top / "ports" / port).mkdir(parents=True)
-    (top / "ports" / port / "Makefile").write_text("all:\n" + make_rule)
-    return top
+    from host_tests.unit.test_flash_and_firmware import fake_tree
+
+    return fake_tree(tmp_path, port, rule=make_rule)
 
 
 def test_the_cli_reports_the_recorded_failure(tmp_path):

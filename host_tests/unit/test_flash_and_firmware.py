@@ -182,8 +182,8 @@ def test_bootsel_drives_are_found_by_their_info_file(tmp_path, monkeypatch):
 
 # -- make firmware: messages and MicroPython's build in a stand-in tree ---------------------------------
 
-def fake_tree(tmp_path, port="unix", fail_with=None):
-    """A directory shaped like a MicroPython checkout whose Makefiles record their arguments."""
+def fake_tree(tmp_path, port="unix", fail_with=None, rule=None):
+    """A directory shaped like a MicroPython checkout whose Makefiles record their arguments (or run rule)."""
     top = tmp_path / "micropython"
     (top / "py").mkdir(parents=True)
     (top / "py" / "mpconfig.h").write_text("")
@@ -194,7 +194,9 @@ def fake_tree(tmp_path, port="unix", fail_with=None):
     (top / "mpy-cross" / "Makefile").write_text("all:\n\t@echo mpy-cross built\n")
     pdir = top / "ports" / port
     pdir.mkdir(parents=True)
-    if fail_with:
+    if rule:
+        pass
+    elif fail_with:
         rule = "\t@echo '%s'\n\t@exit 2\n" % fail_with
     else:
         out = {"unix": "micropython", "esp32": "firmware.bin", "rp2": "firmware.uf2"}[port]
