@@ -17,8 +17,10 @@ _FIELDS = {
     "esptool_chip": (str, ("esptool",)), "flash_mode": (str, ("esptool",)), "flash_size": (str, ("esptool",)),
     "flash_baud": (int, ("esptool",)), "uf2_families": (list, ("uf2",)), "drive_label": (str, ("uf2",)),
     "usb_ids": (list, ("esptool", "uf2")), "machine": (str, ("esptool", "uf2")),
-    "flash_size_kb": (int, ("esptool", "uf2")), "filesystem_kb": (int, ("esptool", "uf2")),
 }
+# Keys a board may have; their type is checked when present. Without both
+# partition keys a build's image size is not checked against the flash.
+_OPTIONAL = {"flash_size_kb": int, "filesystem_kb": int}
 PORTS = {"esp32": "esptool", "rp2": "uf2", "unix": "none"}
 ARCHS = ("x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa", "xtensawin",
          "rv32imc", "rv64imc")
@@ -94,6 +96,11 @@ def _field_problems(board, words=False):
             out.append("key %r is %s (%r) where %s is needed" % (key, _JSON_NAMES.get(type(board[key]), "?"),
                                                                 board[key], want) if words else
                        "%r is %r, of the wrong type" % (key, board[key]))
+    for key, t in _OPTIONAL.items():
+        if key in board and (not isinstance(board[key], t) or isinstance(board[key], bool)):
+            out.append("key %r is %s (%r) where %s is needed" % (key, _JSON_NAMES.get(type(board[key]), "?"),
+                                                                board[key], _JSON_NAMES[t]) if words else
+                       "%r is %r, of the wrong type" % (key, board[key]))
     return out
 
 
@@ -129,13 +136,13 @@ def problems(board):
 
 
 def firmware_partition(board):
-    """Return (bytes the image may take, how they are made up) for a flashed board, or None for the virtual one.
+    """Return (bytes the image may take, how they are made up), or None (the virtual board, or no partition keys).
 
     The image is written at flash_offset (an ESP32's bootloader offset; the
     RP2's XIP base is flash offset 0) and must end before the filesystem,
     which takes the last filesystem_kb of the flash.
     """
-    if board["flasher"] not in ("esptool", "uf2"):
+    if board["flasher"] not in ("esptool", "uf2") or not all(k in board for k in _OPTIONAL):
         return None
     start = int(board["flash_offset"], 16) if board["flasher"] == "esptool" else 0
     limit = (board["flash_size_kb"] - board["filesystem_kb"]) * 1024 - start

@@ -239,7 +239,7 @@ def build(board_name, micropy_dir, out_dir=None, jobs=None, out=print, env=None)
     if not images:
         raise BuildError("the build finished but left none of %s in %s (see %s)" % (
             ", ".join(_PORTS[board["port"]][1]), build_dir, os.path.relpath(log_path, os.getcwd())))
-    fits = _check_partition(board, build_dir, images, out_dir)
+    fits = _check_partition(board, build_dir, images, out_dir, out)
     copied = []
     for name in images:
         copied.append(_install(os.path.join(build_dir, name), os.path.join(out_dir, name)))
@@ -281,11 +281,14 @@ def _uf2_from_bin(board, bin_path, dst):
     return dst
 
 
-def _check_partition(board, build_dir, images, out_dir):
+def _check_partition(board, build_dir, images, out_dir, out):
     # The image must end before the filesystem: the linker does not check it
     # (its flash region is the whole chip), and an overlapping image is
     # flashed without complaint and corrupts the filesystem or itself.
     if boards.firmware_partition(board) is None:
+        if board["flasher"] != "none":
+            out("no firmware partition in %s's board.json (flash_size_kb, filesystem_kb): the image size is not "
+                "checked against its filesystem" % board["name"])
         return None
     name = "firmware.bin" if "firmware.bin" in images else images[0]
     path = os.path.join(build_dir, name)

@@ -54,19 +54,21 @@ def test_unix_frozen_build_runs_the_router_on_the_virtual_board(tmp_path_factory
 
 def test_rp2040_frozen_build_boots_in_the_emulator(tmp_path_factory):
     try:
-        from firmware import emulator
+        from firmware import emuboard
     except ImportError:
-        pytest.skip("no RP2040 emulator: firmware.emulator is not installed (the emulated RPI_PICO_W board)")
-    if not hasattr(emulator, "EmulatedBoard"):
-        pytest.skip("firmware.emulator has no EmulatedBoard(board, firmware=path) with .device")
+        pytest.skip("no RP2040 emulator: firmware.emuboard is not installed (the emulated RPI_PICO_W board)")
     if not shutil.which("arm-none-eabi-gcc"):
         pytest.skip("no Arm toolchain: apt install gcc-arm-none-eabi libnewlib-arm-none-eabi cmake")
+    bootrom = emuboard.default_bootrom()
+    lacks = emuboard.missing("-", bootrom)
+    if lacks and "firmware image" not in lacks:
+        pytest.skip(lacks)
     copied = _build("RPI_PICO_W", tmp_path_factory)
     uf2 = [p for p in copied if p.endswith(".uf2")][0]
-    with emulator.EmulatedBoard("RPI_PICO_W", firmware=uf2) as eb:
+    with emuboard.EmulatedBoard("RPI_PICO_W_EMU", image=uf2, bootrom=bootrom) as eb:
         b = Board(eb.device)
         try:
             # ws2.closesocket is where a frozen armv6m native function crashed the RP2040
-            assert b.exec(ROUTER_PATH, timeout=120).strip() == "router path ok"
+            assert b.exec(ROUTER_PATH, timeout=180).strip() == "router path ok"
         finally:
             b.close()

@@ -165,6 +165,18 @@ def test_an_image_that_would_overlap_the_filesystem_fails(tmp_path):
     assert any("firmware partition" in l and ": 0 B (0.0 %) left" in l for l in lines)
 
 
+@pytest.mark.parametrize("name", ["ESP32_GENERIC", "ESP32_GENERIC_S3", "RPI_PICO_W", "RPI_PICO2_W"])
+def test_flashed_boards_describe_their_partition(name):
+    b = boards.load(name)
+    assert isinstance(b.get("flash_size_kb"), int) and isinstance(b.get("filesystem_kb"), int)
+
+
+def test_without_partition_keys_the_size_is_not_checked_and_says_so(tmp_path):
+    b = {k: v for k, v in boards.load("RPI_PICO_W").items() if k != "filesystem_kb"}
+    assert boards.firmware_partition(b) is None
+    assert "'flash_size_kb' is '2048', of the wrong type" in boards.problems(dict(b, flash_size_kb="2048"))
+
+
 def test_a_board_whose_filesystem_takes_the_flash_is_a_board_problem():
     b = dict(boards.load("RPI_PICO_W"), filesystem_kb=2048)
     assert "the filesystem (2048 KB) leaves no room for the firmware (flash 2048 KB - filesystem 2048 KB)" in \
