@@ -226,6 +226,8 @@ def build(board_name, micropy_dir, out_dir=None, jobs=None, out=print, env=None)
         # environment (on make's command line it would replace them).
         env["CMAKE_ARGS"] = (env.get("CMAKE_ARGS", "") + " " + tool[1]).strip()
         out("picotool: " + tool[2])
+    if board["port"] == "rp2":
+        _reconfigure_if_stale(build_dir, man)
     log_path = os.path.join(out_dir, "firmware-build.log")
     t0 = time.monotonic()
     with open(log_path, "w") as log_file:
@@ -257,6 +259,22 @@ def build(board_name, micropy_dir, out_dir=None, jobs=None, out=print, env=None)
     else:
         out("flash it: make flash BOARD=%s PORT=..." % board_name)
     return copied
+
+
+def _reconfigure_if_stale(build_dir, man):
+    # The rp2 Makefile runs CMake only while its build directory has no
+    # Makefile, so a manifest given later (another checkout of this
+    # repository) would be ignored for the one cached. Then CMake runs again.
+    try:
+        with open(os.path.join(build_dir, "CMakeCache.txt")) as f:
+            cached = [l.split("=", 1)[1].strip() for l in f if l.startswith("MICROPY_FROZEN_MANIFEST:")]
+    except OSError:
+        return
+    if cached and cached[0] != man:
+        try:
+            os.remove(os.path.join(build_dir, "Makefile"))
+        except OSError:
+            pass
 
 
 def _shown(path):

@@ -149,6 +149,23 @@ def test_rp2_with_an_installed_picotool(tmp_path):
                      env=_tools_env(tmp_path, picotool_DIR=str(tmp_path)))
 
 
+def test_rp2_cmake_runs_again_for_another_manifest(tmp_path):
+    top, _ = rp2_tree(tmp_path, 1000)
+    build = top / "ports" / "rp2" / "build-ws2-RPI_PICO_W-nopicotool"
+    build.mkdir(parents=True)
+    (build / "Makefile").write_text("configured\n")
+    (build / "CMakeCache.txt").write_text("MICROPY_FROZEN_MANIFEST:UNINITIALIZED=/elsewhere/manifest.py\n")
+    frozen.build("RPI_PICO_W", str(top), out_dir=str(tmp_path / "out"), jobs=1, out=lambda m: None,
+                 env=_tools_env(tmp_path))
+    assert not (build / "Makefile").exists()
+    man = os.path.join(ROOT, "boards", "RPI_PICO_W", "manifest.py")
+    (build / "Makefile").write_text("configured\n")
+    (build / "CMakeCache.txt").write_text("MICROPY_FROZEN_MANIFEST:UNINITIALIZED=%s\n" % man)
+    frozen.build("RPI_PICO_W", str(top), out_dir=str(tmp_path / "out"), jobs=1, out=lambda m: None,
+                 env=_tools_env(tmp_path))
+    assert (build / "Makefile").read_text() == "configured\n"
+
+
 def test_an_image_that_would_overlap_the_filesystem_fails(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
