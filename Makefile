@@ -8,6 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+PLACE ?=
+PLACES ?=
+FARM_BOARDS ?=
+export PLACE
 QUICK ?=
 MICROPYTHON ?=
 MICROPY_DIR ?=
@@ -15,10 +19,15 @@ ERASE ?=
 DRY_RUN ?=
 ARGS ?=
 FLASH ?=
+PLACE ?=
+PLACES ?=
+FARM_BOARDS ?=
+export PLACE
 export BOARD PORT HOST_IP
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test board repl bundle deploy list-boards clean firmware flash detect wifi package-json bench
+.PHONY: help venv run test board repl bundle deploy list-boards clean firmware flash detect wifi package-json bench \
+	farm-deps farm-up farm-down farm-test
 
 help: ## List the targets
 	@echo "ws2 for MicroPython - make targets (BOARD=$(BOARD), PORT=$(PORT)):"
@@ -34,7 +43,7 @@ venv: $(STAMP) ## Create .venv and install the pinned dependencies
 run: $(STAMP) ## The demo: virtual board (or PORT=...), deploy, catalog table, TCP echo through ws2
 	$(PY) -m firmware run --board $(BOARD)
 
-test: $(STAMP) ## The whole suite (CPython unit tests + tests on the virtual board, or PORT=... for a real one)
+test: $(STAMP) farm-deps ## The whole suite (CPython unit tests + tests on the virtual board, or PORT=... for a real one)
 	$(PY) -m pytest host_tests --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(MICROPYTHON),--micropython $(abspath $(MICROPYTHON))) $(PYTEST_ARGS)
 
 board: $(STAMP) ## Start a virtual board in the foreground with ws2 deployed; prints its /dev/pts/N; FLASH=dir keeps its flash
@@ -77,6 +86,21 @@ package-json: $(STAMP) ## Regenerate package.json (mpremote mip install) from th
 
 bench: $(STAMP) ## Benchmarks: ws2 vs raw socket on the board (virtual unless PORT=...) into build/bench/BOARD.json; QUICK=1 for a fast run
 	$(PY) -m firmware bench --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(filter-out 0,$(QUICK)),--quick)
+
+farm-deps: ## Install ser2net (Debian), which labgrid's exporter runs, when it is missing (needs root)
+	@command -v ser2net >/dev/null 2>&1 || test -x /usr/sbin/ser2net || \
+	  { test "$$(id -u)" = 0 && (apt-get install -y -qq ser2net >/dev/null 2>&1 || \
+	    (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq ser2net >/dev/null 2>&1)) || \
+	    echo "farm-deps: ser2net is missing and could not be installed (apt-get install ser2net as root)"; }
+
+farm-up: $(STAMP) farm-deps ## A local labgrid farm: coordinator, 2 virtual boards (FARM_BOARDS=UNIX,ESP32_GENERIC), an exporter each
+	$(PY) -m firmware farm-up $(if $(FARM_BOARDS),--boards $(FARM_BOARDS))
+
+farm-down: $(STAMP) ## Stop the local labgrid farm and every process it started
+	$(PY) -m firmware farm-down
+
+farm-test: $(STAMP) ## The HIL smoke suite through labgrid on PLACES=a,b in parallel (default: the local farm's places)
+	$(PY) -m firmware farm-test $(if $(PLACES),--places $(PLACES)) $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
 
 clean: ## Remove build/ (keeps .venv)
 	rm -rf build

@@ -1,9 +1,8 @@
 # firmware/mip: package.json at the repository root, so `mpremote mip install` installs ws2.
 # MIT licence; part of ws2 for MicroPython.
 #
-# `mpremote mip install ./package.json` (from a checkout) or
-# `mpremote mip install github:OWNER/REPO` (or `mip.install(...)` on a board
-# with network) reads "urls": [board path, source] pairs, relative sources
+# `mpremote mip install ./package.json` (from a checkout; or a URL to this
+# package.json, or `mip.install(...)` on a board with network) reads "urls": [board path, source] pairs, relative sources
 # being relative to package.json. The list is generated from the same
 # module list the bundle and the manifests use, and a test keeps it in sync.
 import json

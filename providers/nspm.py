@@ -453,7 +453,7 @@ def resolve(name, qtype, flush=False):
 # -- the port's own resolver ----------------------------------------------------------------------
 
 def port_results(results, so):
-    """Turn the port's getaddrinfo results (any port's format, MICROPYTHON.md 1.3) into [(af, address)]."""
+    """Turn the port's getaddrinfo results (any port's format, docs/ports.md) into [(af, address)]."""
     out = []
     for r in results:
         sa = r[-1]
@@ -491,7 +491,7 @@ def port_error(e):
 
 def port_resolve(name, qtype):
     """Resolve through the port's socket.getaddrinfo (no server configured): (canonical, [], values)."""
-    import socket as so
+    from ws2.native import socket as so  # the port's resolver, even after ws2.compat.install()
 
     if qtype == dnsmsg.TYPE_PTR:
         f = getattr(so, "gethostbyaddr", None)  # CPython only; lwIP has no reverse lookup

@@ -19,8 +19,9 @@
 #             (bind to port 0 picks the port here, so it is known); after an
 #             implicit bind it reads as the wildcard with port 0.
 # errno -> WSA goes through ws2.errors' one table.
-import socket as _so
 import sys
+
+from ws2.native import socket as _so  # the port's module, even after ws2.compat.install()
 
 # The address text codec name resolution uses too (loaded with it anyway): strict dotted quads
 # (no leading zeros, as inet_pton) and their text.

@@ -9,7 +9,7 @@
 # Options the port lacks (SO_KEEPALIVE, SO_LINGER, the multicast ones on lwIP)
 # are kept here and reported back; lwIP is never handed an option it would
 # answer with "Warning: ... not implemented".
-import socket as _so
+from ws2.native import socket as _so  # the port's module, even after ws2.compat.install()
 import sys
 
 # IPv6 text without a zone: the parser inet_pton and name resolution use.

@@ -211,7 +211,7 @@ def match(af, type, protocol, after=None):
     PFL_MATCHES_PROTOCOL_ZERO; hidden entries take part. With no full match
     the error names the closest partial match: no type -> WSAESOCKTNOSUPPORT,
     type but no family -> WSAEAFNOSUPPORT, type and family but no protocol ->
-    WSAEPROTONOSUPPORT (Wine's test_WSASocket cases, REFERENCE.md 8.1).
+    WSAEPROTONOSUPPORT (Wine's test_WSASocket cases, docs/winsock.md).
     """
     if af == 0 and protocol == 0:
         raise WSAError(WSAEINVAL, "address family and protocol cannot both be 0")

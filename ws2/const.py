@@ -1,5 +1,5 @@
 # ws2/const: the public Winsock constants, with their Windows names and values.
-# MIT licence; part of ws2 for MicroPython. Values from ../shared/REFERENCE.md.
+# MIT licence; part of ws2 for MicroPython. Values from the Windows SDK headers (docs/winsock.md).
 
 # Address families, socket types, protocols
 AF_UNSPEC = 0
@@ -142,9 +142,11 @@ SO_SSL_GET_SIGNATURE_HOOK = 0x5073000B
 SO_SSL_SET_SIGNATURE_HOOK = 0x9073000B
 SO_SSL_PERFORM_HANDSHAKE = 0x1073000D
 SO_SSL_GET_CONNECTION_INFO = 0x5073000E
-SO_SSL_SET_PEERNAME = 0x9073000F  # REFERENCE 6.2 marks it unverified; IOC_IN chosen, as for every other SET
+SO_SSL_SET_PEERNAME = 0x9073000F  # no published header settles it; IOC_IN chosen, as for every other SET
 # ws2 extension in the same family (tag 0x10, unused by sslsock.h): a server's certificate and key
 SO_SSL_SET_SERVER_CERT = 0x90730010
+# ws2 extension (tag 0x11): this socket's trusted CAs (PEM or DER bytes), instead of ws2.config(tls_ca_file=...)
+SO_SSL_SET_CA_CERTS = 0x90730011
 SSL_CAP_CLIENT = 1
 SSL_CAP_SERVER = 2
 SSL_CAP_CLIENT_AUTH = 4
@@ -270,7 +272,7 @@ NI_NAMEREQD = 0x4
 NI_NUMERICSERV = 0x8
 NI_DGRAM = 0x10
 
-# WSPPROC_TABLE slots (the order DESIGN.md fixes) and NSP_ROUTINE slots
+# WSPPROC_TABLE slots (Winsock's order, docs/spi.md) and NSP_ROUTINE slots
 WSP_ACCEPT = 0
 WSP_ADDRESSTOSTRING = 1
 WSP_ASYNCSELECT = 2

@@ -13,7 +13,7 @@ _PFL_HIDDEN = 0x04
 
 
 def has_ipv6():
-    """True when the port's socket layer handles IPv6 addresses (not esp32, see MICROPYTHON.md 1.8)."""
+    """True when the port's socket layer handles IPv6 addresses (not esp32, see docs/ports.md)."""
     return sys.platform != "esp32"
 
 

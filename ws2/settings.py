@@ -6,13 +6,15 @@ from ws2 import store
 from ws2.errors import WSAError, WSAEINVAL
 
 _FILE = "settings"
-_DEFAULTS = {"dns_servers": [], "dns_timeout_ms": 2000, "hosts": {}, "tls_ca_file": "", "max_sockets": 0}
+_DEFAULTS = {"dns_servers": [], "dns_timeout_ms": 2000, "hosts": {}, "tls_ca_file": "", "max_sockets": 0,
+             "tls_verify": "app"}
 # What a good value looks like, for the error message (one string: stays in flash when frozen).
 _SHAPES = """dns_servers a list of (numeric ip, port 1-65535)
 hosts a dict of name -> numeric address
 tls_ca_file a path string
 dns_timeout_ms an int from 0 (provider default) to 600000
 max_sockets an int from 0 (board default) to 255
+tls_verify "app" (the application may ask for CERT_NONE) or "always"
 """
 _current = None
 
@@ -51,6 +53,8 @@ def validate(key, value):
             value = dict(value)
     elif key == "tls_ca_file":
         ok = isinstance(value, str)
+    elif key == "tls_verify":
+        ok = value in ("app", "always")
     elif key == "dns_timeout_ms":
         ok = _int_in(value, 600000)
     else:

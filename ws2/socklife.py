@@ -72,7 +72,7 @@ def WSASocket(af, type, proto, protocol_info=None, group=0, flags=0):
                     return provider.for_entry(e).table[_WSP_SOCKET](af, type, proto, _info_for(e), group, flags)
                 except WSAError as x:
                     # A provider busy with another call (WSAEINPROGRESS) passes the socket on:
-                    # the lookup resumes after its entry (ReactOS; REFERENCE.md 8.1 rule 7).
+                    # the lookup resumes after its entry (ReactOS; docs/winsock.md).
                     if x.args[0] != _WSAEINPROGRESS:
                         raise x
                     try:

@@ -10,17 +10,7 @@ _RTT_N = P["rtt_n"]
 _BULK = P["bulk_bytes"]
 _CC_N = P["cc_n"]
 _PING = b"\x55" * 64
-_hdr = bytearray(5)
 _socks = []
-
-
-def header(op, n):
-    _hdr[0] = op
-    _hdr[1] = (n >> 24) & 255
-    _hdr[2] = (n >> 16) & 255
-    _hdr[3] = (n >> 8) & 255
-    _hdr[4] = n & 255
-    return _hdr
 
 
 def keep(x):

@@ -280,7 +280,7 @@ def test_port_resolver_fallback(env):
     try:
         assert ws2.gethostbyname("localhost")[3] == ["127.0.0.1"]  # loads nspm
         nspm = sys.modules["providers.nspm"]
-        # the real port resolver, whatever shape its getaddrinfo answers in (MICROPYTHON.md 1.3)
+        # the real port resolver, whatever shape its getaddrinfo answers in (docs/ports.md)
         assert nspm.port_resolve(env.host_ip, 1) == (env.host_ip, [], [env.host_ip])
         calls = []
         real = nspm.port_resolve
