@@ -272,3 +272,14 @@ def test_other_archs_freeze_the_modules_as_they_are(name):
     m = manifest.read(os.path.join(boards.load(name)["dir"], "manifest.py"))
     assert all(f.full_path.startswith(os.path.join(ROOT, "ws2")) or f.full_path.startswith(os.path.join(ROOT, "providers"))
                for f in m.files)
+
+
+def test_the_uf2_made_here_is_picotools_byte_for_byte():
+    # MicroPython's stock RPI_PICO_W v1.27.0 image: its .bin, and the .uf2 picotool made of it.
+    stock = os.path.join(ROOT, "..", "shared", "firmware", "RPI_PICO_W-v1.27.0")
+    if not os.path.isfile(os.path.join(stock, "firmware.uf2")):
+        pytest.skip("no stock RPI_PICO_W v1.27.0 image (firmware.bin and firmware.uf2) to compare with")
+    with open(os.path.join(stock, "firmware.bin"), "rb") as f:
+        data = f.read()
+    with open(os.path.join(stock, "firmware.uf2"), "rb") as f:
+        assert flash.uf2_from_bin(data, 0x10000000, 0xE48BFF56) == f.read()
