@@ -27,7 +27,7 @@ export BOARD PORT HOST_IP
 
 .DEFAULT_GOAL := help
 .PHONY: help venv run test board repl bundle deploy list-boards clean firmware flash detect wifi package-json bench \
-	farm-deps farm-up farm-down farm-test
+	test-deps farm-deps farm-up farm-down farm-test capture
 
 help: ## List the targets
 	@echo "ws2 for MicroPython - make targets (BOARD=$(BOARD), PORT=$(PORT)):"
@@ -43,7 +43,7 @@ venv: $(STAMP) ## Create .venv and install the pinned dependencies
 run: $(STAMP) ## The demo: virtual board (or PORT=...), deploy, catalog table, TCP echo through ws2
 	$(PY) -m firmware run --board $(BOARD)
 
-test: $(STAMP) farm-deps ## The whole suite (CPython unit tests + tests on the virtual board, or PORT=... for a real one)
+test: $(STAMP) test-deps ## The whole suite (CPython unit tests + tests on the virtual board, or PORT=... for a real one)
 	$(PY) -m pytest host_tests --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(MICROPYTHON),--micropython $(abspath $(MICROPYTHON))) $(PYTEST_ARGS)
 
 board: $(STAMP) ## Start a virtual board in the foreground with ws2 deployed; prints its /dev/pts/N; FLASH=dir keeps its flash
@@ -87,13 +87,22 @@ package-json: $(STAMP) ## Regenerate package.json (mpremote mip install) from th
 bench: $(STAMP) ## Benchmarks: ws2 vs raw socket on the board (virtual unless PORT=...) into build/bench/BOARD.json; QUICK=1 for a fast run
 	$(PY) -m firmware bench --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(filter-out 0,$(QUICK)),--quick)
 
-farm-deps: ## Install ser2net (Debian), which labgrid's exporter runs, when it is missing (needs root)
-	@command -v ser2net >/dev/null 2>&1 || test -x /usr/sbin/ser2net || \
-	  { test "$$(id -u)" = 0 && (apt-get install -y -qq ser2net >/dev/null 2>&1 || \
-	    (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq ser2net >/dev/null 2>&1)) || \
-	    echo "farm-deps: ser2net is missing and could not be installed (apt-get install ser2net as root)"; }
+# Debian packages some tests use (ser2net for the labgrid farm, tshark to read captures); installed when
+# missing and run as root, else those tests skip and say how to install them.
+DEBIAN_TEST_PACKAGES := ser2net tshark
+test-deps: ## Install the Debian packages the tests use (ser2net, tshark) when missing (needs root)
+	@missing=""; for p in $(DEBIAN_TEST_PACKAGES); do command -v $$p >/dev/null 2>&1 || test -x /usr/sbin/$$p || \
+	  missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing$$missing (Debian)"; \
+	    export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1; apt-get install -y -qq $$missing >/dev/null 2>&1; } || \
+	    echo "could not install$$missing: the tests that need them skip"; \
+	  else echo "not root: apt-get install$$missing for the tests that need them (they skip)"; fi; fi
 
-farm-up: $(STAMP) farm-deps ## A local labgrid farm: coordinator, 2 virtual boards (FARM_BOARDS=UNIX,ESP32_GENERIC), an exporter each
+farm-deps: test-deps ## Install ser2net (Debian), which labgrid's exporter runs, when it is missing (needs root)
+
+farm-up: $(STAMP) test-deps ## A local labgrid farm: coordinator, 2 virtual boards (FARM_BOARDS=UNIX,ESP32_GENERIC), an exporter each
 	$(PY) -m firmware farm-up $(if $(FARM_BOARDS),--boards $(FARM_BOARDS))
 
 farm-down: $(STAMP) ## Stop the local labgrid farm and every process it started
@@ -101,6 +110,9 @@ farm-down: $(STAMP) ## Stop the local labgrid farm and every process it started
 
 farm-test: $(STAMP) ## The HIL smoke suite through labgrid on PLACES=a,b in parallel (default: the local farm's places)
 	$(PY) -m firmware farm-test $(if $(PLACES),--places $(PLACES)) $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
+
+capture: $(STAMP) ## Fetch the capture layer's pcap from the board at PORT (SECONDS=.. of its program first) into build/capture/
+	$(PY) -m firmware capture --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(SECONDS),--seconds $(SECONDS))
 
 clean: ## Remove build/ (keeps .venv)
 	rm -rf build

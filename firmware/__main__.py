@@ -210,6 +210,13 @@ def do_repl(state, args):
         state["rc"] = subprocess.call([mpremote, "connect", vb.device, "resume", "repl"])
 
 
+def do_capture(state, args):
+    """Fetch the capture layer's ring from the board (after --seconds of its program running) as one pcap file."""
+    from firmware import capture
+
+    capture.run(args.board, args.port, seconds=args.seconds, out=args.out, path=args.path, baud=args.baud)
+
+
 def _opt_level(text):
     n = int(text)
     if not 0 <= n <= 3:
@@ -334,6 +341,15 @@ def _parser():
     c = cmd("repl", do_repl, do_repl.__doc__)
     port(c, "serial device of a real board")
     c.add_argument("--flash", help="flash directory for the virtual board")
+    c = cmd("capture", do_capture, do_capture.__doc__)
+    port(c, "serial device of the board that captured (default: $PORT)")
+    c.add_argument("--seconds", type=int, default=0,
+                   help="let the board's program run (and capture) this long before fetching (default 0: now)")
+    c.add_argument("--out", default=None, help="pcap file to write (default: build/capture/BOARD.pcap)")
+    c.add_argument("--path", default="/.ws2/capture.pcap",
+                   help="the ring's file on the board, as in ws2.config(capture={'file': ...}) (default "
+                        "/.ws2/capture.pcap; FILE.1 is fetched too)")
+    c.add_argument("--baud", type=int, default=115200, help="serial baud rate (default 115200)")
     c = cmd("bench", do_bench, do_bench.__doc__)
     c.add_argument("--port", default=os.environ.get("PORT") or None,
                    help="serial device of a real board (default: $PORT, else a virtual board)")
@@ -343,7 +359,7 @@ def _parser():
                    help="fewer repetitions and bytes (CI smoke run, under a minute); every figure is still produced")
     c.add_argument("--reps", type=int, metavar="N", help="repetitions per figure (default 9, quick 3)")
     c.add_argument("--only", metavar="PARTS",
-                   help="comma-separated parts to run: ram, alloc, tcp, udp, events, dns, tls, profile, flash "
+                   help="comma-separated parts to run: ram, alloc, tcp, udp, events, dns, tls, profile, layers, flash "
                         "(default: all)")
     return p
 

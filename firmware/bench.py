@@ -41,12 +41,14 @@ FIGURES = (
     ("tcp_bulk_32k", "tcp", "TCP bulk send, 32 KB writes", "MB/s", "rate"),
     ("tcp_recv_4k", "tcp", "TCP bulk receive, 4 KB reads", "MB/s", "rate"),
     ("tcp_connect_close", "tcp", "connect + close to a host listener", "/s", "rate"),
+    ("socket_close", "tcp", "socket() + closesocket(), TCP, no connect (raw: socket() + close())", "µs", "time"),
     ("udp_64", "udp", "UDP echo, 64 B datagrams, 8 in flight", "dgram/s", "rate"),
     ("udp_1400", "udp", "UDP echo, 1,400 B datagrams, 8 in flight", "dgram/s", "rate"),
     ("select_1", "events", "select, 1 socket, none ready (raw: select.poll built per call)", "µs", "time"),
     ("select_8", "events", "select, 8 sockets, none ready (raw: select.poll built per call)", "µs", "time"),
     ("select_32", "events", "select, 32 sockets, none ready (raw: select.poll built per call)", "µs", "time"),
     ("eventselect_wake", "events", "WSAEventSelect wake-up on a 64 B echo (raw: poll)", "µs", "time"),
+    ("gai_numeric", "dns", "getaddrinfo, numeric host (raw: the port's getaddrinfo)", "µs", "time"),
     ("gai_port", "dns", "getaddrinfo, port resolver (ws2: nspm without a server)", "µs", "time"),
     ("gai_cold", "dns", "getaddrinfo, nspm cold: DNS query (raw: port resolver)", "µs", "time"),
     ("gai_warm", "dns", "getaddrinfo, nspm warm: cache (raw: port resolver)", "µs", "time"),
@@ -63,6 +65,15 @@ FIGURES = (
     ("alloc_recv_into", "alloc", "heap allocated per recv_into 64 B (raw: readinto)", "B/call", "bytes"),
     ("alloc_sendto", "alloc", "heap allocated per sendto, 64 B UDP", "B/call", "bytes"),
     ("alloc_recvfrom", "alloc", "heap allocated per sendto + recvfrom pair, 64 B UDP", "B/call", "bytes"),
+    ("layer_capture_idle", "layers", "64 B TCP round trip through the capture layer, not capturing "
+                                     "(raw: a plain ws2 socket)", "µs", "time"),
+    ("layer_capture_on", "layers", "64 B TCP round trip through the capture layer, capturing to the flash ring "
+                                   "(raw: a plain ws2 socket)", "µs", "time"),
+    ("layer_faults_idle", "layers", "64 B TCP round trip through the faults layer, no plan (raw: a plain ws2 socket)",
+     "µs", "time"),
+    ("layer_ram_capture", "layers", "heap after importing the capture layer (capture, pcap, capsink, layer)", "B",
+     "bytes"),
+    ("layer_ram_faults", "layers", "heap after importing the faults layer (faults, faultplan)", "B", "bytes"),
     ("flash_bundle", "flash", "bundle of all device modules (.mpy) for this board's arch", "B", "bytes"),
     ("compat_rtt_64", "compat", "drop-in socket (ws2.compat): 64 B echo round trip", "µs", "time"),
     ("compat_bulk_4k", "compat", "drop-in socket: bulk send, 4 KB writes", "MB/s", "rate"),
@@ -76,7 +87,7 @@ FIGURES = (
 )
 FIGURE_IDS = tuple(f[0] for f in FIGURES)
 _OWN_PASS = ("ram_import_rom",)  # measured by a pass of their own (see run())
-ORDER = ("ram", "alloc", "tcp", "udp", "events", "dns", "tls", "compat", "profile")  # ram first: it wants a fresh board
+ORDER = ("ram", "alloc", "tcp", "udp", "events", "dns", "tls", "compat", "profile", "layers")  # ram first: a fresh board
 
 # The budgets (docs/testing.md): id, what, how compared, limit, unit
 # import_ram_rom: how boards ship ws2 (frozen, boards/*/manifest.py; ROMFS runs .mpy in place alike);
@@ -94,6 +105,11 @@ BUDGETS = (
     ("compat_bulk", "drop-in socket: bulk vs raw (worst of send 4 KB, 32 KB, receive)", ">=", 98, "%"),
     ("compat_cc", "drop-in socket: connect + close rate vs raw", ">=", 85, "%"),
     ("compat_tls", "drop-in ssl through ssllsp: TLS bulk vs the port's ssl", ">=", 95, "%"),
+    # The Winsock API's own calls against their raw equivalents (ws2 / raw medians): the figure of the same id.
+    ("socket_close", "socket() + closesocket() vs raw socket() + close()", "<=", 1.5, "×"),
+    ("select_1", "select on 1 socket vs raw select.poll", "<=", 1.5, "×"),
+    ("gai_numeric", "getaddrinfo of a numeric host vs the port's getaddrinfo", "<=", 1.5, "×"),
+    ("gai_warm", "getaddrinfo of a name in nspm's cache vs the port resolver", "<=", 2, "×"),
 )
 _COMPAT_RATES = {"compat_bulk": ("compat_bulk_4k", "compat_bulk_32k", "compat_recv_4k"),
                  "compat_cc": ("compat_connect_close",), "compat_tls": ("compat_tls_bulk",)}
@@ -296,6 +312,10 @@ def budgets(figures, flash):
             value = max(sizes.values()) if sizes else None
             note = ("largest of %s" % ", ".join("%s %d B" % kv for kv in sorted(sizes.items()))) if sizes else \
                 "no bundle built"
+        elif unit == "×":
+            f = figures[bid]
+            value = f["ratio"]
+            note = None if value is not None else f["missing"] or "raw side missing"
         elif bid in ("rtt_overhead", "compat_rtt"):
             f = figures["tcp_rtt_64" if bid == "rtt_overhead" else "compat_rtt_64"]
             r = f["ratio"]

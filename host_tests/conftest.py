@@ -92,6 +92,13 @@ class Env:
 
 
 @pytest.fixture(scope="session")
+def peer_view(host_ip):
+    """TCP and UDP servers that answer with the client's address as they see it ("ip port\\n"); ENV entry."""
+    with EchoServer(host_ip, view=True) as t, EchoServer(host_ip, udp=True, view=True) as u:
+        yield {"tcp_view_port": t.port, "udp_view_port": u.port}
+
+
+@pytest.fixture(scope="session")
 def closed_port(host_ip):
     """A TCP port on host_ip with nothing listening (bound once, then closed)."""
     import socket

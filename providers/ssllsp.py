@@ -82,6 +82,7 @@ _SO_SSL_GET_CONNECTION_INFO = const(0x5073000E)
 _SO_SSL_SET_PEERNAME = const(0x9073000F)
 _SO_SSL_SET_SERVER_CERT = const(0x90730010)
 _SO_SSL_SET_CA_CERTS = const(0x90730011)  # ws2 extension (no CE code): this socket's trusted CAs, PEM or DER
+_SIO_SET_SOCKET_HANDLE = const(0xD8000004)  # ws2's own (ws2/rehome)
 _SSL_CAPS = const(3)  # SSL_CAP_CLIENT | SSL_CAP_SERVER
 _SSL_FLAG_SERVER = const(2)
 _SSL_FLAG_AUTH_CLIENT = const(4)
@@ -681,6 +682,19 @@ def WSPSocket(af, typ, proto, info, group, flags):
     return _adopt(table, table[_WSP_SOCKET](af, typ, proto, down, group, flags), info.catalog_entry_id).handle
 
 
+def WSPAdoptSocket(lower_handle, info, handle):
+    """ws2 re-homing (ws2/rehome): our context, plain until SO_SECURE, over an open TCP socket; it answers to handle."""
+    table, down = _lower_of(info)
+    c = _Tls(table, lower_handle, info.catalog_entry_id)
+    c.handle = handle
+    try:
+        c.host = table[_WSP_GETPEERNAME](c.lc)[0]  # connected already (the socket drop-in wraps after connect)
+        c.state |= _CONNECTED
+    except WSAError:
+        pass
+    return c
+
+
 def WSPCloseSocket(c):
     """End TLS (close_notify where the engine can send one), close the lower socket, free the handle."""
     try:
@@ -968,6 +982,10 @@ def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
         if c.state & _DEAD and code != _SO_SSL_GET_FLAGS:
             _live(c)
         return _ssl_ioctl(c, code, in_data)
+    if code == _SIO_SET_SOCKET_HANDLE:
+        old = c.handle  # re-homed under another layer: our socket answers to a new handle
+        c.handle = in_data
+        return old
     _live(c)
     if code == _FIONREAD and c.eng is not None:
         try:

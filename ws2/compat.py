@@ -111,14 +111,24 @@ def _oserror(e, connecting=False):
         return e
     code = e.args[0]
     if code == _WOULDBLOCK and connecting:
-        return OSError(_E.EINPROGRESS)
+        return _os_error(_E.EINPROGRESS)
     if code == _TIMEDOUT:
         if not _MP:
             return _n.timeout("timed out")
         return OSError(_ETIMEDOUT)
     if code == _FAULT:
         return TypeError(e.args[1] if len(e.args) > 1 and e.args[1] else "bad argument")
-    return OSError(_ERR.get(code, _E.EIO))
+    return _os_error(_ERR.get(code, _E.EIO))
+
+
+def _os_error(code):
+    # MicroPython's sockets raise OSError(errno); CPython's raise OSError(errno, text), which sets .errno
+    # and picks the subclass (ConnectionResetError, BlockingIOError ...) that CPython code catches.
+    if _MP:
+        return OSError(code)
+    import os
+
+    return OSError(code, os.strerror(code))
 
 
 def _start():
@@ -149,7 +159,7 @@ def _raw_in(a, h):
     if type(a) is tuple:
         return a
     if isinstance(a, str) or len(a) < 16 or a[0] + a[1] * 256 != _n.AF_INET and a[0] * 256 + a[1] != _n.AF_INET:
-        raise OSError(_E.EINVAL)
+        raise _os_error(_E.EINVAL)
     return _addr_out(a)
 
 
@@ -277,7 +287,7 @@ class socket(_Base):
     def _live(self):
         h = self._h
         if not h:
-            raise OSError(_E.EBADF)
+            raise _os_error(_E.EBADF)
         return h
 
     def _sync(self):
@@ -318,7 +328,7 @@ class socket(_Base):
         self._live()
         pl = self._pl
         if pl is None or not hasattr(pl, "fileno"):
-            raise OSError(_E.EOPNOTSUPP if hasattr(_E, "EOPNOTSUPP") else _E.EINVAL)
+            raise _os_error(_E.EOPNOTSUPP if hasattr(_E, "EOPNOTSUPP") else _E.EINVAL)
         return pl.fileno()
 
     def bind(self, addr):
@@ -656,7 +666,7 @@ if not _MP:
             except OSError as e:
                 err = e
                 s.close()
-        raise err or OSError(_E.EHOSTUNREACH)
+        raise err or _os_error(_E.EHOSTUNREACH)
 
 
 # -- install -------------------------------------------------------------------------------

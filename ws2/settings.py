@@ -7,7 +7,9 @@ from ws2.errors import WSAError, WSAEINVAL
 
 _FILE = "settings"
 _DEFAULTS = {"dns_servers": [], "dns_timeout_ms": 2000, "hosts": {}, "tls_ca_file": "", "max_sockets": 0,
-             "tls_verify": "app"}
+             "tls_verify": "app", "capture": {}, "faults": {}}
+# Settings of optional layers, checked by the layer's own module (imported only to check them).
+_CHECKERS = {"capture": "providers.capsink", "faults": "providers.faultplan"}
 # What a good value looks like, for the error message (one string: stays in flash when frozen).
 _SHAPES = """dns_servers a list of (numeric ip, port 1-65535)
 hosts a dict of name -> numeric address
@@ -43,6 +45,22 @@ def validate(key, value):
     """Return value normalised for key, or raise WSAEINVAL saying what is wrong."""
     if not isinstance(key, str) or key not in _DEFAULTS:
         raise WSAError(WSAEINVAL, "unknown setting %r (known: %s)" % (key, ", ".join(sorted(_DEFAULTS))))
+    if key in _CHECKERS:
+        import sys
+
+        name = _CHECKERS[key]
+        had = name in sys.modules
+        try:
+            m = __import__(name, None, None, ["check"])
+        except ImportError:
+            raise WSAError(WSAEINVAL, "setting %s needs %s, which is not installed" % (key, name))
+        try:
+            return m.check(value)
+        finally:
+            if not had:  # checking a setting must not keep the layer's code in RAM
+                from ws2.provider import drop_module
+
+                drop_module(name)
     if key == "dns_servers":
         ok = isinstance(value, (list, tuple)) and all(_is_server(a) for a in value)
         if ok:
