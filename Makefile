@@ -23,6 +23,7 @@ FIRMWARE ?=
 BOOTROM ?=
 RP2040JS := rp2040js@1.4.1
 NODE_STAMP := node_modules/.$(RP2040JS)
+FLASH ?=
 PLACE ?=
 PLACES ?=
 FARM_BOARDS ?=
@@ -64,11 +65,11 @@ run: $(STAMP) $(EMU_DEPS) ## The demo: virtual board (or PORT=...), deploy, cata
 test: $(STAMP) $(EMU_DEPS) test-deps ## The whole suite (CPython unit tests + tests on the virtual board, or PORT=... for a real one)
 	$(PY) -m pytest host_tests --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(MICROPYTHON),--micropython $(abspath $(MICROPYTHON))) $(PYTEST_ARGS)
 
-board: $(STAMP) $(EMU_DEPS) ## Start a virtual board in the foreground with ws2 deployed; prints its /dev/pts/N
-	$(PY) -m firmware board --board $(BOARD)
+board: $(STAMP) $(EMU_DEPS) ## Start a virtual board in the foreground with ws2 deployed; prints its /dev/pts/N; FLASH=dir keeps its flash
+	$(PY) -m firmware board --board $(BOARD) $(if $(FLASH),--flash $(abspath $(FLASH)))
 
 repl: $(STAMP) $(EMU_DEPS) ## A REPL on the board (a fresh virtual board unless PORT=...), ws2 importable
-	$(PY) -m firmware repl --board $(BOARD)
+	$(PY) -m firmware repl --board $(BOARD) $(if $(FLASH),--flash $(abspath $(FLASH)))
 
 bundle: $(STAMP) ## Compile device modules with mpy-cross into build/BOARD/ with a size report
 	$(PY) -m firmware bundle --board $(BOARD)

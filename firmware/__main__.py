@@ -17,11 +17,16 @@ def do_list_boards(state, args):
 
     print("%-18s %-6s %-10s %8s %8s %8s  %-8s %s" % ("board", "port", "arch", "heap KB", "sockets", "flash KB",
                                                     "flasher", "description"))
-    for name in boards.names():
-        b = boards.load(name)
+    broken = []
+    for name, b, error in boards.each():
+        if error is not None:
+            broken.append(error)
+            continue
         print("%-18s %-6s %-10s %8d %8d %8d  %-8s %s" % (name, b["port"], b["mpy_arch"], b["heap_kb"], b["max_sockets"],
-                                                        b.get("flash_budget_kb", 48), b.get("flasher", "-"),
-                                                        b.get("description", "")))
+                                                        b["flash_budget_kb"], b["flasher"], b["description"]))
+    if broken:
+        # The good boards are listed; the broken ones are named with what to fix, and the exit code says so.
+        raise CommandError("\n".join(str(e) for e in broken))
 
 
 def do_bundle(state, args):
@@ -32,7 +37,11 @@ def do_bundle(state, args):
         os.environ["MPY_CROSS"] = args.mpy_cross
     print("compiling for %s into build/%s/ ..." % (args.board, args.board))
     built = bundle.build(args.board, opt=args.opt)
-    print(bundle.report(args.board, built))
+    text = bundle.report(args.board, built)
+    print(text)
+    over = bundle.over_budget(text)
+    if over:
+        raise CommandError("the bundle is over its flash budget: " + "; ".join(over))
 
 
 def do_manifest(state, args):
@@ -292,7 +301,8 @@ def _parser():
     c.add_argument("--check", action="store_true", help="fail when package.json is out of date instead of writing")
     c = cmd("board", do_board, do_board.__doc__)
     c.add_argument("--flash", help="directory used as the board's flash, or for an emulated board the flash image "
-                                   "file (default: a temporary one)")
+                                   "file; kept when the board stops (default: a temporary one, removed when it "
+                                   "stops; through make: FLASH=dir)")
     c.add_argument("--micropython", help="unix-port interpreter (default: $MICROPYTHON or the venv's)")
     c.add_argument("--no-deploy", action="store_true", help="start with an empty flash")
     c = cmd("deploy", do_deploy, do_deploy.__doc__)

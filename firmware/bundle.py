@@ -145,6 +145,11 @@ def report(board_name, built):
     return "\n".join(lines)
 
 
+def over_budget(report_text):
+    """Return the rows of a size report whose figure exceeds its budget (each such row says OVER)."""
+    return [" ".join(line.split()) for line in report_text.splitlines() if "(OVER " in line]
+
+
 def total(built):
     """Return the total size in bytes of a build() result."""
     return sum(n for _, n in built)

@@ -5,7 +5,11 @@
 # through DTR/RTS, so the guess comes from the USB ids pyserial reports (the
 # list `mpremote connect list` prints). --query opens each candidate, asks
 # MicroPython for sys.implementation._machine / _build, and names the board.
-from firmware import boards
+from firmware import FirmwareError, boards
+
+
+class DetectError(FirmwareError):
+    """A port that did not answer as a MicroPython REPL."""
 
 # VID (or VID:PID) -> what such a USB id usually is, for ids no board.json names.
 _KNOWN = {
@@ -30,12 +34,7 @@ def usb_id(vid, pid):
 
 def candidates(uid):
     """Return the names of our boards whose usb_ids contain uid."""
-    out = []
-    for name in boards.names():
-        b = boards.load(name)
-        if uid in b.get("usb_ids", ()):
-            out.append(name)
-    return out
+    return [b["name"] for b in boards.usable() if uid in b.get("usb_ids", ())]
 
 
 def describe(uid):
@@ -47,14 +46,14 @@ def describe(uid):
 
 def board_from_machine(machine, build=None):
     """Return our board for sys.implementation._build (v1.25+) or _machine ('<board> with <mcu>'), or None."""
-    for name in boards.names():
-        b = boards.load(name)
+    known = boards.usable()
+    for b in known:
         if build and build.split("-")[0] == b.get("micropython_board") and b["port"] != "unix":
-            return name
+            return b["name"]
     head = (machine or "").split(" with ")[0].strip()
-    for name in boards.names():
-        if head and head == boards.load(name).get("machine"):
-            return name
+    for b in known:
+        if head and head == b.get("machine"):
+            return b["name"]
     return None
 
 
@@ -70,9 +69,21 @@ def ports():
 
 def query(device, timeout=5):
     """Ask the board at device for (_machine, _build, mpy) through the raw REPL (no soft reset)."""
+    import contextlib
+    import io
+
     from firmware.device import Board
 
-    b = Board(device, soft_reset=False)
+    # mpremote prints what it read before it gives up on a port that is not a
+    # MicroPython REPL (often b''); that goes into the error, not onto our output.
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(said):
+            b = Board(device, soft_reset=False)
+    except Exception as e:
+        seen = said.getvalue().strip()
+        raise DetectError("%s%s" % (str(e) or type(e).__name__,
+                                    "; it sent %s" % seen if seen and seen != "b''" else "; it sent nothing"))
     try:
         return b.eval("(getattr(__import__('sys').implementation, '_machine', ''), "
                       "getattr(__import__('sys').implementation, '_build', ''), "
@@ -111,7 +122,7 @@ def run(out=print, do_query=False):
         found += 1 if cands else 0
     for mount, label in bootsel_drives():
         chip = "RP2040" if label == "RPI-RP2" else "RP2350"
-        names = [n for n in boards.names() if boards.load(n).get("drive_label") == label]
+        names = [b["name"] for b in boards.usable() if b.get("drive_label") == label]
         out("%-14s %-9s %s in BOOTSEL mode, ready for `make flash BOARD=%s`" % (
             mount, label, chip, "|".join(names)))
         found += 1

@@ -67,6 +67,71 @@ def uf2_families(path):
     return families
 
 
+def uf2_extent(path, base):
+    """Return how many bytes of flash from base the UF2's blocks reach (the image size it writes)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    end = base
+    for off in range(0, len(data) - 511, 512):
+        _, _, _, addr, size = struct.unpack_from("<5I", data, off)
+        end = max(end, addr + size)
+    return end - base
+
+
+def uf2_from_bin(data, base, family):
+    """Return a UF2 file that writes data at flash address base (256-byte payloads, family id set)."""
+    n = (len(data) + 255) // 256
+    out = bytearray()
+    for i in range(n):
+        chunk = data[i * 256:(i + 1) * 256]
+        out += struct.pack("<8I", _UF2_MAGIC[0], _UF2_MAGIC[1], _UF2_FAMILY_PRESENT, base + 256 * i, 256, i, n,
+                           family)
+        out += chunk + bytes(476 - len(chunk)) + struct.pack("<I", _UF2_MAGIC[2])
+    return bytes(out)
+
+
+def image_size(board, path):
+    """Return the bytes of flash the image occupies: the UF2's reach, or the file's size."""
+    if path.endswith(".uf2"):
+        return uf2_extent(path, int(board["flash_offset"], 16))
+    return os.path.getsize(path)
+
+
+def check_fits(board, path, size=None, error=None):
+    """Raise (error or FlashError) when the image would overlap the filesystem; return (size, limit, how)."""
+    part = boards.firmware_partition(board)
+    size = image_size(board, path) if size is None else size
+    if part is None:
+        return size, None, None
+    limit, how = part
+    if size > limit:
+        raise (error or FlashError)(
+            "%s is %d B, but the firmware partition of %s is %d B (%s): it would overlap the filesystem by %d B "
+            "and corrupt it; freeze fewer modules, or deploy some as .mpy files (make deploy)" % (
+                os.path.relpath(path, os.getcwd()), size, board["name"], limit, how, size - limit))
+    return size, limit, how
+
+
+def margin_text(size, limit, how):
+    """The size check in words: used, partition, what is left."""
+    return "image %d B of the %d B firmware partition (%s): %d B (%.1f %%) left" % (
+        size, limit, how, limit - size, 100.0 * (limit - size) / limit)
+
+
+def check_image(board, image):
+    """Everything flash checks before touching the board: the image exists, is for this chip, and fits."""
+    if not os.path.isfile(image):
+        raise FlashError("no firmware image %s: build one with `make firmware BOARD=%s MICROPY_DIR=...`, or give "
+                         "%s (e.g. a release from https://micropython.org/download/%s/ - then ws2 is not frozen; "
+                         "`make deploy` adds it)" % (os.path.relpath(image, os.getcwd()), board["name"],
+                                                     option("--image", "PATH"), board["micropython_board"]))
+    if board["flasher"] == "esptool":
+        check_esp_image(board, image)
+    else:
+        check_uf2_image(board, image)
+    return check_fits(board, image)
+
+
 def check_uf2_image(board, path):
     """Raise FlashError unless every block of the UF2 is for the board's chip."""
     allowed = {int(x, 16) for x in board["uf2_families"]}
@@ -249,15 +314,7 @@ def _plan_uf2(board, port, image, erase, method, drive):
 
 def run(board, steps, image, out=print):
     """Check the image, then perform the steps with progress shown."""
-    if not os.path.isfile(image):
-        raise FlashError("no firmware image %s: build one with `make firmware BOARD=%s MICROPY_DIR=...`, or give "
-                         "--image (e.g. a release from https://micropython.org/download/%s/ - then ws2 is not frozen; "
-                         "`make deploy` adds it)" % (os.path.relpath(image, os.getcwd()), board["name"],
-                                                     board["micropython_board"]))
-    if board["flasher"] == "esptool":
-        check_esp_image(board, image)
-    else:
-        check_uf2_image(board, image)
+    out(margin_text(*check_image(board, image)))
     label = board.get("drive_label")
     for step in steps:
         if step.kind == "run":
@@ -325,11 +382,19 @@ def _install_hint(exe):
     return ""
 
 
+def option(name, value):
+    """Spell a command-line option as the user gives it: through make (ARGS=...) or to the CLI itself."""
+    # make exports MAKELEVEL to the commands it runs, so its presence says we were started by a make target.
+    if os.environ.get("MAKELEVEL"):
+        return "ARGS='%s %s'" % (name, value)
+    return "%s %s" % (name, value)
+
+
 def _failure_hint(board, argv):
     name = os.path.basename(argv[0])
     if name.startswith("esptool"):
         return (": check PORT, that no other program (a REPL, `make board`) holds it, and hold BOOT while "
-                "pressing RESET if esptool cannot connect; try a lower --baud (115200)")
+                "pressing RESET if esptool cannot connect; try a lower baud rate: %s" % option("--flash-baud", "115200"))
     if name == "mpremote":
         return ": the board did not answer on that port; put it in BOOTSEL mode by hand (hold BOOTSEL, plug in)"
     if name == "picotool":
@@ -344,10 +409,10 @@ def flash(board_name, port=None, image=None, erase=False, dry_run=False, method=
     image = os.path.abspath(image or default_image(board))
     steps = plan(board, port, image, erase, method, drive, baud)
     if dry_run:
+        # The same checks as a real flash, so a dry run that passes is one that would flash.
+        out("# " + margin_text(*check_image(board, image)))
         for s in steps:
             out(s.text())
-        if not os.path.isfile(image):
-            out("# note: %s does not exist yet (make firmware BOARD=%s MICROPY_DIR=...)" % (image, board["name"]))
         return steps
     run(board, steps, image, out=out)
     return steps

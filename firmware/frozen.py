@@ -11,11 +11,12 @@
 # Nothing is downloaded: a missing toolchain or submodule ends with one
 # message saying what to install or run.
 import os
+import re
 import shutil
 import subprocess
 import time
 
-from firmware import ROOT, FirmwareError, boards, manifest
+from firmware import ROOT, FirmwareError, boards, flash, manifest
 
 # port -> (make variables naming the board, images to copy, submodule dirs its build needs)
 _PORTS = {
@@ -34,20 +35,49 @@ _ARM = ("install the Arm GNU toolchain and CMake (Debian/Ubuntu: sudo apt instal
 _CC = "install a C compiler and make (Debian/Ubuntu: sudo apt install build-essential; macOS: xcode-select --install)"
 _FFI = "install libffi and pkg-config (Debian/Ubuntu: sudo apt install libffi-dev pkg-config; macOS: brew install libffi pkg-config)"
 
-# (text in the build log, what to tell the user), first match wins
-_LOG_HINTS = (
-    ("ffi.h", _FFI), ("Package libffi was not found", _FFI), ("pkg-config: not found", _FFI),
-    ("idf.py: not found", _IDF), ("idf.py: command not found", _IDF), ("IDF_PATH", _IDF),
-    ("arm-none-eabi-gcc", _ARM), ("No CMAKE_C_COMPILER", _ARM), ("cmake: not found", _ARM),
-    ("pico-sdk submodule is not initialized", "the pico-sdk submodule is missing: run `make -C %(port_dir)s "
-                                               "BOARD=%(board)s submodules`"),
-    ("not found in any known library", "micropython-lib is missing: run `make -C %(port_dir)s %(vars)s submodules`"),
-    ("freeze error", "the manifest %(manifest)s was rejected by MicroPython's freezer (see the log)"),
-    ("error compiling", "a frozen module did not compile with MicroPython's mpy-cross (see the log)"),
-    ("overflowed", "the image no longer fits the board's flash: the frozen modules are too big"),
-    ("does not fit", "the image no longer fits the board's flash partition: the frozen modules are too big"),
-    ("cc: not found", _CC), ("gcc: not found", _CC), ("make: not found", _CC),
-)
+_PICOTOOL = ("pico-sdk could not find an installed picotool and failed to download one: build and install "
+             "picotool (https://github.com/raspberrypi/picotool, cmake -DPICOTOOL_NO_LIBUSB=1) and set "
+             "picotool_DIR to its lib/cmake/picotool, or leave picotool_DIR unset: then this build uses "
+             "PICO_NO_PICOTOOL=1 and makes the UF2 itself")
+_SUBMODULE = "the %(sub)s submodule is missing: run `make -C %(port_dir)s %(vars)s submodules`"
+
+# (pattern in the build log, what to tell the user). The hint is the one whose
+# pattern occurs first in the log: the first error, not the most alarming one.
+# Patterns are error messages only: a compiler's path (arm-none-eabi-gcc) is
+# in every rp2 log.
+_LOG_HINTS = tuple((re.compile(p), h) for p, h in (
+    (r"fatal error: ffi\.h: No such file|Package libffi was not found|No package 'libffi' found|"
+     r"pkg-config: (?:command )?not found", _FFI),
+    (r"idf\.py: (?:command )?not found|IDF_PATH (?:is not set|environment variable)", _IDF),
+    (r"No installed picotool with version .* found|Failed to clone repository: '[^']*picotool|"
+     r"Build step for picotool failed|Could not find a package configuration file provided by \"picotool\"",
+     _PICOTOOL),
+    (r"Compiler 'arm-none-eabi-gcc' not found|arm-none-eabi-gcc: (?:command )?not found|"
+     r"No CMAKE_C_COMPILER could be found|cmake: (?:command )?not found", _ARM),
+    (r"(?P<sub>micropython-lib|pico-sdk|cyw43-driver|mbedtls|lwip|tinyusb|btstack|mynewt-nimble|wiznet5k)"
+     r"(?: submodule is)? not initialized", _SUBMODULE),
+    (r"(?P<sub>berkeley-db-1\.xx|mbedtls|lwip|tinyusb|cyw43-driver|micropython-lib)/\S*: No such file", _SUBMODULE),
+    (r"not found in any known library", "micropython-lib is missing: run `make -C %(port_dir)s %(vars)s submodules`"),
+    (r"freeze error|Error in manifest", "the manifest %(manifest)s was rejected by MicroPython's freezer (see the log)"),
+    (r"error compiling", "a frozen module did not compile with MicroPython's mpy-cross (see the log)"),
+    (r"overflowed|does not fit", "the image no longer fits the board's flash: the frozen modules are too big"),
+    (r"\b(?:cc|gcc|make): (?:command )?not found", _CC),
+))
+
+
+def hint(text, board, micropy_dir, man):
+    """Return what to tell the user about a failed build's log text: the hint of its first known error, or None."""
+    first = None
+    for pattern, what in _LOG_HINTS:
+        m = pattern.search(text)
+        if m and (first is None or m.start() < first[0].start()):
+            first = (m, what)
+    if first is None:
+        return None
+    m, what = first
+    return what % {"port_dir": os.path.join(micropy_dir, "ports", board["port"]), "board": board["micropython_board"],
+                   "manifest": man, "vars": " ".join(_PORTS[board["port"]][0](board)),
+                   "sub": (m.groupdict().get("sub") or "")}
 
 
 class BuildError(FirmwareError):
@@ -99,15 +129,65 @@ def check_toolchain(board, env=None):
                                  % (tool, "arm-none-eabi-gcc", _ARM))
 
 
-def commands(board, micropy_dir, jobs=None):
+# platform.machine() -> the mpy-cross -march of the unix port's native emitter on that host
+_HOST_ARCHS = {"x86_64": "x64", "amd64": "x64", "i386": "x86", "i486": "x86", "i586": "x86", "i686": "x86",
+               "riscv64": "rv64imc", "armv6l": "armv6", "armv7l": "armv6"}
+
+
+def host_arch(machine=None):
+    """Return mpy-cross's -march for the machine this runs on (the unix port's), or None when it has none."""
+    import platform
+
+    return _HOST_ARCHS.get((machine or platform.machine()).lower())
+
+
+def port_variables(board, machine=None):
+    """Return the make variables of the port build: the board, and for unix the freezer's native arch."""
+    variables = _PORTS[board["port"]][0](board)
+    if board["port"] == "unix":
+        # The unix port's Makefile gives the freezer no -march, and mpy-cross
+        # then rejects @micropython.native ("invalid arch"): the frozen code is
+        # compiled for the host that will run it.
+        arch = host_arch(machine)
+        if arch is None:
+            raise BuildError("MicroPython has no native code emitter for this host (%s), which ws2's "
+                             "@micropython.native functions need when frozen into the unix port; use the "
+                             "PyPI interpreter of the virtual board instead" % (machine or __import__("platform").machine()))
+        variables.append("MPY_CROSS_FLAGS=-march=" + arch)
+    return variables
+
+
+def picotool(board, env):
+    """For rp2: (build dir suffix, CMake argument, what the build does about picotool); None for other ports.
+
+    pico-sdk needs picotool to make the UF2 and downloads and builds it when
+    none is installed - which fails offline. An installed one is named by
+    picotool_DIR; without it the build sets PICO_NO_PICOTOOL and this tool makes
+    the UF2 from firmware.bin. Each way has its own build directory, because
+    CMake keeps the first configuration of a directory.
+    """
+    if board["port"] != "rp2":
+        return None
+    d = env.get("picotool_DIR")
+    if d:
+        if not any(os.path.isfile(os.path.join(d, n)) for n in ("picotoolConfig.cmake", "picotool-config.cmake")):
+            raise BuildError("picotool_DIR=%s holds no picotoolConfig.cmake: point it at an installed picotool's "
+                             "lib/cmake/picotool, or unset it to build without picotool" % d)
+        return "", "-Dpicotool_DIR=" + d, "picotool from picotool_DIR=%s makes firmware.uf2" % d
+    return ("-nopicotool", "-DPICO_NO_PICOTOOL=1", "no picotool (picotool_DIR is not set): MicroPython is built with "
+            "PICO_NO_PICOTOOL=1 and firmware.uf2 is made from firmware.bin here")
+
+
+def commands(board, micropy_dir, jobs=None, machine=None, env=None):
     """Return (build directory, [argv]) of the MicroPython build for the board."""
     port_dir = os.path.join(micropy_dir, "ports", board["port"])
-    build = "build-ws2-" + board["name"]
+    tool = picotool(board, os.environ if env is None else env)
+    build = "build-ws2-" + board["name"] + (tool[0] if tool else "")
     man = os.path.join(board["dir"], "manifest.py")
     jobs = ["-j%d" % (jobs or os.cpu_count() or 1)]
     argv = [["make", "-C", os.path.join(micropy_dir, "mpy-cross")] + jobs,
-            ["make", "-C", port_dir] + _PORTS[board["port"]][0](board) + ["BUILD=" + build,
-                                                                          "FROZEN_MANIFEST=" + man] + jobs]
+            ["make", "-C", port_dir] + port_variables(board, machine) + ["BUILD=" + build,
+                                                                         "FROZEN_MANIFEST=" + man] + jobs]
     return os.path.join(port_dir, build), argv
 
 
@@ -139,7 +219,15 @@ def build(board_name, micropy_dir, out_dir=None, jobs=None, out=print, env=None)
     check_toolchain(board, env)
     out_dir = out_dir or os.path.join(ROOT, "build", board_name)
     os.makedirs(out_dir, exist_ok=True)
-    build_dir, argv = commands(board, micropy_dir, jobs)
+    build_dir, argv = commands(board, micropy_dir, jobs, env=env)
+    tool = picotool(board, env)
+    if tool:
+        # The port's Makefile appends its own arguments to CMAKE_ARGS from the
+        # environment (on make's command line it would replace them).
+        env["CMAKE_ARGS"] = (env.get("CMAKE_ARGS", "") + " " + tool[1]).strip()
+        out("picotool: " + tool[2])
+    if board["port"] == "rp2":
+        _reconfigure_if_stale(build_dir, man)
     log_path = os.path.join(out_dir, "firmware-build.log")
     t0 = time.monotonic()
     with open(log_path, "w") as log_file:
@@ -149,41 +237,94 @@ def build(board_name, micropy_dir, out_dir=None, jobs=None, out=print, env=None)
                 break
     if rc:
         raise BuildError(_failure(board, micropy_dir, man, argv, rc, log_path))
-    copied = []
-    for name in _PORTS[board["port"]][1]:
-        src = os.path.join(build_dir, name)
-        if not os.path.isfile(src):
-            continue
-        dst = os.path.join(out_dir, name)
-        tmp = dst + ".%d.tmp" % os.getpid()
-        shutil.copy2(src, tmp)
-        os.replace(tmp, dst)
-        copied.append(dst)
-    if not copied:
+    images = [n for n in _PORTS[board["port"]][1] if os.path.isfile(os.path.join(build_dir, n))]
+    if not images:
         raise BuildError("the build finished but left none of %s in %s (see %s)" % (
             ", ".join(_PORTS[board["port"]][1]), build_dir, os.path.relpath(log_path, os.getcwd())))
+    fits = _check_partition(board, build_dir, images, out_dir, out)
+    copied = []
+    for name in images:
+        copied.append(_install(os.path.join(build_dir, name), os.path.join(out_dir, name)))
+    if tool and "firmware.uf2" not in images and "firmware.bin" in images:
+        copied.insert(0, _uf2_from_bin(board, os.path.join(out_dir, "firmware.bin"), os.path.join(out_dir, "firmware.uf2")))
     out("")
     for p in copied:
         out("%-40s %9d B" % (os.path.relpath(p, os.getcwd()), os.path.getsize(p)))
+    if fits:
+        out(flash.margin_text(*fits))
     out("built %s with ws2 frozen in %.0f s (log: %s)" % (board_name, time.monotonic() - t0,
                                                         os.path.relpath(log_path, os.getcwd())))
     if board["port"] == "unix":
-        out("use it: make test MICROPYTHON=%s" % os.path.relpath(copied[0], ROOT))
+        out("use it: make test MICROPYTHON=%s" % _shown(copied[0]))
     else:
         out("flash it: make flash BOARD=%s PORT=..." % board_name)
     return copied
 
 
+def _reconfigure_if_stale(build_dir, man):
+    # The rp2 Makefile runs CMake only while its build directory has no
+    # Makefile, so a manifest given later (another checkout of this
+    # repository) would be ignored for the one cached. Then CMake runs again.
+    try:
+        with open(os.path.join(build_dir, "CMakeCache.txt")) as f:
+            cached = [l.split("=", 1)[1].strip() for l in f if l.startswith("MICROPY_FROZEN_MANIFEST:")]
+    except OSError:
+        return
+    if cached and cached[0] != man:
+        try:
+            os.remove(os.path.join(build_dir, "Makefile"))
+        except OSError:
+            pass
+
+
+def _shown(path):
+    rel = os.path.relpath(path, ROOT)
+    return path if rel.startswith("..") else rel
+
+
+def _install(src, dst):
+    tmp = dst + ".%d.tmp" % os.getpid()
+    shutil.copy2(src, tmp)
+    os.replace(tmp, dst)
+    return dst
+
+
+def _uf2_from_bin(board, bin_path, dst):
+    with open(bin_path, "rb") as f:
+        data = f.read()
+    tmp = dst + ".%d.tmp" % os.getpid()
+    with open(tmp, "wb") as f:
+        f.write(flash.uf2_from_bin(data, int(board["flash_offset"], 16), int(board["uf2_families"][0], 16)))
+    os.replace(tmp, dst)
+    return dst
+
+
+def _check_partition(board, build_dir, images, out_dir, out):
+    # The image must end before the filesystem: the linker does not check it
+    # (its flash region is the whole chip), and an overlapping image is
+    # flashed without complaint and corrupts the filesystem or itself.
+    if boards.firmware_partition(board) is None:
+        if board["flasher"] != "none":
+            out("no firmware partition in %s's board.json (flash_size_kb, filesystem_kb): the image size is not "
+                "checked against its filesystem" % board["name"])
+        return None
+    name = "firmware.bin" if "firmware.bin" in images else images[0]
+    path = os.path.join(build_dir, name)
+    try:
+        return flash.check_fits(board, path, error=BuildError)
+    except BuildError:
+        for n in _PORTS[board["port"]][1]:  # no stale image of an earlier build is left to be flashed instead
+            try:
+                os.remove(os.path.join(out_dir, n))
+            except OSError:
+                pass
+        raise
+
+
 def _failure(board, micropy_dir, man, argv, rc, log_path):
     with open(log_path, errors="replace") as f:
         text = f.read()
-    port_dir = os.path.join(micropy_dir, "ports", board["port"])
-    what = None
-    for needle, hint in _LOG_HINTS:
-        if needle in text:
-            what = hint % {"port_dir": port_dir, "board": board["micropython_board"], "manifest": man,
-                           "vars": " ".join(_PORTS[board["port"]][0](board))}
-            break
+    what = hint(text, board, micropy_dir, man)
     tail = "\n".join("  | " + line for line in text.rstrip().splitlines()[-12:])
     return "the MicroPython build of %s failed (exit code %d): %s.\nlast lines of %s:\n%s" % (
         board["name"], rc, what or "see the log for the first error", os.path.relpath(log_path, os.getcwd()), tail)

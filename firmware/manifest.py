@@ -178,6 +178,9 @@ class Manifest:
         self._current = path
         if is_require:
             self._metadata_set.append(False)
+        # MicroPython's tool runs a manifest from its own folder; a manifest may rely on that.
+        cwd = os.getcwd()
+        os.chdir(os.path.dirname(path))
         try:
             exec(compile(code, path, "exec"), self._globals(kwargs))
         except ManifestError as e:
@@ -186,6 +189,7 @@ class Manifest:
         except Exception as e:
             raise ManifestError("Error in manifest file: %s: %s" % (path, e))
         finally:
+            os.chdir(cwd)
             self._current = outer
             if is_require:
                 self._metadata_set.pop()

@@ -11,9 +11,16 @@
 # - flash: a per-instance directory mounted as "/" (VfsPosix), /lib on sys.path;
 #   boot.py runs at every start, main.py when starting in the friendly REPL;
 # - a heap of the board's budget, in the board's 32-bit words (-X heapsize=Nw);
-# - Ctrl-C: the interpreter's pty is its controlling terminal with ISIG on,
-#   so Ctrl-C interrupts running code as on a board;
-# - newlines: boards send "\r\n" for "\n"; the unix port writes bare "\n".
+# - a filesystem the size of the board's (statvfs, so `df` shows the board,
+#   not the host disk) that lists file sizes as littlefs does;
+# - Ctrl-C: the relay signals the interpreter while its handler is installed
+#   (code running); otherwise 0x03 is a byte like any other, so a program
+#   that disabled Ctrl-C (micropython.kbd_intr(-1)) reads it as data;
+# - newlines: boards send "\r\n" for the "\n" of text (print) but raw bytes
+#   for sys.stdout.buffer; the unix port writes both raw. The relay adds the
+#   "\r" to text, except in a binary exchange: one starts when the board sends
+#   CAN (0x18) with Ctrl-C disabled (mpremote mount's protocol) and lasts until
+#   the running command returns to a prompt.
 import ctypes
 import fcntl
 import os
@@ -37,6 +44,8 @@ FRIENDLY_MARK = b'Type "help()" for more information.'
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 _LONE_LF = re.compile(rb"(?<!\r)\n")
 _PR_SET_PDEATHSIG = 1
+_CAN = 0x18
+_BLOCK = 4096  # the boards' flash erase block, littlefs's block size
 
 
 def default_micropython():
@@ -53,12 +62,31 @@ def default_micropython():
     return found
 
 
-def _bootstrap(flash, raw):
+def _bootstrap(flash, raw, blocks):
     # Runs in the fresh interpreter before its REPL; leaves __main__ as clean as a board's.
     return "\n".join([
         "import vfs, os, sys",
+        # A Python VFS around VfsPosix (a subclass of it would break imports:
+        # the port's import_stat would take the instance for the native object).
+        "class _Flash:",
+        "    def __init__(self, root):",
+        "        self._v = vfs.VfsPosix(root)",
+        "    def __getattr__(self, name):",
+        "        return getattr(self._v, name)",
+        "    def ilistdir(self, path):",
+        "        base = path if not path or path.endswith('/') else path + '/'",
+        "        for e in self._v.ilistdir(path):",
+        "            yield (e[0], e[1], 0, 0 if e[1] == 0x4000 else self._v.stat(base + e[0])[6])",
+        "    def _used(self, path):",
+        "        n = 1",
+        "        for e in self.ilistdir(path):",
+        "            n += self._used(path.rstrip('/') + '/' + e[0]) if e[1] == 0x4000 else max(1, -(-e[3] // %d))" % _BLOCK,
+        "        return n",
+        "    def statvfs(self, path):",
+        "        free = max(0, %d - self._used('/'))" % blocks,
+        "        return (%d, %d, %d, free, free, 0, 0, 0, 0, 255)" % (_BLOCK, _BLOCK, blocks),
         "vfs.umount('/')",
-        "vfs.mount(vfs.VfsPosix(%r), '/')" % flash,
+        "vfs.mount(_Flash(%r), '/')" % flash,
         "os.chdir('/')",
         "sys.path[:] = ['', '.frozen', '/lib']",
         "def _run(name):",
@@ -72,8 +100,13 @@ def _bootstrap(flash, raw):
         "        sys.print_exception(e)",
         "_run('boot.py')",
         "_run('main.py')" if not raw else "",
-        "del _run, vfs, os, sys",
+        "del _run, _Flash, vfs, os, sys",
     ])
+
+
+def flash_blocks(board):
+    """The virtual board's filesystem size in blocks: the board's filesystem_kb (1 MiB when it has none)."""
+    return board.get("filesystem_kb", 1024) * 1024 // _BLOCK
 
 
 def _child_setup():
@@ -81,9 +114,6 @@ def _child_setup():
     # and die with the supervisor so no interpreter is ever left behind.
     os.setsid()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-    # Ignore Ctrl-C until MicroPython installs its own handler: a Ctrl-C that
-    # arrives while the interpreter boots must not kill it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except Exception:
@@ -95,10 +125,12 @@ class VirtualBoard:
 
     def __init__(self, board="UNIX", flash=None, micropython=None, heap=None, log=None):
         self.board = boards.load(board)
+        self.micropython = micropython or default_micropython()
+        if not os.access(self.micropython, os.X_OK):
+            raise FileNotFoundError("no micropython interpreter at %s" % self.micropython)
         self._own_flash = flash is None
         self.flash = os.path.abspath(flash or tempfile.mkdtemp(prefix="ws2-flash-"))
         os.makedirs(self.flash, exist_ok=True)
-        self.micropython = micropython or default_micropython()
         self.heap = heap or boards.heap_words(self.board)
         self.log = log or (lambda msg: None)
         self.raw = False
@@ -109,8 +141,11 @@ class VirtualBoard:
         self._pending = b""  # client input that arrived while the interpreter was restarting
         self._tail = b""
         self._last_cr = False
+        self._binary = False  # in a binary exchange: the board's output passes untouched
+        self._raw_sent = True  # whether a restarted interpreter has been sent Ctrl-A yet
         self._stop = threading.Event()
         self._ready = threading.Event()  # set when a prompt shows: the board has booted
+        self._dead = threading.Event()  # set when the interpreter will not start
         self._prompted = False
         self._quick_exits = 0
         self._thread = None
@@ -124,12 +159,19 @@ class VirtualBoard:
 
     def start(self, timeout=10):
         """Power the board on and wait until it has booted; returns the serial device path."""
-        self._spawn()
-        self._thread = threading.Thread(target=self._relay, name="vboard-relay", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            self.stop()
-            raise RuntimeError("virtual board did not boot within %ss (%s)" % (timeout, self.micropython))
+        try:
+            self._spawn()
+            self._thread = threading.Thread(target=self._relay, name="vboard-relay", daemon=True)
+            self._thread.start()
+            deadline = time.monotonic() + timeout
+            while not self._ready.wait(0.05):
+                if self._dead.is_set() or time.monotonic() > deadline:
+                    raise RuntimeError("virtual board did not boot %s (%s)" % (
+                        "(the interpreter keeps exiting at start)" if self._dead.is_set() else
+                        "within %ss" % timeout, self.micropython))
+        except BaseException:
+            self.stop()  # a board that did not start leaves nothing behind: process, ptys, temporary flash
+            raise
         return self.device
 
     def stop(self):
@@ -166,17 +208,18 @@ class VirtualBoard:
     def _spawn(self):
         m, s = pty.openpty()
         tty.setraw(s)
-        attrs = termios.tcgetattr(s)
-        attrs[3] |= termios.ISIG  # Ctrl-C -> SIGINT while code runs
-        termios.tcsetattr(s, termios.TCSANOW, attrs)
-        args = [self.micropython, "-X", "heapsize=" + self.heap, "-i", "-c", _bootstrap(self.flash, self.raw)]
+        args = [self.micropython, "-X", "heapsize=" + self.heap, "-i", "-c",
+                _bootstrap(self.flash, self.raw, flash_blocks(self.board))]
         self._proc = subprocess.Popen(args, stdin=s, stdout=s, stderr=s, cwd=self.flash,
                                       preexec_fn=_child_setup, close_fds=True)
         os.close(s)
         self._ifd = m
         self._prompted = False
+        self._binary = False
         if self.raw:
-            os.write(m, b"\x01")
+            # Ctrl-A waits for the first prompt: the unix port flushes its
+            # terminal's input (TCSAFLUSH) when it starts reading there.
+            self._raw_sent = False
             self._holding = b""
         self.log("interpreter %d started (%s mode)" % (self._proc.pid, "raw" if self.raw else "friendly"))
 
@@ -210,6 +253,7 @@ class VirtualBoard:
             self.log("interpreter keeps exiting at start; board left off")
             self._to_client(b"\r\nvboard: interpreter keeps exiting at start; board left off\r\n", translate=False)
             self._proc = None
+            self._dead.set()
             return
         self.resets += 1
         self._to_client(SOFT_REBOOT, translate=False)
@@ -219,16 +263,10 @@ class VirtualBoard:
 
     def _to_client(self, data, translate=True):
         if translate:
-            if self._last_cr and data.startswith(b"\n"):
-                data = b"\n" + _LONE_LF.sub(b"\r\n", data[1:])
-            else:
-                data = _LONE_LF.sub(b"\r\n", data)
+            data = self._text(data)
         if not data:
             return
         self._last_cr = data.endswith(b"\r")
-        if data.endswith(b">>> ") or data.endswith(b"\r\n>"):
-            self._prompted = True
-            self._ready.set()
         # Track the REPL mode, so a soft reset can come back in the same one.
         seen = self._tail + data
         r = seen.rfind(RAW_BANNER[:-2])
@@ -242,12 +280,49 @@ class VirtualBoard:
             pass  # nobody is reading the port: a board drops output too
         except OSError:
             pass
+        if seen.endswith(b">>> ") or seen.endswith(b"\r\n>") or seen.endswith(b"\x04>"):
+            self._prompted = True
+            self._binary = False  # back at a prompt: what follows is text again
+            self._ready.set()
+            if self._pending and self._holding is None and self._ifd is not None:
+                held, self._pending = self._pending, b""
+                self._write_ifd(held)
+
+    def _text(self, data):
+        # "\r\n" for the lone "\n" of text output; a binary exchange passes as it is.
+        if self._binary:
+            return data
+        i = data.find(_CAN)
+        if i >= 0 and not self._handles_sigint():
+            self._binary = True
+            return self._text(data[:i]) + data[i:]
+        if self._last_cr and data.startswith(b"\n"):
+            return b"\n" + _LONE_LF.sub(b"\r\n", data[1:])
+        return _LONE_LF.sub(b"\r\n", data)
+
+    def _handles_sigint(self):
+        # Whether the interpreter has its SIGINT handler installed: code runs with Ctrl-C enabled.
+        try:
+            with open("/proc/%d/status" % self._proc.pid) as f:
+                caught = [l for l in f if l.startswith("SigCgt:")]
+            return bool(caught) and bool(int(caught[0].split()[1], 16) & (1 << (signal.SIGINT - 1)))
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    def _write_ifd(self, data):
+        try:
+            os.write(self._ifd, data)
+        except OSError:
+            self._pending += data
 
     def _from_interpreter(self, data):
         if self._holding is None:
             self._to_client(data)
             return
         self._holding += data
+        if not self._raw_sent and b">>> " in self._holding:
+            self._raw_sent = True
+            os.write(self._ifd, b"\x01")
         held = _LONE_LF.sub(b"\r\n", self._holding)
         i = held.find(RAW_BANNER)
         if i < 0:
@@ -258,8 +333,8 @@ class VirtualBoard:
         self._holding = None
         self._to_client(boot_out + held[i:], translate=False)
         if self._pending:
-            os.write(self._ifd, self._pending)
-            self._pending = b""
+            data, self._pending = self._pending, b""
+            self._write_ifd(data)
 
     def _relay(self):
         while not self._stop.is_set():
@@ -274,15 +349,14 @@ class VirtualBoard:
                 except (BlockingIOError, OSError):
                     data = b""
                 if data:
-                    if self._holding is not None or self._ifd is None:
+                    if b"\x03" in data and self._ifd is not None:
+                        data = self._ctrl_c(data)
+                    # Input waits until the interpreter reads at a prompt (its
+                    # start flushes the terminal's input).
+                    if self._holding is not None or self._ifd is None or not self._prompted:
                         self._pending += data
                     else:
-                        if b"\x03" in data:
-                            data = self._ctrl_c(data)
-                        try:
-                            os.write(self._ifd, data)
-                        except OSError:
-                            self._pending += data
+                        self._write_ifd(data)
             if self._ifd is not None and self._ifd in ready:
                 try:
                     data = os.read(self._ifd, 4096)
@@ -297,20 +371,15 @@ class VirtualBoard:
                 self._restart()
 
     def _ctrl_c(self, data):
-        # While code runs, Ctrl-C must raise KeyboardInterrupt. The tty does it
-        # when MicroPython left ISIG on; a raw REPL entered straight after
-        # start keeps the tty raw, so then the relay signals the interpreter
-        # itself - only while its SIGINT handler is installed (code running),
-        # since at the prompt Ctrl-C is a byte the REPL reads.
+        # While code runs with Ctrl-C enabled, Ctrl-C raises KeyboardInterrupt:
+        # the relay signals the interpreter. At a prompt, or when a program
+        # turned Ctrl-C off (kbd_intr(-1)), 0x03 is a byte for the REPL or the
+        # program to read, as on a board.
+        if not self._handles_sigint():
+            return data
         try:
-            if termios.tcgetattr(self._ifd)[3] & termios.ISIG:
-                return data
-            with open("/proc/%d/status" % self._proc.pid) as f:
-                caught = [l for l in f if l.startswith("SigCgt:")]
-            if not caught or not int(caught[0].split()[1], 16) & (1 << (signal.SIGINT - 1)):
-                return data
             os.kill(self._proc.pid, signal.SIGINT)
-        except (OSError, termios.error, ValueError):
+        except OSError:
             return data
         return data.replace(b"\x03", b"")
 
@@ -347,7 +416,8 @@ def serve(board="UNIX", flash=None, micropython=None, deploy=True, out=print):
 
             dep.deploy(dev, board, log=lambda m: None)
         out(dev)
-        out("virtual %s board on %s (flash: %s); Ctrl-C stops it" % (board, dev, vb.flash))
+        out("virtual %s board on %s (flash: %s%s); Ctrl-C stops it" % (
+            board, dev, vb.flash, ", temporary: FLASH=dir keeps it" if vb._own_flash else ""))
         out("try: mpremote connect %s exec \"import ws2; print(ws2.WSAStartup())\"" % dev)
         sys.stdout.flush()
         stop = threading.Event()

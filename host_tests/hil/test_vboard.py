@@ -80,12 +80,12 @@ def test_friendly_repl_over_pyserial(vboard):
         s.write(b"\r\x02")  # Ctrl-B: friendly REPL
         time.sleep(0.2)
         s.reset_input_buffer()
-        s.write(b"1 + 2\r")
+        s.write(b"1 + 2; print('a\\nb')\r")
         got = b""
         deadline = time.time() + 5
-        while b"3\r\n" not in got and time.time() < deadline:
+        while b"b\r\n>>> " not in got and time.time() < deadline:
             got += s.read(64)
-        assert b"3\r\n" in got
+        assert b"3\r\na\r\nb\r\n>>> " in got, got  # text ends its lines as on a board
         s.write(b"\x04")  # Ctrl-D in the friendly REPL: soft reboot
         got = b""
         deadline = time.time() + 5

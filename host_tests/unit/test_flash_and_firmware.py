@@ -20,13 +20,32 @@ def cli(*args, env=None):
 
 
 def dry_run(*args):
-    r = cli("flash", "--dry-run", *args)
+    board = args[args.index("--board") + 1]
+    r = cli("flash", "--dry-run", "--image", image(board), *args)
     assert r.returncode == 0, r.stderr
     return [shlex.split(l) for l in r.stdout.splitlines() if not l.startswith("#")]
 
 
+_IMAGES = {}
+
+
 def image(board):
-    return os.path.join(ROOT, "build", board, boards.load(board)["image"])
+    """A valid image for the board (a dry run checks it as a real flash does), made once per test run."""
+    if board not in _IMAGES:
+        import tempfile
+
+        b = boards.load(board)
+        d = tempfile.mkdtemp(prefix="ws2-images-")
+        path = os.path.join(d, b["image"])
+        if b["flasher"] == "esptool":
+            with open(path, "wb") as f:
+                f.write(bytes([0xE9, 3, 2, 0x20]) + bytes(8) + struct.pack("<H", flash._ESP_CHIP_IDS[b["esptool_chip"]])
+                        + bytes(1000))
+        else:
+            with open(path, "wb") as f:
+                f.write(flash.uf2_from_bin(bytes(1000), int(b["flash_offset"], 16), int(b["uf2_families"][0], 16)))
+        _IMAGES[board] = path
+    return _IMAGES[board]
 
 
 # -- flash --dry-run: the exact commands ------------------------------------------------------------
@@ -62,8 +81,8 @@ def test_dry_run_uf2_drive(board, label, tmp_path):
     assert dry_run("--board", board, "--method", "drive", "--drive", str(tmp_path)) == [
         ["cp", image(board), str(tmp_path / "firmware.uf2")]]
     # A running board on a serial port is put into BOOTSEL first, then the drive is awaited.
-    r = cli("flash", "--dry-run", "--board", board, "--method", "drive", "--port", "/dev/ttyACM0")
-    lines = r.stdout.splitlines()
+    r = cli("flash", "--dry-run", "--board", board, "--method", "drive", "--port", "/dev/ttyACM0", "--image", image(board))
+    lines = [l for l in r.stdout.splitlines() if not l.startswith("# image ")]
     assert shlex.split(lines[0])[1:] == ["connect", "/dev/ttyACM0", "bootloader"]
     assert lines[1].startswith("# wait for the %s drive" % label)
     assert shlex.split(lines[2])[0] == "cp" and shlex.split(lines[2])[2].endswith(label + "/firmware.uf2")
@@ -163,8 +182,8 @@ def test_bootsel_drives_are_found_by_their_info_file(tmp_path, monkeypatch):
 
 # -- make firmware: messages and MicroPython's build in a stand-in tree ---------------------------------
 
-def fake_tree(tmp_path, port="unix", fail_with=None):
-    """A directory shaped like a MicroPython checkout whose Makefiles record their arguments."""
+def fake_tree(tmp_path, port="unix", fail_with=None, rule=None):
+    """A directory shaped like a MicroPython checkout whose Makefiles record their arguments (or run rule)."""
     top = tmp_path / "micropython"
     (top / "py").mkdir(parents=True)
     (top / "py" / "mpconfig.h").write_text("")
@@ -175,7 +194,9 @@ def fake_tree(tmp_path, port="unix", fail_with=None):
     (top / "mpy-cross" / "Makefile").write_text("all:\n\t@echo mpy-cross built\n")
     pdir = top / "ports" / port
     pdir.mkdir(parents=True)
-    if fail_with:
+    if rule:
+        pass
+    elif fail_with:
         rule = "\t@echo '%s'\n\t@exit 2\n" % fail_with
     else:
         out = {"unix": "micropython", "esp32": "firmware.bin", "rp2": "firmware.uf2"}[port]
@@ -199,15 +220,16 @@ def test_firmware_builds_with_the_frozen_manifest(tmp_path):
     assert "make test MICROPYTHON=" in r.stdout
 
 
-@pytest.mark.parametrize("board, var", [("ESP32_GENERIC_S3", "BOARD=ESP32_GENERIC_S3"), ("RPI_PICO2_W", "BOARD=RPI_PICO2_W")])
-def test_firmware_commands_per_port(board, var, tmp_path):
+@pytest.mark.parametrize("board, var, build", [("ESP32_GENERIC_S3", "BOARD=ESP32_GENERIC_S3", "build-ws2-ESP32_GENERIC_S3"),
+                                               ("RPI_PICO2_W", "BOARD=RPI_PICO2_W", "build-ws2-RPI_PICO2_W-nopicotool")])
+def test_firmware_commands_per_port(board, var, build, tmp_path):
     b = boards.load(board)
-    build_dir, argv = frozen.commands(b, str(tmp_path), jobs=4)
+    build_dir, argv = frozen.commands(b, str(tmp_path), jobs=4, env={})
     port_dir = os.path.join(str(tmp_path), "ports", b["port"])
     assert argv == [["make", "-C", os.path.join(str(tmp_path), "mpy-cross"), "-j4"],
-                    ["make", "-C", port_dir, var, "BUILD=build-ws2-" + board,
+                    ["make", "-C", port_dir, var, "BUILD=" + build,
                      "FROZEN_MANIFEST=" + os.path.join(ROOT, "boards", board, "manifest.py"), "-j4"]]
-    assert build_dir == os.path.join(port_dir, "build-ws2-" + board)
+    assert build_dir == os.path.join(port_dir, build)
 
 
 def test_firmware_failure_names_what_to_install(tmp_path):
