@@ -33,8 +33,8 @@ def usb_id(vid, pid):
 
 
 def candidates(uid):
-    """Return the names of our boards whose usb_ids contain uid."""
-    return [b["name"] for b in boards.usable() if uid in b.get("usb_ids", ())]
+    """Return the names of our boards whose usb_ids contain uid (an emulated board is never plugged in)."""
+    return [b["name"] for b in boards.usable() if uid in b.get("usb_ids", ()) and not b.get("emulator")]
 
 
 def describe(uid):
@@ -122,7 +122,7 @@ def run(out=print, do_query=False):
         found += 1 if cands else 0
     for mount, label in bootsel_drives():
         chip = "RP2040" if label == "RPI-RP2" else "RP2350"
-        names = [b["name"] for b in boards.usable() if b.get("drive_label") == label]
+        names = [b["name"] for b in boards.usable() if b.get("drive_label") == label and not b.get("emulator")]
         out("%-14s %-9s %s in BOOTSEL mode, ready for `make flash BOARD=%s`" % (
             mount, label, chip, "|".join(names)))
         found += 1

@@ -406,6 +406,10 @@ def flash(board_name, port=None, image=None, erase=False, dry_run=False, method=
           out=print):
     """The `flash` command: plan, then print (--dry-run) or perform it."""
     board = boards.load(board_name)
+    if board.get("emulator"):
+        # Its flash is the emulator's own file: a real board on a USB port must not be flashed by mistake.
+        raise FlashError("%s is an emulated board: it boots its image straight from FIRMWARE= (docs/emulator.md); "
+                         "to flash a real one give BOARD=%s" % (board["name"], board.get("micropython_board", "?")))
     image = os.path.abspath(image or default_image(board))
     steps = plan(board, port, image, erase, method, drive, baud)
     if dry_run:

@@ -100,7 +100,7 @@ for _k, _w in _errors._ERRNO.items():
 for _k in ("EAGAIN", "ECONNRESET", "ENOMEM", "EBADF", "EACCES", "ETIMEDOUT", "EMFILE"):
     if hasattr(_E, _k):
         _ERR[_errors._ERRNO.get(getattr(_E, _k), 24 if _k == "EMFILE" else 0)] = getattr(_E, _k)
-# A timeout is EAGAIN on the unix port (SO_RCVTIMEO), ETIMEDOUT on lwIP and esp32 (COMPAT.md).
+# A timeout is EAGAIN on the unix port (SO_RCVTIMEO), ETIMEDOUT on lwIP and esp32 (docs/compat.md).
 _ETIMEDOUT = _E.EAGAIN if _RAW else _E.ETIMEDOUT
 del _k, _w, _errors
 

@@ -1,7 +1,7 @@
 # ws2/compat_tls: the drop-in `tls`: TLS on a drop-in socket through the catalog's TLS provider.
 # MIT licence; part of ws2 for MicroPython.
 #
-# Clients turn TLS on after connect (COMPAT.md). wrap_socket on a drop-in
+# Clients turn TLS on after connect (docs/compat.md). wrap_socket on a drop-in
 # socket finds the catalog's TLS chain over the socket's base entry (a chain
 # entry with a security scheme, ssllsp's in the default catalog) and asks its
 # provider to adopt the connected socket as its lower socket

@@ -101,7 +101,7 @@ def test_list_boards_lists_the_others_and_fails(boards_dir):
     rc, out, err = run_main("list-boards")
     assert rc == 1
     listed = [line.split()[0] for line in out.splitlines()[1:]]
-    assert listed == ["ESP32_GENERIC_S3", "RPI_PICO_W", "UNIX"]
+    assert listed == ["ESP32_GENERIC_S3", "RPI_PICO_W", "RPI_PICO_W_EMU", "UNIX"]
     assert "missing key 'heap_kb' (an integer)" in err and "boards/ESP32_GENERIC/board.json: " in err
     assert "/boards/RPI_PICO2_W/board.json holds a list, not an object of keys" in err
     assert "Traceback" not in err and "KeyError" not in err
@@ -162,3 +162,10 @@ def test_bundle_over_its_budget_exits_non_zero(boards_dir):
     finally:
         for name in ("OVER", "ROOMY"):
             shutil.rmtree(os.path.join(ROOT, "build", name), ignore_errors=True)
+
+
+def test_flash_refuses_an_emulated_board():
+    r = subprocess.run([sys.executable, "-m", "firmware", "flash", "--board", "RPI_PICO_W_EMU", "--dry-run"],
+                       cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1
+    assert "emulated board" in r.stderr and "BOARD=RPI_PICO_W" in r.stderr
