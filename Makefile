@@ -17,7 +17,7 @@ ARGS ?=
 export BOARD PORT HOST_IP
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test board repl bundle deploy list-boards clean firmware flash detect wifi package-json bench
+.PHONY: help venv run test board repl bundle deploy list-boards clean firmware flash detect wifi package-json bench mip-index
 
 help: ## List the targets
 	@echo "ws2 for MicroPython - make targets (BOARD=$(BOARD), PORT=$(PORT)):"
@@ -73,6 +73,9 @@ wifi: $(STAMP) ## Store Wi-Fi credentials on the board at PORT (SSID=... PASSWOR
 
 package-json: $(STAMP) ## Regenerate package.json (mpremote mip install) from the device modules
 	$(PY) -m firmware package-json
+
+mip-index: $(STAMP) ## A mip package index of ws2's packages (bytecode .mpy, any arch) into build/mip/
+	$(PY) -m firmware mip-index
 
 bench: $(STAMP) ## Benchmarks: ws2 vs raw socket on the board (virtual unless PORT=...) into build/bench/BOARD.json; QUICK=1 for a fast run
 	$(PY) -m firmware bench --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(filter-out 0,$(QUICK)),--quick)

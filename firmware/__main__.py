@@ -117,6 +117,17 @@ def do_package_json(state, args):
         print("package.json is up to date")
 
 
+def do_mip_index(state, args):
+    """Write a mip package index of ws2's packages (bytecode .mpy for every arch, and sources) into build/mip/."""
+    from firmware import mipindex
+
+    out = os.path.abspath(args.out) if args.out else mipindex.OUT
+    print("writing the mip index into %s ..." % out)
+    mipindex.build(out, log=print)
+    print("serve it over HTTP, then: mpremote mip install --index http://HOST:PORT ws2   "
+          "(or mip.install('ws2', index='http://HOST:PORT') on a board)")
+
+
 def do_run(state, args):
     """The demo: start the board (virtual unless --port), deploy, print the catalog, echo over TCP."""
     from firmware import demo
@@ -215,6 +226,8 @@ def _parser():
     c.add_argument("--no-check", action="store_true", help="only store the secrets; do not run boot.py to join")
     c = cmd("package-json", do_package_json, do_package_json.__doc__)
     c.add_argument("--check", action="store_true", help="fail when package.json is out of date instead of writing")
+    c = cmd("mip-index", do_mip_index, do_mip_index.__doc__)
+    c.add_argument("--out", default=None, help="directory to write (default: build/mip/)")
     c = cmd("board", do_board, do_board.__doc__)
     c.add_argument("--flash", help="directory used as the board's flash (default: a temporary one)")
     c.add_argument("--micropython", help="unix-port interpreter (default: $MICROPYTHON or the venv's)")

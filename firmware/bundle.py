@@ -93,6 +93,40 @@ def compile_one(src, dst, arch, tool=None, opt=None):
             os.remove(tmp)
 
 
+# The emitter decorators: they make machine code for one arch, which a
+# bytecode-only .mpy (one file for every board, as a mip index serves) cannot hold.
+_NATIVE = re.compile(r"^([ \t]*)@micropython\.(native|viper)[ \t]*$", re.M)
+
+
+def bytecode_source(text):
+    """Return source text with the @micropython.native/viper lines made comments (line numbers kept)."""
+    return _NATIVE.sub(r"\1# (bytecode build) @micropython.\2", text)
+
+
+def compile_bytecode(src, dst, tool=None, opt=None):
+    """Compile src to a bytecode-only dst that loads on every arch; BundleError with mpy-cross's message."""
+    with open(src) as f:
+        text = bytecode_source(f.read())
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    fd, tmp_src = tempfile.mkstemp(suffix=".py", dir=os.path.dirname(dst) or None)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        rel = os.path.relpath(src, ROOT)
+        tmp = "%s.%d.tmp" % (dst, os.getpid())
+        cmd = [tool or mpy_cross()] + (["-O%d" % opt] if opt is not None else [])
+        try:
+            r = subprocess.run(cmd + ["-s", rel, "-o", tmp, tmp_src], capture_output=True, text=True)
+            if r.returncode:
+                raise BundleError("mpy-cross failed on %s:\n%s" % (rel, (r.stderr or r.stdout).strip()))
+            os.replace(tmp, dst)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    finally:
+        os.remove(tmp_src)
+
+
 def build(board_name, out_dir=None, arch=None, log=None, opt=None):
     """Compile every device module for the board; return [(lib path, size)] of what was built.
 
