@@ -3,3 +3,4 @@
 
 include("ws2.manifest.py")
 module("providers/ssllsp.py", base_path="..")
+module("ws2/tlsconst.py", base_path="..")
