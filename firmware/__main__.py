@@ -3,6 +3,7 @@
 import argparse
 import os
 import sys
+import tempfile
 
 PROG = "firmware"
 
@@ -25,14 +26,25 @@ def do_list_boards(state, args):
 
 
 def do_bundle(state, args):
-    """Compile every device module for the board into build/BOARD/ and print the size report."""
-    from firmware import bundle
+    """Compile every device module for the board into build/BOARD/ and print the size report (exit 1 over budget)."""
+    from firmware import boards, bundle
 
     if args.mpy_cross:
         os.environ["MPY_CROSS"] = args.mpy_cross
     print("compiling for %s into build/%s/ ..." % (args.board, args.board))
     built = bundle.build(args.board, opt=args.opt)
-    print(bundle.report(args.board, built))
+    # The packages' sizes for every arch a board runs (built aside, build/<BOARD>/ holds the board's only).
+    own = boards.load(args.board)["mpy_arch"]
+    others = {}
+    with tempfile.TemporaryDirectory(prefix="ws2-arch-") as tmp:
+        for arch in sorted({boards.load(n)["mpy_arch"] for n in boards.names()} - {own}):
+            others[arch] = bundle.build(args.board, out_dir=os.path.join(tmp, arch), arch=arch, opt=args.opt)
+    print(bundle.report(args.board, built, others))
+    over = bundle.over_budget(args.board, built)
+    if over:
+        print("%s: over the flash budget: %s" % (PROG, "; ".join("%s %d B > %d KB" % (w, n, b // 1024)
+                                                               for w, n, b in over)), file=sys.stderr)
+        state["rc"] = 1
 
 
 def do_manifest(state, args):

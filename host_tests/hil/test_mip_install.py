@@ -156,6 +156,8 @@ def test_ws2_alone_is_tcp_without_dns_or_tls(fresh, index_url, tcp_echo):
     assert out[-1] == "b'mip ping'"
     loaded = eval(out[-2])  # while the socket was open
     assert "providers.wspm" in loaded
+    # The modules a TCP client loads: the set the flash budget for "router + wspm" counts.
+    assert set(loaded) <= {rel[:-3].replace("/", ".").replace(".__init__", "") for rel in packages.TCP}
     assert not [m for m in loaded if m.endswith(("nspm", "ssllsp", "nsrouter", "dnsmsg"))]
 
 
