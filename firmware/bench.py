@@ -54,6 +54,8 @@ FIGURES = (
     ("tls_bulk", "tls", "TLS echo, 4 KB writes (raw: ssl, ws2: ssllsp)", "MB/s", "rate"),
     ("ram_import", "ram", "heap after import ws2 + wspm + nspm (.mpy files on the filesystem)", "B", "bytes"),
     ("ram_import_rom", "ram", "heap after import ws2 + wspm + nspm (ROMFS: in place, as frozen)", "B", "bytes"),
+    ("ram_source_echo", "source", "heap after a TCP echo through ws2 installed as .py sources (smallest board's "
+     "heap)", "B", "bytes"),
     ("ram_working_set", "ram", "heap after WSAStartup, a TCP exchange, getaddrinfo", "B", "bytes"),
     ("ram_per_socket", "ram", "heap per connected TCP socket", "B", "bytes"),
     ("ram_per_overlapped", "ram", "heap per pending overlapped WSARecv (router side)", "B", "bytes"),
@@ -77,6 +79,8 @@ BUDGETS = (
      8 * 1024, "B"),
     ("import_ram", "RAM after importing ws2 + wspm + nspm as .mpy files on the filesystem", "<=", 16 * 1024, "B"),
     ("socket_ram", "extra RAM per open socket beyond the raw socket", "<=", 128, "B"),
+    ("source_echo", "a TCP echo through ws2 installed from .py sources fits the smallest board's heap", "<=",
+     110 * 1024, "B"),
     ("bundle_tcp", ".mpy of router + wspm (the modules a TCP socket loads)", "<=", 40 * 1024, "B"),
     ("bundle", ".mpy of every device module", "<=", 110 * 1024, "B"),
     ("rtt_overhead", "router overhead on a 64-byte echo round trip vs raw socket", "<=", 5, "%"),
@@ -209,7 +213,7 @@ def finish(figures, scale):
         f["ratio_spread"] = paired_spread(w, r) if f["ratio"] is not None else None
         f["extra"] = (w["median"] - r["median"]) if f["kind"] == "bytes" and _ok(w) and _ok(r) else None
         f["scaled"] = None
-        if f["kind"] == "bytes" and f["group"] in ("ram",) and _ok(w) and scale != 1:
+        if f["kind"] == "bytes" and f["group"] in ("ram", "source") and _ok(w) and scale != 1:
             f["scaled"] = {"ws2": w["median"] * scale, "extra": None if f["extra"] is None else f["extra"] * scale,
                            "how": "halved"}
     fs, rom = figures.get("ram_import"), figures.get("ram_import_rom")
@@ -274,6 +278,15 @@ def budgets(figures, flash):
                         "%s (objects made of words: halved); " % note if note else "")
         elif bid == "import_ram":
             value, note, v = import_fs(limit)
+        elif bid == "source_echo":
+            f = figures["ram_source_echo"]
+            value = f["ws2"]["median"] if _ok(f["ws2"]) else None
+            note = f["missing"]
+            if value is not None and f["scaled"]:
+                value = f["scaled"]["ws2"]
+                note = "32-bit equivalent (halved) of the measured %d B" % f["ws2"]["median"]
+            if value is None and str(note).startswith("failed"):
+                v = "not met"
         elif bid == "socket_ram":
             value, note = ram_value("ram_per_socket", True)
         elif bid in ("bundle", "bundle_tcp"):
@@ -1020,11 +1033,67 @@ def run(board="UNIX", port=None, host_ip=None, quick=False, reps=None, only=None
         if vb is not None:
             vb.stop()
 
+    if vb is not None and (not only or "ram" in only):
+        out("source install: a TCP echo from .py sources on a fresh virtual board with the smallest heap ...")
+        figures["ram_source_echo"]["ws2"] = source_echo(micropython)
+    elif figures["ram_source_echo"]["ws2"] is None:
+        figures["ram_source_echo"]["ws2"] = {"missing": "measured on the virtual board only"}
     word = int(info.get("word") or (struct.calcsize("P") if vb is not None else 4))
     report = assemble(info_board, figures, info, profile, flash, params, word=word, virtual=vb is not None,
                       port=port, only=only, started=started)
     write(report, out, out_dir)
     return report
+
+
+_SOURCE_ECHO = """
+import gc, ws2
+ws2.WSAStartup(0x0202)
+s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+ws2.connect(s, ('127.0.0.1', %d))
+ws2.send(s, b'source echo')
+got = b''
+while len(got) < 11:
+    got += ws2.recv(s, 11 - len(got))
+ws2.closesocket(s)
+ws2.WSACleanup()
+gc.collect()
+print('@ECHO', got == b'source echo', gc.mem_alloc())
+"""
+
+
+def source_echo(micropython=None):
+    """{"median": heap after the echo} or {"missing": "failed: ..."}: ws2 and providers as .py files in /lib of
+    a fresh virtual board with the smallest board's heap, one TCP echo through ws2."""
+    import shutil
+
+    from firmware.device import Board
+    from firmware.peers import EchoServer
+    from firmware.vboard import VirtualBoard
+
+    smallest = min(boards.names(), key=lambda n: boards.load(n)["heap_kb"])
+    echo = EchoServer("127.0.0.1")
+    echo.start()
+    vb = VirtualBoard(smallest, micropython=micropython)
+    dev = None
+    try:
+        vb.start()
+        for pkg in ("ws2", "providers"):
+            shutil.copytree(os.path.join(ROOT, pkg), os.path.join(vb.flash, "lib", pkg),
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        dev = Board(vb.device)
+        out = dev.exec(_SOURCE_ECHO % echo.port, timeout=120)
+        line = [x for x in out.splitlines() if x.startswith("@ECHO")][-1].split()
+        if line[1] != "True":
+            return {"missing": "failed: the echo came back wrong"}
+        return summarize([int(line[2])])
+    except Exception as e:
+        return {"missing": "failed on %s's heap (%d KB): %s" % (smallest, boards.load(smallest)["heap_kb"],
+                                                               str(e).strip().splitlines()[-1][:200])}
+    finally:
+        if dev is not None:
+            dev.close()
+        vb.stop()
+        echo.stop()
 
 
 def assemble(board_info, figures, info, profile, flash, params, word=4, virtual=True, port=None, only=None,
