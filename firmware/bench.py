@@ -1045,8 +1045,9 @@ def run(board="UNIX", port=None, host_ip=None, quick=False, reps=None, only=None
     return report
 
 
-_SOURCE_ECHO = """
-import gc, ws2
+# One TCP echo through ws2; prints "@ECHO ok heap [modules loaded while the socket was open]".
+ECHO_SCRIPT = """
+import gc, sys, ws2
 ws2.WSAStartup(0x0202)
 s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
 ws2.connect(s, ('127.0.0.1', %d))
@@ -1054,11 +1055,18 @@ ws2.send(s, b'source echo')
 got = b''
 while len(got) < 11:
     got += ws2.recv(s, 11 - len(got))
+loaded = sorted(k for k in sys.modules if k.startswith(('ws2', 'providers')))
 ws2.closesocket(s)
 ws2.WSACleanup()
 gc.collect()
-print('@ECHO', got == b'source echo', gc.mem_alloc())
+print('@ECHO', got == b'source echo', gc.mem_alloc(), repr(loaded).replace(' ', ''))
 """
+
+
+def echo_result(out):
+    """(echo came back intact, heap after it, modules loaded) from ECHO_SCRIPT's output."""
+    line = [x for x in out.splitlines() if x.startswith("@ECHO")][-1].split()
+    return line[1] == "True", int(line[2]), ast.literal_eval(line[3])
 
 
 def source_echo(micropython=None):
@@ -1081,11 +1089,10 @@ def source_echo(micropython=None):
             shutil.copytree(os.path.join(ROOT, pkg), os.path.join(vb.flash, "lib", pkg),
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         dev = Board(vb.device)
-        out = dev.exec(_SOURCE_ECHO % echo.port, timeout=120)
-        line = [x for x in out.splitlines() if x.startswith("@ECHO")][-1].split()
-        if line[1] != "True":
+        ok, heap, _ = echo_result(dev.exec(ECHO_SCRIPT % echo.port, timeout=120))
+        if not ok:
             return {"missing": "failed: the echo came back wrong"}
-        return summarize([int(line[2])])
+        return summarize([heap])
     except Exception as e:
         return {"missing": "failed on %s's heap (%d KB): %s" % (smallest, boards.load(smallest)["heap_kb"],
                                                                str(e).strip().splitlines()[-1][:200])}

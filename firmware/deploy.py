@@ -33,10 +33,14 @@ MANIFEST = "/.ws2/deployed"  # the files the last deploy installed, one board pa
 # Runs on the board: hashes of the given paths (None when missing) and the strays in the owned dirs.
 _SCAN = """
 import hashlib, binascii, os
-def _h(p):
+def _o(p):
     try:
-        f = open(p, 'rb')
+        return open(p, 'rb')
     except OSError:
+        return None
+def _h(p):
+    f = _o(p)
+    if f is None:
         return None
     s = hashlib.sha256()
     b = bytearray(512)
@@ -67,15 +71,14 @@ def _walk(d):
 for _d in %r:
     _walk(_d)
 def _r(p):
-    try:
-        f = open(p, 'rb')
-    except OSError:
+    f = _o(p)
+    if f is None:
         return None
     d = f.read()
     f.close()
     return d
 print(repr(([_h(p) for p in _p], _x, [_r(p) for p in %r])))
-del _h, _p, _x, _walk, _r
+del _o, _h, _p, _x, _walk, _r
 """
 # What the scan reads besides hashes: the manifest, then both slots of each catalog (ws2/store.py's files).
 _READS = (MANIFEST, "/.ws2/catalog.0", "/.ws2/catalog.1", "/.ws2/nscatalog.0", "/.ws2/nscatalog.1")

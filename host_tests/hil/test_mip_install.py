@@ -12,28 +12,13 @@ import threading
 import pytest
 
 from firmware import mipindex, packages
+from firmware.bench import ECHO_SCRIPT, echo_result
 from firmware.device import Board
 from firmware.vboard import VirtualBoard
 
 MPREMOTE = os.path.join(os.path.dirname(sys.executable), "mpremote")
 BUDGET_BOARD = "ESP32_GENERIC"  # the smallest heap of the boards ws2 supports
 
-ECHO = """
-import ws2
-ws2.WSAStartup(0x0202)
-s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-ws2.connect(s, ('127.0.0.1', %d))
-ws2.send(s, b'mip ping')
-got = b''
-while len(got) < 8:
-    got += ws2.recv(s, 8 - len(got))
-import sys
-loaded = sorted(k for k in sys.modules if k.startswith(('ws2', 'providers')))
-ws2.closesocket(s)
-ws2.WSACleanup()
-print(loaded)
-print(got)
-"""
 LOOKUP = """
 import ws2
 ws2.config(dns_servers=[('127.0.0.1', %d)])
@@ -132,7 +117,7 @@ def test_mpremote_mip_installs_bytecode_that_echoes_and_resolves(fresh, index_ur
     names = sorted("/lib/" + rel[:-3] + ".mpy" for n in ("ws2", "ws2-dns") for _, rel in want[n]["files"])
     assert files == names
     fresh.soft_reset()
-    assert last_line(fresh.exec(ECHO % tcp_echo.port)) == "b'mip ping'"
+    assert echo_result(fresh.exec(ECHO_SCRIPT % tcp_echo.port))[0]
     assert last_line(fresh.exec(LOOKUP % dns_servers["ok"].port)) == "['192.0.2.1']"
 
 
@@ -143,7 +128,7 @@ def test_board_mip_installs_a_package_with_its_deps(fresh, index_url, tcp_echo, 
     assert "/lib/providers/nspm.mpy" in files and "/lib/providers/wspm.mpy" in files  # ws2 came as a dep
     assert not any(f.endswith(".py") for f in files)
     fresh.soft_reset()
-    assert last_line(fresh.exec(ECHO % tcp_echo.port)) == "b'mip ping'"
+    assert echo_result(fresh.exec(ECHO_SCRIPT % tcp_echo.port))[0]
     assert last_line(fresh.exec(LOOKUP % dns_servers["ok"].port)) == "['192.0.2.1']"
 
 
@@ -152,9 +137,8 @@ def test_ws2_alone_is_tcp_without_dns_or_tls(fresh, index_url, tcp_echo):
     files = eval(last_line(fresh.exec(LIB)))
     assert not [f for f in files if "nspm" in f or "ssllsp" in f or "nsrouter" in f]
     fresh.soft_reset()
-    out = fresh.exec(ECHO % tcp_echo.port).strip().splitlines()
-    assert out[-1] == "b'mip ping'"
-    loaded = eval(out[-2])  # while the socket was open
+    ok, _, loaded = echo_result(fresh.exec(ECHO_SCRIPT % tcp_echo.port))  # loaded: while the socket was open
+    assert ok
     assert "providers.wspm" in loaded
     # The modules a TCP client loads: the set the flash budget for "router + wspm" counts.
     assert set(loaded) <= {rel[:-3].replace("/", ".").replace(".__init__", "") for rel in packages.TCP}
@@ -166,4 +150,4 @@ def test_source_install_echoes_on_the_esp32_budget(fresh, index_url, tcp_echo):
     files = eval(last_line(fresh.exec(LIB)))
     assert files and all(f.endswith(".py") for f in files)
     fresh.soft_reset()
-    assert last_line(fresh.exec(ECHO % tcp_echo.port)) == "b'mip ping'"
+    assert echo_result(fresh.exec(ECHO_SCRIPT % tcp_echo.port))[0]
