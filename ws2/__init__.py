@@ -29,10 +29,6 @@ _WHERE = (
                  " SVCID_INET_HOSTADDRBYINETSTRING SVCID_INET_SERVICEBYNAME SVCID_INET_HOSTADDRBYNAME"
                  " SVCID_DNS_TYPE_A SVCID_DNS_TYPE_PTR SVCID_DNS_TYPE_AAAA "),
 )
-# Constant groups a program may never touch are modules of their own, found by prefix
-# (a socket-only program loads only ws2.const; its dict is the largest allocation of an import).
-_CONSTS = (("nsconst", ("NS_", "LUP_", "AI_", "NI_")), ("tlsconst", ("SO_SEC", "SO_SSL_", "SSL_")),
-           ("spiconst", ("WSP_", "NSP_")))
 
 
 def __getattr__(name):
@@ -52,11 +48,16 @@ def __getattr__(name):
         if key in names:
             break
     else:
-        # Constants: WSA error codes, then the Winsock constants.
+        # Constants: WSA error codes, then the Winsock constants. Groups a program
+        # may never touch are modules of their own, found by prefix (a socket-only
+        # program loads only ws2.const; its dict is the largest block of an import).
         mod = "errors" if name.startswith("WSA") else "const"
-        for m, prefixes in _CONSTS:
-            if name.startswith(prefixes):
-                mod = m
+        if name.startswith(("NS_", "LUP_", "AI_", "NI_")):
+            mod = "nsconst"
+        elif name.startswith(("SO_SEC", "SO_SSL_", "SSL_")):
+            mod = "tlsconst"
+        elif name.startswith(("WSP_", "NSP_")):
+            mod = "spiconst"
     m = __import__("ws2." + mod, None, None, [name])
     try:
         value = getattr(m, name)
