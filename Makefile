@@ -8,16 +8,25 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+PLACE ?=
+PLACES ?=
+FARM_BOARDS ?=
+export PLACE
 QUICK ?=
 MICROPYTHON ?=
 MICROPY_DIR ?=
 ERASE ?=
 DRY_RUN ?=
 ARGS ?=
+PLACE ?=
+PLACES ?=
+FARM_BOARDS ?=
+export PLACE
 export BOARD PORT HOST_IP
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test board repl bundle deploy list-boards clean firmware flash detect wifi package-json bench mip-index
+.PHONY: help venv run test board repl bundle deploy list-boards clean firmware flash detect wifi package-json bench mip-index \
+	test-deps farm-deps farm-up farm-down farm-test capture
 
 help: ## List the targets
 	@echo "ws2 for MicroPython - make targets (BOARD=$(BOARD), PORT=$(PORT)):"
@@ -33,7 +42,7 @@ venv: $(STAMP) ## Create .venv and install the pinned dependencies
 run: $(STAMP) ## The demo: virtual board (or PORT=...), deploy, catalog table, TCP echo through ws2
 	$(PY) -m firmware run --board $(BOARD)
 
-test: $(STAMP) ## The whole suite (CPython unit tests + tests on the virtual board, or PORT=... for a real one)
+test: $(STAMP) test-deps ## The whole suite (CPython unit tests + tests on the virtual board, or PORT=... for a real one)
 	$(PY) -m pytest host_tests --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(MICROPYTHON),--micropython $(abspath $(MICROPYTHON))) $(PYTEST_ARGS)
 
 board: $(STAMP) ## Start a virtual board in the foreground with ws2 deployed; prints its /dev/pts/N
@@ -79,6 +88,33 @@ mip-index: $(STAMP) ## A mip package index of ws2's packages (bytecode .mpy, any
 
 bench: $(STAMP) ## Benchmarks: ws2 vs raw socket on the board (virtual unless PORT=...) into build/bench/BOARD.json; QUICK=1 for a fast run
 	$(PY) -m firmware bench --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(filter-out 0,$(QUICK)),--quick)
+
+# Debian packages some tests use (ser2net for the labgrid farm, tshark to read captures); installed when
+# missing and run as root, else those tests skip and say how to install them.
+DEBIAN_TEST_PACKAGES := ser2net tshark
+test-deps: ## Install the Debian packages the tests use (ser2net, tshark) when missing (needs root)
+	@missing=""; for p in $(DEBIAN_TEST_PACKAGES); do command -v $$p >/dev/null 2>&1 || test -x /usr/sbin/$$p || \
+	  missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing$$missing (Debian)"; \
+	    export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1; apt-get install -y -qq $$missing >/dev/null 2>&1; } || \
+	    echo "could not install$$missing: the tests that need them skip"; \
+	  else echo "not root: apt-get install$$missing for the tests that need them (they skip)"; fi; fi
+
+farm-deps: test-deps ## Install ser2net (Debian), which labgrid's exporter runs, when it is missing (needs root)
+
+farm-up: $(STAMP) test-deps ## A local labgrid farm: coordinator, 2 virtual boards (FARM_BOARDS=UNIX,ESP32_GENERIC), an exporter each
+	$(PY) -m firmware farm-up $(if $(FARM_BOARDS),--boards $(FARM_BOARDS))
+
+farm-down: $(STAMP) ## Stop the local labgrid farm and every process it started
+	$(PY) -m firmware farm-down
+
+farm-test: $(STAMP) ## The HIL smoke suite through labgrid on PLACES=a,b in parallel (default: the local farm's places)
+	$(PY) -m firmware farm-test $(if $(PLACES),--places $(PLACES)) $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
+
+capture: $(STAMP) ## Fetch the capture layer's pcap from the board at PORT (SECONDS=.. of its program first) into build/capture/
+	$(PY) -m firmware capture --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(SECONDS),--seconds $(SECONDS))
 
 clean: ## Remove build/ (keeps .venv)
 	rm -rf build

@@ -69,12 +69,66 @@ def do_board(state, args):
 
 
 def do_deploy(state, args):
-    """Copy the bundle to /lib on the board at --port (only changed files), then check the import."""
+    """Copy the bundle to /lib on the board at --port or labgrid --place (only changed files), then check the import."""
     from firmware import deploy
 
+    if args.place:
+        with _held_place(args) as place:
+            deploy.deploy(place.url, place.board or args.board, log=print, build=not args.no_build, baud=args.baud)
+        return
     if not args.port:
-        raise CommandError("deploy needs --port (a serial device, e.g. /dev/ttyUSB0 or a virtual board's /dev/pts/N)")
+        raise CommandError("deploy needs --port (a serial device, e.g. /dev/ttyUSB0 or a virtual board's /dev/pts/N) "
+                           "or --place (a labgrid place)")
     deploy.deploy(args.port, args.board, log=print, build=not args.no_build, baud=args.baud)
+
+
+def _held_place(args):
+    from firmware import farm
+
+    place = farm.Place(args.place, args.coordinator)
+    print("place %s acquired through labgrid (coordinator %s)" % (args.place, place.coordinator))
+    return place
+
+
+def do_farm_up(state, args):
+    """Start a local labgrid farm: a coordinator, N virtual boards, one exporter each (ser2net), a place per board."""
+    from firmware import farm
+
+    boards = [b for b in args.boards.split(",") if b] if args.boards else [args.board] * args.count
+    farm.up(args.dir, boards)
+
+
+def do_farm_down(state, args):
+    """Stop the local labgrid farm and every process it started."""
+    from firmware import farm
+
+    farm.down(args.dir)
+
+
+def do_farm_serve(state, args):
+    """The local farm's supervisor in the foreground (farm-up runs it in the background)."""
+    from firmware import farm
+
+    farm.serve(args.dir, [b for b in args.boards.split(",") if b])
+
+
+def do_farm_test(state, args):
+    """Run the HIL suite through labgrid on several places in parallel (pytest-xdist, one worker per place)."""
+    from firmware import farm
+
+    places = [p for p in (args.places or "").split(",") if p]
+    env = args.lg_env
+    coordinator = args.coordinator
+    st = farm.read_state(args.dir)
+    if st:
+        places = places or [p["name"] for p in st["places"]]
+        env = env or st["env"]
+        coordinator = coordinator or st["coordinator"]
+    if not places:
+        raise CommandError("farm-test needs --places (labgrid places) or a local farm (make farm-up)")
+    if not env:
+        raise CommandError("farm-test needs --lg-env (a labgrid environment file) or a local farm (make farm-up)")
+    state["rc"] = farm.test(places, env, coordinator, args.pytest_args, report_dir=args.reports, dist=args.dist)
 
 
 def do_firmware(state, args):
@@ -88,6 +142,12 @@ def do_flash(state, args):
     """Flash the board's firmware image: esptool (ESP32 family), UF2 drive or picotool (RP2)."""
     from firmware import flash
 
+    if args.place:
+        # esptool opens rfc2217:// URLs itself; the place's `board` tag picks the image and chip.
+        with _held_place(args) as place:
+            flash.flash(place.board or args.board, port=place.url, image=args.image, erase=args.erase,
+                        dry_run=args.dry_run, method=args.method, drive=args.drive, baud=args.flash_baud)
+        return
     flash.flash(args.board, port=args.port, image=args.image, erase=args.erase, dry_run=args.dry_run,
                 method=args.method, drive=args.drive, baud=args.flash_baud)
 
@@ -164,6 +224,13 @@ def do_repl(state, args):
         state["rc"] = subprocess.call([mpremote, "connect", vb.device, "resume", "repl"])
 
 
+def do_capture(state, args):
+    """Fetch the capture layer's ring from the board (after --seconds of its program running) as one pcap file."""
+    from firmware import capture
+
+    capture.run(args.board, args.port, seconds=args.seconds, out=args.out, path=args.path, baud=args.baud)
+
+
 def _opt_level(text):
     n = int(text)
     if not 0 <= n <= 3:
@@ -201,6 +268,13 @@ def _parser():
     def port(c, help_text="serial device (default: $PORT)"):
         c.add_argument("--port", default=os.environ.get("PORT") or None, help=help_text)
 
+    def place(c):
+        c.add_argument("--place", default=os.environ.get("PLACE") or None,
+                       help="a labgrid place instead of --port: acquired for the command, its serial port used, its "
+                            "`board` tag naming the board (default: $PLACE)")
+        c.add_argument("--coordinator", default=os.environ.get("LG_COORDINATOR") or None,
+                       help="labgrid coordinator HOST:PORT for --place (default: $LG_COORDINATOR)")
+
     cmd("list-boards", do_list_boards, do_list_boards.__doc__)
     c = cmd("bundle", do_bundle, do_bundle.__doc__)
     c.add_argument("--opt", type=_opt_level, default=None,
@@ -224,6 +298,7 @@ def _parser():
                         "else picotool when installed)")
     c.add_argument("--drive", default=None, help="RP2 only: mount point of the RPI-RP2 / RP2350 drive")
     c.add_argument("--flash-baud", type=int, default=None, help="ESP32 only: esptool baud rate (default from board.json)")
+    place(c)
     c = cmd("detect", do_detect, do_detect.__doc__)
     c.add_argument("--query", action="store_true",
                    help="also open each candidate port and ask MicroPython which board it is (may reset ESP32 boards)")
@@ -248,6 +323,32 @@ def _parser():
     port(c)
     c.add_argument("--baud", type=int, default=115200, help="serial baud rate (default 115200)")
     c.add_argument("--no-build", action="store_true", help="deploy build/BOARD/ as it is instead of compiling first")
+    place(c)
+    farm_dir = os.path.join("build", "farm")
+    c = cmd("farm-up", do_farm_up, do_farm_up.__doc__)
+    c.add_argument("--count", "-n", type=int, default=2, help="how many boards of --board (default 2)")
+    c.add_argument("--boards", default=None, help="comma-separated board names instead of --count x --board")
+    c.add_argument("--dir", default=farm_dir, help="where the farm keeps its state and logs (default build/farm)")
+    c = cmd("farm-down", do_farm_down, do_farm_down.__doc__)
+    c.add_argument("--dir", default=farm_dir, help="the farm's directory (default build/farm)")
+    c = cmd("farm-serve", do_farm_serve, do_farm_serve.__doc__)
+    c.add_argument("--boards", required=True, help="comma-separated board names, one place each")
+    c.add_argument("--dir", default=farm_dir, help="the farm's directory (default build/farm)")
+    c = cmd("farm-test", do_farm_test, do_farm_test.__doc__)
+    c.add_argument("--places", default=os.environ.get("PLACES") or None,
+                   help="comma-separated labgrid places (default: $PLACES, else every place of the local farm)")
+    c.add_argument("--lg-env", default=os.environ.get("LG_ENV") or None,
+                   help="labgrid environment file (default: $LG_ENV, else the local farm's)")
+    c.add_argument("--coordinator", default=os.environ.get("LG_COORDINATOR") or None,
+                   help="labgrid coordinator HOST:PORT (default: $LG_COORDINATOR, else the env file's)")
+    c.add_argument("--dist", choices=("each", "load"), default="each",
+                   help="each: every place runs every selected test (default); load: the tests are shared out")
+    c.add_argument("--reports", default=os.path.join(farm_dir, "reports"),
+                   help="folder for the per-place reports (default build/farm/reports)")
+    c.add_argument("--dir", default=farm_dir, help="the local farm's directory (default build/farm)")
+    c.add_argument("pytest_args", nargs="*", metavar="PYTEST_ARG",
+                   help="tests and pytest options after --, e.g. -- host_tests/device/test_router_handles.py "
+                        "(default: the smoke subset)")
     c = cmd("run", do_run, do_run.__doc__)
     port(c, "serial device of a real board")
     c.add_argument("--host-ip", default=os.environ.get("HOST_IP") or None,
@@ -255,6 +356,15 @@ def _parser():
     c = cmd("repl", do_repl, do_repl.__doc__)
     port(c, "serial device of a real board")
     c.add_argument("--flash", help="flash directory for the virtual board")
+    c = cmd("capture", do_capture, do_capture.__doc__)
+    port(c, "serial device of the board that captured (default: $PORT)")
+    c.add_argument("--seconds", type=int, default=0,
+                   help="let the board's program run (and capture) this long before fetching (default 0: now)")
+    c.add_argument("--out", default=None, help="pcap file to write (default: build/capture/BOARD.pcap)")
+    c.add_argument("--path", default="/.ws2/capture.pcap",
+                   help="the ring's file on the board, as in ws2.config(capture={'file': ...}) (default "
+                        "/.ws2/capture.pcap; FILE.1 is fetched too)")
+    c.add_argument("--baud", type=int, default=115200, help="serial baud rate (default 115200)")
     c = cmd("bench", do_bench, do_bench.__doc__)
     c.add_argument("--port", default=os.environ.get("PORT") or None,
                    help="serial device of a real board (default: $PORT, else a virtual board)")
@@ -264,7 +374,7 @@ def _parser():
                    help="fewer repetitions and bytes (CI smoke run, under a minute); every figure is still produced")
     c.add_argument("--reps", type=int, metavar="N", help="repetitions per figure (default 9, quick 3)")
     c.add_argument("--only", metavar="PARTS",
-                   help="comma-separated parts to run: ram, alloc, tcp, udp, events, dns, tls, profile, flash "
+                   help="comma-separated parts to run: ram, alloc, tcp, udp, events, dns, tls, profile, layers, flash "
                         "(default: all)")
     return p
 

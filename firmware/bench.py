@@ -8,7 +8,7 @@
 # Every script measures the raw `socket` module and ws2 side by side, with
 # their repetitions interleaved, and prints one "@R (kind, figure, side,
 # value)" line per result. Here those become figures (median and spread of
-# the repetitions, ratio ws2/raw), budget verdicts (DESIGN.md section 6),
+# the repetitions, ratio ws2/raw), budget verdicts (docs/testing.md),
 # build/bench/<BOARD>.json and a Markdown report. Nothing that cannot be
 # measured stops the run: it is reported as "missing: reason".
 import ast
@@ -41,12 +41,14 @@ FIGURES = (
     ("tcp_bulk_32k", "tcp", "TCP bulk send, 32 KB writes", "MB/s", "rate"),
     ("tcp_recv_4k", "tcp", "TCP bulk receive, 4 KB reads", "MB/s", "rate"),
     ("tcp_connect_close", "tcp", "connect + close to a host listener", "/s", "rate"),
+    ("socket_close", "tcp", "socket() + closesocket(), TCP, no connect (raw: socket() + close())", "µs", "time"),
     ("udp_64", "udp", "UDP echo, 64 B datagrams, 8 in flight", "dgram/s", "rate"),
     ("udp_1400", "udp", "UDP echo, 1,400 B datagrams, 8 in flight", "dgram/s", "rate"),
     ("select_1", "events", "select, 1 socket, none ready (raw: select.poll built per call)", "µs", "time"),
     ("select_8", "events", "select, 8 sockets, none ready (raw: select.poll built per call)", "µs", "time"),
     ("select_32", "events", "select, 32 sockets, none ready (raw: select.poll built per call)", "µs", "time"),
     ("eventselect_wake", "events", "WSAEventSelect wake-up on a 64 B echo (raw: poll)", "µs", "time"),
+    ("gai_numeric", "dns", "getaddrinfo, numeric host (raw: the port's getaddrinfo)", "µs", "time"),
     ("gai_port", "dns", "getaddrinfo, port resolver (ws2: nspm without a server)", "µs", "time"),
     ("gai_cold", "dns", "getaddrinfo, nspm cold: DNS query (raw: port resolver)", "µs", "time"),
     ("gai_warm", "dns", "getaddrinfo, nspm warm: cache (raw: port resolver)", "µs", "time"),
@@ -65,14 +67,32 @@ FIGURES = (
     ("alloc_recv_into", "alloc", "heap allocated per recv_into 64 B (raw: readinto)", "B/call", "bytes"),
     ("alloc_sendto", "alloc", "heap allocated per sendto, 64 B UDP", "B/call", "bytes"),
     ("alloc_recvfrom", "alloc", "heap allocated per sendto + recvfrom pair, 64 B UDP", "B/call", "bytes"),
+    ("layer_capture_idle", "layers", "64 B TCP round trip through the capture layer, not capturing "
+                                     "(raw: a plain ws2 socket)", "µs", "time"),
+    ("layer_capture_on", "layers", "64 B TCP round trip through the capture layer, capturing to the flash ring "
+                                   "(raw: a plain ws2 socket)", "µs", "time"),
+    ("layer_faults_idle", "layers", "64 B TCP round trip through the faults layer, no plan (raw: a plain ws2 socket)",
+     "µs", "time"),
+    ("layer_ram_capture", "layers", "heap after importing the capture layer (capture, pcap, capsink, layer)", "B",
+     "bytes"),
+    ("layer_ram_faults", "layers", "heap after importing the faults layer (faults, faultplan)", "B", "bytes"),
     ("flash_bundle", "flash", "bundle of all device modules (.mpy) for this board's arch", "B", "bytes"),
+    ("compat_rtt_64", "compat", "drop-in socket (ws2.compat): 64 B echo round trip", "µs", "time"),
+    ("compat_bulk_4k", "compat", "drop-in socket: bulk send, 4 KB writes", "MB/s", "rate"),
+    ("compat_bulk_32k", "compat", "drop-in socket: bulk send, 32 KB writes", "MB/s", "rate"),
+    ("compat_recv_4k", "compat", "drop-in socket: bulk receive, readinto 4 KB", "MB/s", "rate"),
+    ("compat_udp_64", "compat", "drop-in socket: UDP echo, 64 B, 8 in flight", "dgram/s", "rate"),
+    ("compat_udp_1400", "compat", "drop-in socket: UDP echo, 1,400 B, 8 in flight", "dgram/s", "rate"),
+    ("compat_connect_close", "compat", "drop-in socket: connect + close", "/s", "rate"),
+    ("compat_tls_bulk", "compat", "drop-in ssl (through ssllsp) vs the port's ssl: TLS echo, 4 KB writes", "MB/s",
+     "rate"),
 )
 FIGURE_IDS = tuple(f[0] for f in FIGURES)
-_OWN_PASS = ("ram_import_rom",)
-ROMFS_ROOM_KB = 256  # heap added to a virtual board for the ROMFS image (the bundle is ~150 KB)  # measured by a pass of their own (see run())
-ORDER = ("ram", "alloc", "tcp", "udp", "events", "dns", "tls", "profile")  # ram first: it wants a fresh board
+_OWN_PASS = ("ram_import_rom",)  # measured by a pass of their own (see run())
+ORDER = ("ram", "alloc", "tcp", "udp", "events", "dns", "tls", "compat", "profile", "layers")  # ram first: a fresh board
+ROMFS_ROOM_KB = 256  # heap added to a virtual board for the ROMFS image (the bundle is ~150 KB)
 
-# DESIGN.md section 6: id, what, how compared, limit, unit
+# The budgets (docs/testing.md): id, what, how compared, limit, unit
 # import_ram_rom: how boards ship ws2 (frozen, boards/*/manifest.py; ROMFS runs .mpy in place alike);
 # import_ram: the same modules as .mpy files on the filesystem (/lib).
 BUDGETS = (
@@ -86,7 +106,19 @@ BUDGETS = (
     ("bundle", ".mpy of every device module", "<=", 110 * 1024, "B"),
     ("rtt_overhead", "router overhead on a 64-byte echo round trip vs raw socket", "<=", 5, "%"),
     ("bulk", "bulk throughput vs raw socket (worst of 4 KB and 32 KB writes)", ">=", 90, "%"),
+    # ws2.compat: the drop-in against the port's own socket and ssl, the same client code on both sides.
+    ("compat_rtt", "drop-in socket: 64 B round trip over raw, in %", "<=", 3, "%"),
+    ("compat_bulk", "drop-in socket: bulk vs raw (worst of send 4 KB, 32 KB, receive)", ">=", 98, "%"),
+    ("compat_cc", "drop-in socket: connect + close rate vs raw", ">=", 85, "%"),
+    ("compat_tls", "drop-in ssl through ssllsp: TLS bulk vs the port's ssl", ">=", 95, "%"),
+    # The Winsock API's own calls against their raw equivalents (ws2 / raw medians): the figure of the same id.
+    ("socket_close", "socket() + closesocket() vs raw socket() + close()", "<=", 1.5, "×"),
+    ("select_1", "select on 1 socket vs raw select.poll", "<=", 1.5, "×"),
+    ("gai_numeric", "getaddrinfo of a numeric host vs the port's getaddrinfo", "<=", 1.5, "×"),
+    ("gai_warm", "getaddrinfo of a name in nspm's cache vs the port resolver", "<=", 2, "×"),
 )
+_COMPAT_RATES = {"compat_bulk": ("compat_bulk_4k", "compat_bulk_32k", "compat_recv_4k"),
+                 "compat_cc": ("compat_connect_close",), "compat_tls": ("compat_tls_bulk",)}
 
 FULL = {"reps": 9, "rtt_n": 1000, "bulk_bytes": 4 << 20, "cc_n": 100, "udp_n": 800, "select_n": 400, "wake_n": 100,
         "dns_n": 20, "tls_n": 3, "tls_bytes": 256 << 10, "ram_socks": 8, "ram_ovs": 8, "alloc_calls": 10000,
@@ -235,7 +267,7 @@ def finish(figures, scale):
 
 
 def budgets(figures, flash):
-    """The DESIGN.md budgets with the measured value and verdict each."""
+    """The budgets with the measured value and verdict each."""
     def ram_value(fid, extra):
         f = figures[fid]
         if f["missing"]:
@@ -296,12 +328,17 @@ def budgets(figures, flash):
             value = max(sizes.values()) if sizes else None
             note = ("largest of %s" % ", ".join("%s %d B" % kv for kv in sorted(sizes.items()))) if sizes else \
                 "no bundle built"
-        elif bid == "rtt_overhead":
-            r = figures["tcp_rtt_64"]["ratio"]
+        elif unit == "×":
+            f = figures[bid]
+            value = f["ratio"]
+            note = None if value is not None else f["missing"] or "raw side missing"
+        elif bid in ("rtt_overhead", "compat_rtt"):
+            f = figures["tcp_rtt_64" if bid == "rtt_overhead" else "compat_rtt_64"]
+            r = f["ratio"]
             value = None if r is None else (r - 1) * 100
-            note = None if r is not None else figures["tcp_rtt_64"]["missing"] or "raw side missing"
+            note = None if r is not None else f["missing"] or "raw side missing"
         else:
-            rs = [figures[k]["ratio"] for k in ("tcp_bulk_4k", "tcp_bulk_32k")]
+            rs = [figures[k]["ratio"] for k in _COMPAT_RATES.get(bid, ("tcp_bulk_4k", "tcp_bulk_32k"))]
             value = None if None in rs else min(rs) * 100
             note = None if value is not None else "a bulk figure is missing"
         out.append({"id": bid, "what": what, "op": op, "limit": limit, "unit": unit, "value": value,
@@ -399,7 +436,7 @@ def markdown(report):
         lines.append("| %s | %s | %s | %s | %s | %s |" % (
             _esc(f["title"]), f["unit"], _esc(_cell(f["raw"])), _esc(_cell(f["ws2"])), _esc(_compare(f)),
             _esc("; ".join(f["notes"]))))
-    lines += ["", "## Budgets (DESIGN.md section 6)", "", "| budget | limit | measured | verdict | note |",
+    lines += ["", "## Budgets (docs/testing.md)", "", "| budget | limit | measured | verdict | note |",
               "|---|---|---|---|---|"]
     for g in report["budgets"]:
         lim = "%s %s %s" % (g["op"], fmt(g["limit"]), g["unit"])

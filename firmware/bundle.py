@@ -1,8 +1,8 @@
 # firmware/bundle: compile the device modules with mpy-cross into build/<BOARD>/.
 # MIT licence; part of ws2 for MicroPython.
 #
-# Several people (and test sessions) build the same board at once in one
-# working tree, so nothing here leaves a half-written or missing file for a
+# Several builds of the same board can run at once in one working tree
+# (make targets, test runs), so nothing here leaves a half-written or missing file for a
 # reader: every .mpy is compiled beside its destination and renamed over it.
 import os
 import re

@@ -141,7 +141,7 @@ def snapshot(board_name, build=True, arch=None):
         if not pairs:
             raise DeployError("build/%s/ is empty: run `make bundle BOARD=%s` first" % (board_name, board_name))
         return [(path, _read(local)) for local, path in pairs]
-    # A private build: concurrent builds of the same board (other sessions) cannot change it under us.
+    # A private build: concurrent builds of the same board (another make or test run) cannot change it under us.
     tmp = tempfile.mkdtemp(prefix="ws2-deploy-")
     try:
         bundle.build(board_name, out_dir=tmp, arch=arch)

@@ -1,15 +1,14 @@
 # firmware/mip: package.json at the repository root, so `mpremote mip install` installs ws2.
 # MIT licence; part of ws2 for MicroPython.
 #
-# `mpremote mip install ./package.json` (from a checkout) or
-# `mpremote mip install github:OWNER/REPO` (or `mip.install(...)` on a board
-# with network) reads "urls": [board path, source] pairs, relative sources
+# `mpremote mip install ./package.json` (from a checkout; or a URL to this
+# package.json, or `mip.install(...)` on a board with network) reads "urls": [board path, source] pairs, relative sources
 # being relative to package.json. The list is generated from the same
 # module list the bundle and the manifests use, and a test keeps it in sync.
 #
 # The same split as the mip index (firmware/packages.py) is written under
 # packages/: <name>.json installs one package with everything it needs
-# (`mpremote mip install github:OWNER/REPO/packages/ws2-dns.json`; mip's
+# (`mpremote mip install ./packages/ws2-dns.json`, or that file's URL; mip's
 # "deps" can only name an index or a full URL, so each file lists its whole
 # closure), and <name>.manifest.py freezes it (a board's manifest.py includes
 # the ones it wants).

@@ -25,7 +25,11 @@ TABLE = (
     ("ws2-tls", "TLS as a layered provider (ssllsp)", ("providers/ssllsp.py", "ws2/tlsconst.py"), (CORE,)),
     ("ws2-io", "event objects, select/WSAPoll, WSAEventSelect, overlapped I/O, asyncio bridge, blocking hooks",
      ("ws2/event.py", "ws2/netevents.py", "ws2/overlapped.py", "ws2/aio.py", "ws2/blocking.py"), (CORE,)),
-    ("ws2-compat", "a drop-in `socket` module on top of ws2", ("ws2/compat*",), (CORE, "ws2-dns", "ws2-io")),
+    ("ws2-layers", "the packet-capture and fault-injection layers and their installer",
+     ("providers/capture.py", "providers/capsink.py", "providers/pcap.py", "providers/faults.py",
+      "providers/faultplan.py", "providers/lspinst.py"), (CORE,)),
+    ("ws2-compat", "drop-in socket, ssl and tls modules on top of ws2", ("ws2/compat*",),
+     (CORE, "ws2-dns", "ws2-io", "ws2-tls")),
     ("ws2-example-lsp", "an example layered provider, the starting point for writing one",
      ("providers/example_lsp.py",), (CORE,)),
 )

@@ -1,4 +1,4 @@
-# firmware/peers: host-side servers the board talks to (TCP and UDP echo).
+# firmware/peers: host-side servers the board talks to (TCP and UDP echo, peer view).
 # MIT licence; part of ws2 for MicroPython.
 import socket
 import socketserver
@@ -27,19 +27,40 @@ class _UdpEchoHandler(socketserver.BaseRequestHandler):
         sock.sendto(data, self.client_address)
 
 
+class _TcpViewHandler(socketserver.BaseRequestHandler):
+    # Tells the client the address it connects from, as this end sees it: "ip port\n".
+    def handle(self):
+        self.server.connections += 1
+        self.request.sendall(("%s %d\n" % self.client_address[:2]).encode())
+        try:
+            while self.request.recv(4096):
+                pass
+        except OSError:
+            pass
+
+
+class _UdpViewHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        sock = self.request[1]
+        sock.sendto(("%s %d\n" % self.client_address[:2]).encode(), self.client_address)
+
+
 class _ThreadingTCP(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
 
 class EchoServer:
-    """A TCP or UDP echo server on host_ip, on a free port, in background threads."""
+    """A TCP or UDP echo server on host_ip, on a free port, in background threads.
 
-    def __init__(self, host_ip="127.0.0.1", udp=False):
+    view=True: instead of echoing, answer each connection (datagram) with the client's address as
+    this end sees it, "ip port\n" (what the board's getsockname must say)."""
+
+    def __init__(self, host_ip="127.0.0.1", udp=False, view=False):
         if udp:
-            self.server = socketserver.ThreadingUDPServer((host_ip, 0), _UdpEchoHandler)
+            self.server = socketserver.ThreadingUDPServer((host_ip, 0), _UdpViewHandler if view else _UdpEchoHandler)
         else:
-            self.server = _ThreadingTCP((host_ip, 0), _TcpEchoHandler)
+            self.server = _ThreadingTCP((host_ip, 0), _TcpViewHandler if view else _TcpEchoHandler)
         self.server.connections = 0
         self.server.received = 0
         self.host, self.port = self.server.server_address[:2]

@@ -23,7 +23,7 @@ from firmware import boards as _boards  # noqa: E402
 from firmware.peers import EchoServer  # noqa: E402
 
 # Fixture modules of the other areas (DNS server, TLS CA, ...) join the harness here.
-for _name in ("dns_fixtures", "tls_fixtures", "bench_fixtures"):
+for _name in ("dns_fixtures", "tls_fixtures", "bench_fixtures", "compat_fixtures"):
     if os.path.exists(os.path.join(HERE, _name + ".py")):
         exec("from host_tests.%s import *" % _name)
 
@@ -40,10 +40,21 @@ def pytest_addoption(parser):
     g.addoption("--baud", type=int, default=115200, help="serial baud rate (default 115200)")
     g.addoption("--micropython", default=os.environ.get("MICROPYTHON") or None,
                 help="unix-port interpreter for the virtual board (default: the venv's)")
+    g.addoption("--farm-places", default=None,
+                help="with --lg-env and pytest-xdist: comma-separated labgrid places, worker gwN takes the Nth")
+    g.addoption("--farm-reports", default=None, help="folder for a report per labgrid place")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "hil: needs a board (virtual or real)")
+    places = config.getoption("--farm-places")
+    if places:
+        # Before labgrid's own configure (it runs last) reads $LG_PLACE into the environment's RemotePlace.
+        from firmware.farm import worker_place
+
+        place = worker_place(places)
+        if place:
+            os.environ["LG_PLACE"] = place
 
 
 # -- host side peers -----------------------------------------------------------------
@@ -78,6 +89,13 @@ class Env:
     def skip(self, reason):
         """Skip the running test with a reason."""
         self._skip(reason)
+
+
+@pytest.fixture(scope="session")
+def peer_view(host_ip):
+    """TCP and UDP servers that answer with the client's address as they see it ("ip port\\n"); ENV entry."""
+    with EchoServer(host_ip, view=True) as t, EchoServer(host_ip, udp=True, view=True) as u:
+        yield {"tcp_view_port": t.port, "udp_view_port": u.port}
 
 
 @pytest.fixture(scope="session")
@@ -142,28 +160,43 @@ def _reset_ws2():
 # -- the board ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def board_info(request):
-    """The board.json of --board."""
-    return _boards.load(request.config.getoption("--board"))
+def lg_place(request):
+    """The labgrid place this run holds (acquired for the session), or None without --lg-env."""
+    from host_tests import farm_fixtures
+
+    with farm_fixtures.hold_place(request.config) as place:
+        yield place
 
 
 @pytest.fixture(scope="session")
-def device(request, board_info):
-    """A raw-REPL connection to the board (a virtual one unless --port), with the bundle deployed."""
+def board_info(request, lg_place):
+    """The board.json of --board, or of the labgrid place's `board` tag."""
+    return _boards.load((lg_place and lg_place.board) or request.config.getoption("--board"))
+
+
+@pytest.fixture(scope="session")
+def device(request, board_info, lg_place):
+    """A raw-REPL connection to the board (a virtual one unless --port or a labgrid place), with the bundle deployed."""
     from firmware.deploy import deploy
     from firmware.device import Board
     from firmware.vboard import VirtualBoard
 
-    port = request.config.getoption("--port")
+    port = lg_place.url if lg_place else request.config.getoption("--port")
     vb = None
     if port is None:
         vb = VirtualBoard(board_info["name"], micropython=request.config.getoption("--micropython"))
         port = vb.start()
     try:
-        b = Board(port, baud=request.config.getoption("--baud"))
-        b.virtual = vb
-        b.board_info = board_info
-        deploy(b, board_info["name"], log=lambda m: None)
+        try:
+            b = Board(port, baud=request.config.getoption("--baud"))
+            b.virtual = vb
+            b.board_info = board_info
+            deploy(b, board_info["name"], log=lambda m: None)
+        except Exception as e:
+            if lg_place is None:
+                raise
+            raise RuntimeError("place %s (board %s): could not reach the board to deploy (%s: %s); %s" % (
+                lg_place.place, lg_place.board, type(e).__name__, e, lg_place.exporter_state())) from None
         b.dtest_hashes = {}
         b.dtest_dirty = None
         yield b
@@ -182,6 +215,18 @@ def _transcript(request):
         request.node._transcript_start = len(dev.transcript)
         request.node._device = dev
     yield
+
+
+def pytest_runtest_logreport(report):
+    from host_tests import farm_fixtures
+
+    farm_fixtures.record(report)
+
+
+def pytest_sessionfinish(session):
+    from host_tests import farm_fixtures
+
+    farm_fixtures.write_report(session.config)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -212,7 +257,7 @@ class DeviceModule(pytest.File):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                 if node.targets[0].id in meta:
                     meta[node.targets[0].id] = ast.literal_eval(node.value)
-        board = self.config.getoption("--board")
+        board = _board_label(self.config)
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
                 fn = _device_runner(self.path, node.name, meta, bool(node.args.args), board)
@@ -229,9 +274,25 @@ def _device_runner(path, func, meta, wants_env, board):
     # A real pytest test function (so fixtures, markers and reports work as for
     # any test) whose body runs `func` of the device module on the board.
     def run_on_board(request, device, tcp_echo, udp_echo, host_ip):
+        if getattr(device, "lost", None):
+            pytest.fail(device.lost, pytrace=False)
+        try:
+            run(request, device, tcp_echo, udp_echo, host_ip)
+        except DeviceFailure as e:
+            place = request.getfixturevalue("lg_place")
+            if place is None or "gone" not in place.exporter_state():
+                raise
+            pytest.fail(_lost_board(request, device, e), pytrace=False)
+        except Exception as e:  # the serial line itself broke: say which board, and fail its later tests fast
+            lost = _lost_board(request, device, e)
+            if lost is None:
+                raise
+            pytest.fail(lost, pytrace=False)
+
+    def run(request, device, tcp_echo, udp_echo, host_ip):
         from firmware.device import DeviceError, DeviceTimeout
 
-        reason = meta["BOARD_SKIP"].get(board)
+        reason = meta["BOARD_SKIP"].get(device.board_info["name"])
         if reason:
             pytest.skip(reason)
         values = _env_values(request, meta["ENV"], tcp_echo, udp_echo, host_ip)
@@ -262,6 +323,24 @@ def _device_runner(path, func, meta, wants_env, board):
 
     run_on_board.__name__ = func
     return run_on_board
+
+
+def _board_label(config):
+    # Every xdist worker must collect the same items: on a labgrid farm the
+    # places may hold different boards, so items say [place] and each test
+    # looks up its board at run time.
+    from host_tests import farm_fixtures
+
+    return "place" if farm_fixtures.farm_mode(config) else config.getoption("--board")
+
+
+def _lost_board(request, device, error):
+    place = request.getfixturevalue("lg_place")
+    if place is None:
+        return None
+    device.lost = "place %s (board %s): lost the serial connection (%s: %s); %s" % (
+        place.place, place.board, type(error).__name__, error, place.exporter_state())
+    return device.lost
 
 
 _RUNNER = """

@@ -67,6 +67,7 @@ _CACHE_BYTES = const(4096)  # the board budget for cached answers, counted rough
 _MAX_TTL = const(86400)
 _MAX_NEG_TTL = const(300)
 _MAX_HOPS = const(8)  # CNAME links followed per name
+_SIO_NSP_CACHED = const(0x58000010)  # ws2's own NSPIoctl code: the router asks for cached() (ws2/nsrouter)
 
 # svcguid.h classes nspm serves (upper case, as compared)
 _HOSTNAME = "{0002A800-0000-0000-C000-000000000046}"
@@ -453,7 +454,7 @@ def resolve(name, qtype, flush=False):
 # -- the port's own resolver ----------------------------------------------------------------------
 
 def port_results(results, so):
-    """Turn the port's getaddrinfo results (any port's format, MICROPYTHON.md 1.3) into [(af, address)]."""
+    """Turn the port's getaddrinfo results (any port's format, docs/ports.md) into [(af, address)]."""
     out = []
     for r in results:
         sa = r[-1]
@@ -491,7 +492,7 @@ def port_error(e):
 
 def port_resolve(name, qtype):
     """Resolve through the port's socket.getaddrinfo (no server configured): (canonical, [], values)."""
-    import socket as so
+    from ws2.native import socket as so  # the port's resolver, even after ws2.compat.install()
 
     if qtype == dnsmsg.TYPE_PTR:
         f = getattr(so, "gethostbyaddr", None)  # CPython only; lwIP has no reverse lookup
@@ -626,6 +627,29 @@ def _unsupported(*args):
     raise WSAError(WSAEOPNOTSUPP, "nspm does not register services or classes")
 
 
+def cached(name, af):
+    """The live cached addresses of name for af (AF_INET/AF_INET6) when resolve would answer them, else None."""
+    qtype = dnsmsg.TYPE_AAAA if af == _AF_INET6 else dnsmsg.TYPE_A
+    e = _cache.get((name, qtype))
+    if e is None:
+        name = name.lower().rstrip(".")  # resolve's key; looked up second, the name usually comes as is
+        e = _cache.get((name, qtype))
+        if e is None:
+            return None
+    if e[2] or ticks_diff(e[0], ticks_ms()) <= 0:
+        return None  # a cached failure (resolve reports it) or expired (resolve drops it)
+    if _settings().get("hosts") and _hosts_lookup(name.lower().rstrip("."), qtype) is not None:
+        return None  # the hosts table comes first
+    return e[5]
+
+
+def NSPIoctl(handle, code, in_data, completion, thread_id):
+    """Only ws2's own SIO_NSP_CACHED: returns cached(), the cache-only lookup getaddrinfo tries first."""
+    if code == _SIO_NSP_CACHED:
+        return cached
+    raise WSAError(WSAEOPNOTSUPP, "nspm has no ioctl 0x%x" % (code,))
+
+
 def NSPCleanup(provider_id):
     """Drop one NSPStartup reference; the last one empties the cache."""
     global _starts
@@ -640,7 +664,7 @@ def NSPCleanup(provider_id):
 
 
 _ROUTINES = (NSPCleanup, NSPLookupServiceBegin, NSPLookupServiceNext, NSPLookupServiceEnd, _unsupported,
-             _unsupported, _unsupported, _unsupported, _unsupported)
+             _unsupported, _unsupported, _unsupported, NSPIoctl)
 
 
 def NSPStartup(provider_id):

@@ -69,7 +69,7 @@ _MSG_OOB = const(0x1)
 _MSG_PEEK = const(0x2)
 _MSG_WAITALL = const(0x8)
 _MSG_DONTWAIT = const(0x40)
-# sslsock.h (values in ws2/tlsconst.py; REFERENCE.md 6.2)
+# sslsock.h (values in ws2/tlsconst.py; docs/spi.md)
 _SSL_FAMILY_MASK = const(0x1FFF0000)
 _SO_SSL = const(0x10730000)
 _SO_SSL_GET_CAPABILITIES = const(0x50730001)
@@ -81,6 +81,8 @@ _SO_SSL_PERFORM_HANDSHAKE = const(0x1073000D)
 _SO_SSL_GET_CONNECTION_INFO = const(0x5073000E)
 _SO_SSL_SET_PEERNAME = const(0x9073000F)
 _SO_SSL_SET_SERVER_CERT = const(0x90730010)
+_SO_SSL_SET_CA_CERTS = const(0x90730011)  # ws2 extension (no CE code): this socket's trusted CAs, PEM or DER
+_SIO_SET_SOCKET_HANDLE = const(0xD8000004)  # ws2's own (ws2/rehome)
 _SSL_CAPS = const(3)  # SSL_CAP_CLIENT | SSL_CAP_SERVER
 _SSL_FLAG_SERVER = const(2)
 _SSL_FLAG_AUTH_CLIENT = const(4)
@@ -134,6 +136,7 @@ class _Tls:
         self.why = None  # why the validation hook refused
         self.chain = None  # DER chain gathered for the hook
         self.fail = None  # (code, reason) once the session is dead
+        self.ca = None  # DER CAs of SO_SSL_SET_CA_CERTS, used instead of the tls_ca_file bundle
 
 
 # -- lower provider ------------------------------------------------------------------------
@@ -308,7 +311,7 @@ else:
         """OpenSSL through CPython's ssl module: an SSLObject over memory BIOs."""
 
         def __init__(self, c, ctx, server, host, block):
-            import ssl
+            from ws2.native import ssl  # the port's module, even after ws2.compat.install()
 
             self.inc = ssl.MemoryBIO()
             self.outb = ssl.MemoryBIO()
@@ -317,7 +320,7 @@ else:
             self.buf = bytearray(_MAX_RECV)
 
         def _run(self, c, fn, buf):
-            import ssl
+            from ws2.native import ssl
 
             try:
                 if not self.done:
@@ -393,12 +396,12 @@ def _tlsmod():
     # MicroPython >= 1.23: tls (its ssl wrapper defaults to CERT_NONE); 1.22: the ssl C module; CPython: ssl.
     try:
         if _MICROPYTHON:
-            try:
-                import tls as m
+            try:  # the port's modules, even after ws2.compat.install()
+                from ws2.native import tls as m
             except ImportError:
-                import ssl as m
+                from ws2.native import ssl as m
         else:
-            import ssl as m
+            from ws2.native import ssl as m
     except ImportError:
         raise WSAError(WSAEOPNOTSUPP, "this firmware has no ssl/tls module, so no TLS")
     return m
@@ -431,7 +434,9 @@ def _der(data, label):
         i = k + 8
 
 
-def _ca_ders(required):
+def _ca_ders(c, required):
+    if c.ca:
+        return c.ca
     from ws2 import settings
 
     path = settings.get("tls_ca_file")
@@ -473,7 +478,7 @@ def _context(c):
     decides = c.sslf & _SSL_FLAG_HOOK_DECIDES
     if decides and c.hook is None:
         raise WSAError(WSAEINVAL, "ssllsp: SSL_FLAG_HOOK_DECIDES needs SO_SSL_SET_VALIDATE_CERT_HOOK")
-    ders = _ca_ders(not decides)
+    ders = _ca_ders(c, not decides)
     try:
         if _MICROPYTHON:
             for d in ders:
@@ -677,6 +682,19 @@ def WSPSocket(af, typ, proto, info, group, flags):
     return _adopt(table, table[_WSP_SOCKET](af, typ, proto, down, group, flags), info.catalog_entry_id).handle
 
 
+def WSPAdoptSocket(lower_handle, info, handle):
+    """ws2 re-homing (ws2/rehome): our context, plain until SO_SECURE, over an open TCP socket; it answers to handle."""
+    table, down = _lower_of(info)
+    c = _Tls(table, lower_handle, info.catalog_entry_id)
+    c.handle = handle
+    try:
+        c.host = table[_WSP_GETPEERNAME](c.lc)[0]  # connected already (the socket drop-in wraps after connect)
+        c.state |= _CONNECTED
+    except WSAError:
+        pass
+    return c
+
+
 def WSPCloseSocket(c):
     """End TLS (close_notify where the engine can send one), close the lower socket, free the handle."""
     try:
@@ -765,7 +783,12 @@ def _fill_stash(c, want, nb):
     have = len(c.stash) if c.stash else 0
     if have < want:
         buf = bytearray(min(max(want - have, _STASH), _MAX_RECV))  # what one record gives, so recv gets it all
-        n = _drive(c, 0, buf, nb)
+        try:
+            n = _drive(c, 0, buf, nb)
+        except WSAError as e:
+            if not have or e.args[0] != WSAEWOULDBLOCK:
+                raise
+            n = 0  # a peek returns the bytes already read ahead, as a recv would
         if n:
             c.stash = (c.stash or b"") + bytes(memoryview(buf)[:n])
 
@@ -898,7 +921,8 @@ def _ssl_ioctl(c, code, arg):
     if code == _SO_SSL_GET_VALIDATE_CERT_HOOK:
         return c.hook
     if code not in (_SO_SSL_SET_FLAGS, _SO_SSL_SET_VALIDATE_CERT_HOOK, _SO_SSL_SET_PEERNAME,
-                    _SO_SSL_SET_SERVER_CERT, _SO_SSL_PERFORM_HANDSHAKE, _SO_SSL_GET_CONNECTION_INFO):
+                    _SO_SSL_SET_SERVER_CERT, _SO_SSL_PERFORM_HANDSHAKE, _SO_SSL_GET_CONNECTION_INFO,
+                    _SO_SSL_SET_CA_CERTS):
         if code & 0xFF <= 0x0B:
             raise WSAError(WSAEOPNOTSUPP, "SO_SSL ioctl 0x%08x is not supported by ssllsp" % code)
         raise WSAError(WSAEINVAL, "unknown SO_SSL ioctl 0x%08x" % code)
@@ -929,6 +953,11 @@ def _ssl_ioctl(c, code, arg):
         c.hook = arg
     elif code == _SO_SSL_SET_PEERNAME:
         c.peer = _in_str(arg, "the peer name")
+    elif code == _SO_SSL_SET_CA_CERTS:
+        ders = _der(bytes(arg), b"CERTIFICATE") if isinstance(arg, (bytes, bytearray)) and arg else None
+        if not ders:
+            raise WSAError(WSAEINVAL, "SO_SSL_SET_CA_CERTS takes PEM or DER certificate bytes")
+        c.ca = ders
     else:
         if not isinstance(arg, (tuple, list)) or len(arg) != 2 or \
                 not all(isinstance(v, (str, bytes, bytearray)) for v in arg):
@@ -953,6 +982,10 @@ def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
         if c.state & _DEAD and code != _SO_SSL_GET_FLAGS:
             _live(c)
         return _ssl_ioctl(c, code, in_data)
+    if code == _SIO_SET_SOCKET_HANDLE:
+        old = c.handle  # re-homed under another layer: our socket answers to a new handle
+        c.handle = in_data
+        return old
     _live(c)
     if code == _FIONREAD and c.eng is not None:
         try:
@@ -1076,6 +1109,20 @@ _TABLE = (
     _unsupported, WSPListen, WSPRecv, _down(20), WSPRecvFrom, WSPSelect, WSPSend, _down(24), WSPSendTo,
     WSPSetSockOpt, _down(27), WSPSocket, _by_info(_WSP_STRINGTOADDRESS),
 )
+
+
+def adopt_connected(table, lower_handle, entry_id, host):
+    """ws2 extension: put a secure socket of catalog entry entry_id over a connected lower socket; returns its handle.
+
+    What ws2.compat's wrap_socket uses: clients turn TLS on after connect, so
+    the connected socket (any provider's, given its proc table) becomes the
+    lower socket of a new one here, SO_SECURE on; SSL options and
+    SO_SSL_PERFORM_HANDSHAKE follow as on a socket made secure before connect.
+    """
+    c = _adopt(table, lower_handle, entry_id)
+    c.state |= _SECURE | _CONNECTED
+    c.host = host
+    return c.handle
 
 
 def WSPStartup(version, info, upcalls):

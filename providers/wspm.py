@@ -16,11 +16,15 @@
 #             SO_KEEPALIVE, SO_LINGER, multicast options are real there);
 #             lwIP ports get those options kept and reported back.
 #   names     MicroPython cannot ask for the local address: bind records it
-#             (bind to port 0 picks the port here, so it is known); after an
-#             implicit bind it reads as the wildcard with port 0.
+#             (bind to port 0 picks the port here, so it is known), and so
+#             does connect (or a first sendto) of an unbound socket, which
+#             binds a port picked here first; the local IP of a connected
+#             socket comes from the interface that reaches its peer
+#             (wspm_ext._route_ip).
 # errno -> WSA goes through ws2.errors' one table.
-import socket as _so
 import sys
+
+from ws2.native import socket as _so  # the port's module, even after ws2.compat.install()
 
 # The address text codec name resolution uses too (loaded with it anyway): strict dotted quads
 # (no leading zeros, as inet_pton) and their text.
@@ -94,9 +98,12 @@ _VERSION = const(0x0202)
 _SLICED = const(-2)
 _SLICE_S = 0.5
 _SIO_GET_POLLABLE = const(0x58000001)
+_WSAEADDRINUSE = const(10048)
 _SIO_BASE_HANDLE = const(0x48000022)
 _MAX_DGRAM4 = const(65507)  # 65535 - IPv4 header - UDP header
 _MAX_DGRAM6 = const(65527)
+_EPH_LOW = const(49152)  # ephemeral ports picked here (IANA's dynamic range)
+_EPH_TRIES = const(32)
 
 # Builtins the hot paths use, bound here: a name missing from a module's
 # globals is looked up in builtins only after a probe of the module's dict,
@@ -128,6 +135,7 @@ _dups = {}  # WSADuplicateSocket key -> _Sock shared by several handles
 _acache = None  # (addr, v6 bit, native address, _A_* facts): the last address converted
 _dcache = None  # (raw sockaddr, address tuple): the last raw address decoded (unix port)
 _tmpl = [None, None]  # raw sockaddr templates (v4, v6) on the unix port
+_eph = 0  # the last ephemeral port picked for a bind to port 0
 
 
 class _Sock:
@@ -228,6 +236,30 @@ def _convert(c, addr):
     t = (addr, v6, na, facts)
     _acache = t
     return t
+
+
+def bind_ephemeral(c, host):
+    """Bind to a free port picked here (MicroPython cannot tell which one the stack picks); returns the address."""
+    global _eph
+    if not _eph:
+        import random
+
+        _eph = _EPH_LOW + random.getrandbits(14)
+    v6 = c.state & _V6
+    for _ in range(_EPH_TRIES):
+        _eph = _eph + 1 if _eph < 65535 else _EPH_LOW
+        a = (host, _eph, 0, 0) if v6 else (host, _eph)
+        if host == "0.0.0.0" or host == "::":  # the wildcard: no address conversion (nor its cache) needed
+            na = _raw(v6, _bytes(16 if v6 else 4), _eph, 0, 0) if _RAW_SOCKADDR else (host, _eph)
+        else:
+            na = _convert(c, a)[2]
+        try:
+            c.sk.bind(na)
+            return a
+        except OSError as e:
+            if wsa_code(e) != _WSAEADDRINUSE:
+                raise _fail(e, 0)
+    raise WSAError(_WSAEADDRINUSE, "no free port")
 
 
 def _native(c, addr):
@@ -452,7 +484,7 @@ def WSPBind(c, addr):
     t = _native(c, addr)
     host = addr[0] or ("::" if c.state & _V6 else "0.0.0.0")
     if t[3] & _A_PORT0 and _MICROPYTHON:
-        local = _ext().bind_ephemeral(c, host)  # MicroPython could not tell which port it got
+        local = bind_ephemeral(c, host)  # MicroPython could not tell which port it got
     else:
         try:
             c.sk.bind(t[2])
@@ -485,6 +517,10 @@ def WSPConnect(c, addr, caller_data, callee_data, sqos, gqos):
     t = _native(c, addr)
     if t[3] & (_A_ANY | _A_PORT0):
         raise WSAError(WSAEADDRNOTAVAIL, "%r" % (addr,))
+    if _MICROPYTHON and not st & _BOUND:
+        # The port the stack would pick could never be learnt: pick one and bind it, so getsockname knows it.
+        c.local = bind_ephemeral(c, "::" if st & _V6 else "0.0.0.0")
+        c.state |= _BOUND
     m = -1 if st & _NONBLOCK else c.sndtimeo
     if c.mode != m:
         _set_mode(c, m)
@@ -637,14 +673,16 @@ def _send_dgram(c, buffers, flags, addr):
         if t[3] & _A_BCAST and not st & _O_BROADCAST:
             raise WSAError(WSAEACCES, "SO_BROADCAST is off")
         na = t[2]
+    if not st & _BOUND:  # sendto binds implicitly
+        if _MICROPYTHON:  # with a port picked here, so that getsockname knows it
+            c.local = bind_ephemeral(c, "::" if st & _V6 else "0.0.0.0")
+        c.state |= _BOUND
     if c.mode != m:
         _set_mode(c, m)
     try:
         k = c.sk.send(buf) if na is None else c.sk.sendto(buf, na)
     except OSError as e:
         raise _fail(e, m)
-    if not st & _BOUND:
-        c.state |= _BOUND  # sendto binds implicitly
     return n if k is None else k
 
 

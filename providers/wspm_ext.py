@@ -9,7 +9,7 @@
 # Options the port lacks (SO_KEEPALIVE, SO_LINGER, the multicast ones on lwIP)
 # are kept here and reported back; lwIP is never handed an option it would
 # answer with "Warning: ... not implemented".
-import socket as _so
+from ws2.native import socket as _so  # the port's module, even after ws2.compat.install()
 import sys
 
 # IPv6 text without a zone: the parser inet_pton and name resolution use.
@@ -49,6 +49,7 @@ _FIONREAD = const(0x4004667F)
 _SIOCATMARK = const(0x40047307)
 _SIO_PUMP_SELECT = const(0x58000002)  # ws2's own: the pump's select entry (pump_select below)
 _SIO_SELECT_INTO = const(0x58000003)  # ws2's own: select's entry (select_into below)
+_SIO_SET_SOCKET_HANDLE = const(0xD8000004)  # ws2's own: re-homing gives this socket a new handle (ws2/rehome)
 
 # _Sock.state bits (as in wspm)
 _V6 = const(0x1)
@@ -100,11 +101,8 @@ _NAT_LINUX = b"\x02\x09\x06\x0d\x01\x20\x21\x22\x23\x24"
 _NAT_BSD = b"\x04\x08\x20\x80\x01\x09\x0a\x0b\x0c\x0d"
 _DARWIN = sys.platform == "darwin"
 
-_EPH_LOW = const(49152)
-_EPH_TRIES = const(32)
 _PEEK_CAP = const(1500)  # FIONREAD on MicroPython peeks at most this much
 _DEFAULT_BUF = const(8192)  # SO_RCVBUF/SO_SNDBUF report (CE's default); kept, not applied
-_eph = 0  # the last ephemeral port picked for a bind to port 0
 
 
 # -- address text <-> bytes (pure) ---------------------------------------------------------
@@ -268,15 +266,65 @@ def WSPAddressToString(addr, info):
 # -- servers, names, select, duplication (slots the core hands over) ---------------------------
 
 def _sockname(c):
-    # The local address: the kernel's answer on CPython, what bind recorded elsewhere.
+    # The local address: the kernel's answer on CPython; elsewhere what bind (or connect's own bind)
+    # recorded, its wildcard IP made the address of the interface that reaches the peer once connected.
     if not _w._MICROPYTHON and not c.state & _DEAD:
         try:
             return _w._from_native(c, c.sk.getsockname())
         except OSError:
             pass
-    if c.local is not None:
-        return c.local
-    return _w._ANY6 if c.state & _V6 else _w._ANY4
+    a = c.local
+    if a is None:
+        return _w._ANY6 if c.state & _V6 else _w._ANY4
+    if (a[0] == "0.0.0.0" or a[0] == "::") and c.peer is not None and c.state & _CONNECTED:
+        ip = _route_ip(c, c.peer[0])
+        if ip is not None:
+            a = c.local = (ip,) + a[1:]
+    return a
+
+
+def _route_ip(c, host):
+    # The address the stack sends from to reach host: loopback for loopback, else the interface's.
+    if c.state & _V6:
+        return "::1" if host == "::1" else None  # (interface IPv6 addresses: not asked for yet)
+    b = _w._ip4(host)
+    if b is None:
+        return None
+    if b[0] == 127:
+        return "127.0.0.1"
+    return pick_local(_interfaces(), b)
+
+
+def _interfaces():
+    # [(ip, netmask)] of the board's active network interfaces with an address, station first.
+    try:
+        import network
+    except ImportError:
+        return ()  # the unix port: no interfaces to ask
+    out = []
+    for kind in ("STA_IF", "AP_IF"):
+        k = getattr(network, kind, None)
+        if k is None:
+            continue
+        try:
+            w = network.WLAN(k)
+            if w.active():
+                ip, mask = w.ifconfig()[:2]
+                if ip != "0.0.0.0":
+                    out.append((ip, mask))
+        except Exception:
+            pass  # a port without that interface
+    return out
+
+
+def pick_local(ifaces, peer):
+    """The IP of the interface whose subnet holds peer (4 bytes), else the first (lwIP's default route); None without any."""
+    for ip, mask in ifaces:
+        a = _w._ip4(ip)
+        m = _w._ip4(mask)
+        if a is not None and m is not None and all((a[i] ^ peer[i]) & m[i] == 0 for i in range(4)):
+            return ip
+    return ifaces[0][0] if ifaces else None
 
 
 def WSPDuplicateSocket(c, thread_id):
@@ -711,25 +759,6 @@ def probe(c):
         return False
     c.state |= _CONNECTED | _BOUND
     return True
-
-
-def bind_ephemeral(c, host):
-    """Bind to a free port picked here: MicroPython cannot tell which one the stack would pick."""
-    global _eph
-    if not _eph:
-        import random
-
-        _eph = _EPH_LOW + random.getrandbits(14)
-    for _ in range(_EPH_TRIES):
-        _eph = _eph + 1 if _eph < 65535 else _EPH_LOW
-        a = (host, _eph, 0, 0) if c.state & _V6 else (host, _eph)
-        try:
-            c.sk.bind(_w._native(c, a)[2])
-            return a
-        except OSError as e:
-            if wsa_code(e) != WSAEADDRINUSE:
-                raise _w._fail(e, 0)
-    raise WSAError(WSAEADDRINUSE, "no free port")
 
 
 def _extra(c):
@@ -1190,6 +1219,13 @@ def WSPIoctl(c, code, in_data, out_len):
         return pump_select, c
     if code == _SIO_SELECT_INTO:
         return select_into, c  # the same for ws2.select
+    if code == _SIO_SET_SOCKET_HANDLE:
+        # ws2.rehome put a layer over this socket: from now on it answers to the handle given.
+        if c.refs > 1 or type(in_data) is not int:
+            raise WSAError(WSAEOPNOTSUPP, "a shared socket keeps its handles")
+        old = c.handle
+        c.handle = in_data
+        return old
     if code == _SIOCATMARK:
         # TRUE when no urgent data waits (SO_OOBINLINE is off); only kernels have urgent data.
         if not _w._NATIVE_OOB or c.state & (_DGRAM | _DEAD) or not c.state & _CONNECTED:

@@ -24,6 +24,7 @@ I_AF = const(9)
 I_TYPE = const(12)
 I_PROTOCOL = const(13)
 I_MAX_OFFSET = const(14)
+I_SECURITY = const(16)
 I_NAME = const(19)
 _PFL_HIDDEN = const(0x04)
 _PFL_MATCHES_PROTOCOL_ZERO = const(0x08)
@@ -211,7 +212,7 @@ def match(af, type, protocol, after=None):
     PFL_MATCHES_PROTOCOL_ZERO; hidden entries take part. With no full match
     the error names the closest partial match: no type -> WSAESOCKTNOSUPPORT,
     type but no family -> WSAEAFNOSUPPORT, type and family but no protocol ->
-    WSAEPROTONOSUPPORT (Wine's test_WSASocket cases, REFERENCE.md 8.1).
+    WSAEPROTONOSUPPORT (Wine's test_WSASocket cases, docs/winsock.md).
     """
     if af == 0 and protocol == 0:
         raise WSAError(WSAEINVAL, "address family and protocol cannot both be 0")

@@ -1,5 +1,5 @@
 # ws2/const: the public Winsock constants, with their Windows names and values.
-# MIT licence; part of ws2 for MicroPython. Values from ../shared/REFERENCE.md.
+# MIT licence; part of ws2 for MicroPython. Values from the Windows SDK headers (docs/winsock.md).
 # Name-resolution, TLS and provider-table constants live in nsconst, tlsconst and spiconst,
 # so a program that only opens sockets keeps a small module dict (ws2/__init__.py routes names).
 
@@ -137,6 +137,17 @@ SIO_ADDRESS_LIST_QUERY = 0x48000016
 SIO_BASE_HANDLE = 0x48000022
 # ws2-specific (IOC_OUT | IOC_VENDOR | 1): the native object select.poll/asyncio can wait on for a socket
 SIO_GET_POLLABLE = 0x58000001
+# ws2-specific codes of the optional layers (docs/layers.md): the capture layer (providers/capture.py)
+SIO_CAPTURE_START = 0x98000010  # in: None (ws2.config's capture settings) or a settings dict
+SIO_CAPTURE_STOP = 0x38000011
+SIO_CAPTURE_FLUSH = 0x38000012
+SIO_CAPTURE_STATUS = 0x58000013  # out: (running, records, bytes, lost)
+# ... and the faults layer (providers/faults.py)
+SIO_FAULTS_SET = 0x98000020  # in: a plan dict (this socket only), {} (no faults here) or None (the chain's plan)
+SIO_FAULTS_GET = 0x58000021  # out: {fault: count} of the socket's plan
+SIO_FAULTS_PEER_CLOSE = 0x98000022  # in: 0 (the peer closes) or a WSA error (the connection ends with it)
+# ws2-specific (IOC_INOUT | IOC_VENDOR | 4): a provider's socket takes a new router handle, returns its old one
+SIO_SET_SOCKET_HANDLE = 0xD8000004
 
 # Network events
 FD_READ = 0x01

@@ -13,7 +13,7 @@ _PFL_HIDDEN = 0x04
 
 
 def has_ipv6():
-    """True when the port's socket layer handles IPv6 addresses (not esp32, see MICROPYTHON.md 1.8)."""
+    """True when the port's socket layer handles IPv6 addresses (not esp32, see docs/ports.md)."""
     return sys.platform != "esp32"
 
 
@@ -37,9 +37,9 @@ def default_catalog():
         e.append(_entry(1004, _UDP_FLAGS, 23, 2, 17, 28, 65527, "MicroPython Tcpip [UDP/IPv6]"))
     # ssllsp: its layer entry and one chain per TCP entry, placed AFTER the base
     # entries, so socket(AF_INET, SOCK_STREAM, 0) stays a plain wspm socket (one
-    # handle, no extra layer on every call, ssllsp never loaded) and TLS is
-    # asked for with the chain's protocol info; WSCWriteProviderOrder puts the
-    # chains first for CE parity (providers/README.md "TLS the CE way").
+    # handle, no extra layer on every call, ssllsp never loaded); TLS is
+    # asked for with the chain's protocol info, or the CE way with SO_SECURE on a
+    # plain socket, which the router then moves onto the chain (ws2/secure).
     e.append(_entry(1005, _TCP_FLAGS, 2, 1, 6, 16, 0, "ws2 SSL layer [ssllsp]", SSLLSP_ID, (), _PFL_HIDDEN))
     e.append(_entry(1006, _TCP_FLAGS, 2, 1, 6, 16, 0, "MicroPython SSL over Tcpip [TCP/IP]", SSLLSP_ID,
                     (1005, 1001), _PFL_MATCHES_PROTOCOL_ZERO, 1))

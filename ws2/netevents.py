@@ -657,14 +657,17 @@ def _fds(fds):
 
 def select(readfds, writefds, exceptfds, timeout=None):
     """Winsock select over handles of one provider; returns the (read, write, except) lists that are ready."""
-    prolog()
+    if not state.started:
+        prolog()
     try:
-        r = _fds(readfds)
-        w = _fds(writefds)
-        x = _fds(exceptfds)
+        # (the common shapes inline: a select loop makes this call thousands of times)
+        r = readfds if readfds.__class__ is list else _fds(readfds)
+        w = writefds if writefds.__class__ is list else _fds(writefds)
+        x = exceptfds if exceptfds.__class__ is list else _fds(exceptfds)
         if not (r or w or x):
             raise WSAError(WSAEINVAL, "select needs at least one socket")
-        ms = _timeout_ms(timeout)
+        ms = None if timeout is None else (timeout * 1000 if timeout.__class__ is int and timeout >= 0
+                                           else _timeout_ms(timeout))
         p = handles.prov[handles.slot(r[0] if r else w[0] if w else x[0])]
         if not _slock.acquire(0):
             g = _Kept(p, handles.capacity)  # another thread is in select: a group of this call's own

@@ -1,5 +1,5 @@
 # ws2/nsconst: the name-resolution constants (NS_*, LUP_*, AI_*, NI_*).
-# MIT licence; part of ws2 for MicroPython. Values as in winsock2.h, ws2def.h and sslsock.h.
+# MIT licence; part of ws2 for MicroPython. Values from the Windows SDK headers (docs/winsock.md).
 
 # Name resolution
 NS_ALL = 0

@@ -49,11 +49,22 @@ _NI_NUMERICSERV = const(0x8)
 _NSP_BEGIN = const(1)
 _NSP_NEXT = const(2)
 _NSP_END = const(3)
+_NSP_IOCTL = const(8)
+_SIO_NSP_CACHED = const(0x58000010)  # ws2's own NSPIoctl code: the provider's cache-only lookup (see _cached)
+_MEMO = const(8)  # numeric getaddrinfo answers kept
 # well-known services (the board has no /etc/services); searched as text so it stays in flash
 _SERVICES = " echo:7 ftp:21 ssh:22 telnet:23 smtp:25 domain:53 http:80 pop3:110 ntp:123 imap:143 snmp:161" \
             " ldap:389 https:443 mqtts:8883 mqtt:1883 coap:5683 "
 
 _lookups = {}  # router lookup handle -> [[(NSProvider, provider handle)], index of the current one]
+# getaddrinfo of a numeric (or no) host asks nobody: its answer depends on the arguments and the catalog
+# only, so the last few are kept (an HTTP client asks the same one on every request), with the catalog
+# they were made from; a changed catalog is a new list.
+_memo = {}  # (host, port, family, type, proto, flags) -> (catalog entries, result tuple)
+_kinds_memo = {}  # (family, type, proto) -> (catalog entries, _kinds result)
+_int_t = int
+_catalog = None  # ws2.catalog, once getaddrinfo has used it
+_only = None  # (namespace catalog entries, id of the only enabled provider or None)
 _next_handle = 1
 
 
@@ -257,7 +268,17 @@ def _sockaddr(af, host, port):
 
 def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
     """Resolve host and service: [(family, type, proto, canonname, sockaddr)] (Winsock values)."""
-    prolog()
+    if not state.started:
+        prolog()
+    t = _int_t
+    if _memo and family.__class__ is t and type.__class__ is t and proto.__class__ is t and flags.__class__ is t:
+        try:
+            m = _memo.get((host, port, family, type, proto, flags))
+        except TypeError:  # an unhashable host or port: the checks below say what is wrong
+            m = None
+        if m is not None and m[0] is _catalog.entries:
+            state.set_last_error(0)
+            return list(m[1])
     try:
         for v, what in ((family, "family"), (type, "type"), (proto, "proto"), (flags, "flags")):
             if not isinstance(v, int) or isinstance(v, bool):
@@ -266,6 +287,7 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
             raise WSAError(WSAEINVAL, "unknown getaddrinfo flags 0x%x" % (flags & ~_AI_KNOWN))
         if family not in (0, _AF_INET, _AF_INET6):
             raise WSAError(WSAEAFNOSUPPORT, "family %d is neither AF_INET nor AF_INET6" % family)
+        key = host
         if isinstance(host, (bytes, bytearray)):
             host = str(host, "ascii")
         if host is not None and not isinstance(host, str):
@@ -275,9 +297,10 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
         if not host and flags & _AI_CANONNAME:
             raise WSAError(WSAEINVAL, "AI_CANONNAME needs a host name")
         n = _port(port, flags)
-        kinds = _kinds(family, type, proto)
+        entries, kinds = _kinds_of(family, type, proto)
         fams = [k[0] for k in kinds]
         canon = ""
+        numeric = True
         if not host:
             # no host: the wildcard for a server (AI_PASSIVE), else loopback
             passive = flags & _AI_PASSIVE
@@ -295,7 +318,10 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
             elif flags & _AI_NUMERICHOST:
                 raise WSAError(WSAHOST_NOT_FOUND, "AI_NUMERICHOST given and %r is not a numeric address" % host)
             else:
-                canon, addrs = _resolve(host, fams, flags & _AI_CANONNAME)
+                numeric = False
+                addrs = None if flags & _AI_CANONNAME else _cached(host, fams)
+                if addrs is None:
+                    canon, addrs = _resolve(host, fams, flags & _AI_CANONNAME)
         out = []
         for af, a in addrs:
             for f, ks in kinds:
@@ -306,10 +332,63 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
                     out.append((af, t, p, canon if not out and flags & _AI_CANONNAME else "", sa))
         if not out:
             raise WSAError(WSANO_DATA, "%s has no address of the families asked for" % host)
+        if numeric and not isinstance(key, bytearray) and not isinstance(port, bytearray):
+            if len(_memo) >= _MEMO:
+                _memo.clear()
+            _memo[(key, port, family, type, proto, flags)] = (entries, tuple(out))
         state.set_last_error(0)
         return out
     except Exception as x:
         raise fail(x)
+
+
+def _kinds_of(family, type, proto):
+    # (catalog entries, _kinds(...)) kept per filter while the catalog stays the same list.
+    global _catalog
+    from ws2 import catalog
+
+    _catalog = catalog  # for the memo's check (loaded from here on)
+    catalog.ensure()
+    entries = catalog.entries
+    k = (family, type, proto)
+    m = _kinds_memo.get(k)
+    if m is None or m[0] is not entries:
+        if len(_kinds_memo) >= _MEMO:
+            _kinds_memo.clear()
+        m = _kinds_memo[k] = (entries, _kinds(family, type, proto))
+    return m
+
+
+def _cached(host, fams):
+    # The addresses of host from the namespace provider's cache alone ([(af, ip)]), or None: then a
+    # full lookup. Only when one provider is enabled and loaded (the default: nspm) and it offers a
+    # cache-only entry through NSPIoctl(None, SIO_NSP_CACHED, ...): fn(name, af) -> [ip] or None.
+    global _only
+    o = _only
+    if o is None or o[0] is not nscatalog.entries:
+        es = nscatalog.active(0)
+        o = _only = (nscatalog.entries, es[0][nscatalog.I_PROVIDER_ID] if len(es) == 1 else None)
+    p = nsprovider.loaded.get(o[1]) if o[1] is not None else None
+    if p is None:
+        return None
+    fn = getattr(p, "cached", None)
+    if fn is None:
+        try:
+            fn = p.routines[_NSP_IOCTL](None, _SIO_NSP_CACHED, None, None, None)
+        except Exception:
+            fn = False
+        p.cached = fn = fn if callable(fn) else False
+    if not fn:
+        return None
+    addrs = []
+    for af in fams:
+        vals = fn(host, af)
+        if vals is None:
+            return None
+        for v in vals:
+            if (af, v) not in addrs:
+                addrs.append((af, v))
+    return addrs
 
 
 def _resolve(host, fams, want_name):

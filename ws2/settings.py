@@ -6,13 +6,17 @@ from ws2 import store
 from ws2.errors import WSAError, WSAEINVAL
 
 _FILE = "settings"
-_DEFAULTS = {"dns_servers": [], "dns_timeout_ms": 2000, "hosts": {}, "tls_ca_file": "", "max_sockets": 0}
+_DEFAULTS = {"dns_servers": [], "dns_timeout_ms": 2000, "hosts": {}, "tls_ca_file": "", "max_sockets": 0,
+             "tls_verify": "app", "capture": {}, "faults": {}}
+# Settings of optional layers, checked by the layer's own module (imported only to check them).
+_CHECKERS = {"capture": "providers.capsink", "faults": "providers.faultplan"}
 # What a good value looks like, for the error message (one string: stays in flash when frozen).
 _SHAPES = """dns_servers a list of (numeric ip, port 1-65535)
 hosts a dict of name -> numeric address
 tls_ca_file a path string
 dns_timeout_ms an int from 0 (provider default) to 600000
 max_sockets an int from 0 (board default) to 255
+tls_verify "app" (the application may ask for CERT_NONE) or "always"
 """
 _current = None
 
@@ -41,6 +45,22 @@ def validate(key, value):
     """Return value normalised for key, or raise WSAEINVAL saying what is wrong."""
     if not isinstance(key, str) or key not in _DEFAULTS:
         raise WSAError(WSAEINVAL, "unknown setting %r (known: %s)" % (key, ", ".join(sorted(_DEFAULTS))))
+    if key in _CHECKERS:
+        import sys
+
+        name = _CHECKERS[key]
+        had = name in sys.modules
+        try:
+            m = __import__(name, None, None, ["check"])
+        except ImportError:
+            raise WSAError(WSAEINVAL, "setting %s needs %s, which is not installed" % (key, name))
+        try:
+            return m.check(value)
+        finally:
+            if not had:  # checking a setting must not keep the layer's code in RAM
+                from ws2.provider import drop_module
+
+                drop_module(name)
     if key == "dns_servers":
         ok = isinstance(value, (list, tuple)) and all(_is_server(a) for a in value)
         if ok:
@@ -51,6 +71,8 @@ def validate(key, value):
             value = dict(value)
     elif key == "tls_ca_file":
         ok = isinstance(value, str)
+    elif key == "tls_verify":
+        ok = value in ("app", "always")
     elif key == "dns_timeout_ms":
         ok = _int_in(value, 600000)
     else:

@@ -25,6 +25,8 @@ _WSP_SETSOCKOPT = const(26)
 _WSP_SHUTDOWN = const(27)
 _F_EVENTS = const(4)
 _FIONBIO = const(0x8004667E)
+_SOL_SOCKET = const(0xFFFF)
+_SO_SECURE = const(0x2001)
 _WOULDBLOCK = const(10035)
 
 
@@ -67,11 +69,19 @@ def getpeername(s):
 
 def getsockopt(s, level, name):
     """Return the value of a socket option."""
+    if name == _SO_SECURE and level == _SOL_SOCKET:
+        from ws2 import secure
+
+        return secure.getopt(s)
     return call(s, _WSP_GETSOCKOPT, level, name)
 
 
 def setsockopt(s, level, name, value):
     """Set a socket option."""
+    if name == _SO_SECURE and level == _SOL_SOCKET:
+        from ws2 import secure  # CE's SO_SECURE on a plain socket: the TLS layer is put over it then
+
+        return secure.setopt(s, value)
     return call(s, _WSP_SETSOCKOPT, level, name, value)
 
 

@@ -35,6 +35,8 @@ def _int(v, what):
 
 
 _infos = {}  # catalog id -> (entry tuple, WSAProtocolInfo handed to WSPSocket)
+_matched = {}  # (af, type, proto) as an int -> (catalog entries, entry, Provider, WSAProtocolInfo, af, type, proto)
+_MATCHED = const(8)
 
 
 def _info_for(e):
@@ -66,13 +68,28 @@ def WSASocket(af, type, proto, protocol_info=None, group=0, flags=0):
         if flags & ~_KNOWN_FLAGS:
             raise WSAError(WSAEINVAL, "unknown WSASocket flags 0x%x" % flags)
         if protocol_info is None:
+            # The last matches, while the catalog is the same list and their provider is loaded: a
+            # program makes its sockets of one or two kinds, and matching was a third of socket().
+            m = _matched.get((af << 16) ^ (type << 8) ^ proto)
+            if m is not None and m[0] is catalog.entries and m[4] == af and m[5] == type and m[6] == proto \
+                    and provider.loaded.get(m[2].provider_id) is m[2]:
+                try:
+                    return m[2].table[_WSP_SOCKET](af, type, proto, m[3], group, flags)
+                except WSAError as x:
+                    if x.args[0] != _WSAEINPROGRESS:
+                        raise x
+                    # busy: the full search below passes it on
             e = catalog.match(af, type, proto)
+            p = provider.for_entry(e)
+            if len(_matched) >= _MATCHED:
+                _matched.clear()
+            _matched[(af << 16) ^ (type << 8) ^ proto] = (catalog.entries, e, p, _info_for(e), af, type, proto)
             while True:
                 try:
                     return provider.for_entry(e).table[_WSP_SOCKET](af, type, proto, _info_for(e), group, flags)
                 except WSAError as x:
                     # A provider busy with another call (WSAEINPROGRESS) passes the socket on:
-                    # the lookup resumes after its entry (ReactOS; REFERENCE.md 8.1 rule 7).
+                    # the lookup resumes after its entry (ReactOS; docs/winsock.md).
                     if x.args[0] != _WSAEINPROGRESS:
                         raise x
                     try:
@@ -149,7 +166,8 @@ def closesocket(s):
     """Close s; its handle becomes stale (WSAENOTSOCK) at once."""
     i = handles.slot(s)
     p = handles.prov[i]
-    end_io(s, i)
+    if handles.flags[i] & (_F_EVENTS | _F_PENDING):
+        end_io(s, i)
     try:
         p.table[_WSP_CLOSESOCKET](handles.ctx[i])
     except Exception as e:

@@ -1,7 +1,7 @@
 # ws2/spiconst: the slots of a provider's WSPPROC_TABLE and NSP_ROUTINE (WSP_*, NSP_*).
 # MIT licence; part of ws2 for MicroPython.
 
-# WSPPROC_TABLE slots (the order DESIGN.md fixes) and NSP_ROUTINE slots
+# WSPPROC_TABLE slots (Winsock's order, docs/spi.md) and NSP_ROUTINE slots
 WSP_ACCEPT = 0
 WSP_ADDRESSTOSTRING = 1
 WSP_ASYNCSELECT = 2

@@ -1,5 +1,5 @@
 # ws2/tlsconst: the Windows CE secure-socket constants (SO_SECURE, SO_SSL_*, SSL_*).
-# MIT licence; part of ws2 for MicroPython. Values as in winsock2.h, ws2def.h and sslsock.h.
+# MIT licence; part of ws2 for MicroPython. Values from the Windows SDK headers (docs/winsock.md).
 
 # Windows CE secure sockets (winsock.h / sslsock.h); SO_SECURE shares 0x2001 with SO_GROUP_ID
 SO_SECURE = 0x2001
@@ -29,9 +29,11 @@ SO_SSL_GET_SIGNATURE_HOOK = 0x5073000B
 SO_SSL_SET_SIGNATURE_HOOK = 0x9073000B
 SO_SSL_PERFORM_HANDSHAKE = 0x1073000D
 SO_SSL_GET_CONNECTION_INFO = 0x5073000E
-SO_SSL_SET_PEERNAME = 0x9073000F  # REFERENCE 6.2 marks it unverified; IOC_IN chosen, as for every other SET
+SO_SSL_SET_PEERNAME = 0x9073000F  # no published header settles it; IOC_IN chosen, as for every other SET
 # ws2 extension in the same family (tag 0x10, unused by sslsock.h): a server's certificate and key
 SO_SSL_SET_SERVER_CERT = 0x90730010
+# ws2 extension (tag 0x11): this socket's trusted CAs (PEM or DER bytes), instead of ws2.config(tls_ca_file=...)
+SO_SSL_SET_CA_CERTS = 0x90730011
 SSL_CAP_CLIENT = 1
 SSL_CAP_SERVER = 2
 SSL_CAP_CLIENT_AUTH = 4

@@ -7,9 +7,25 @@ from ws2 import catalog, handles, provider, state
 from ws2.errors import WSAError, WSAEINVAL
 
 
+_owner = {}  # catalog entry id -> (catalog entries, Provider): the last answers of _provider_of
+
+
+def _provider_of(catalog_entry_id):
+    # provider.for_catalog_id, remembered while the catalog is the same list and the provider loaded
+    # (every socket() asks it once: a catalog search and a provider lookup saved).
+    m = _owner.get(catalog_entry_id)
+    if m is not None and m[0] is catalog.entries and provider.loaded.get(m[1].provider_id) is m[1]:
+        return m[1]
+    p = provider.for_catalog_id(catalog_entry_id)
+    if len(_owner) >= 8:
+        _owner.clear()
+    _owner[catalog_entry_id] = (catalog.entries, p)
+    return p
+
+
 def WPUCreateSocketHandle(catalog_entry_id, context):
     """Make a router handle for a non-IFS (or layered) provider's socket context."""
-    p = provider.for_catalog_id(catalog_entry_id)
+    p = _provider_of(catalog_entry_id)
     h = handles.alloc(p, context, catalog_entry_id, handles.F_LAYERED)
     p.sockets += 1
     return h
@@ -19,7 +35,7 @@ def WPUModifyIFSHandle(catalog_entry_id, proposed):
     """Register an IFS provider's own pollable object and return its router handle."""
     if proposed is None:
         raise WSAError(WSAEINVAL, "no handle proposed")
-    p = provider.for_catalog_id(catalog_entry_id)
+    p = _provider_of(catalog_entry_id)
     h = handles.alloc(p, proposed, catalog_entry_id, handles.F_IFS)
     p.sockets += 1
     return h

@@ -36,6 +36,32 @@ def _gai_ws2(name):
     return run
 
 
+def numeric():
+    # Raw and ws2 asked for the same numeric host: no resolver, no network on either side.
+    gai = socket.getaddrinfo
+    wgai = ws2.getaddrinfo
+    af = ws2.AF_INET
+    st = ws2.SOCK_STREAM
+    n = _N * 50
+
+    def raw():
+        t = _us()
+        for _ in range(n):
+            gai("127.0.0.1", 80)
+        return _diff(_us(), t) / n
+
+    def mine():
+        t = _us()
+        for _ in range(n):
+            wgai("127.0.0.1", 80, af, st)
+        return _diff(_us(), t) / n
+
+    runs = []
+    attempt("gai_numeric", "raw", runs, lambda: raw)
+    attempt("gai_numeric", "ws2", runs, lambda: mine)
+    measure("gai_numeric", runs)
+
+
 def _nspm():
     m = sys.modules.get("providers.nspm")
     if m is None or not hasattr(m, "cache_clear"):
@@ -82,6 +108,7 @@ def with_servers(servers, fid, make):
 
 try:
     port_raw()  # warm-up
+    numeric()
     with_servers([], "gai_port", lambda: _gai_ws2(_PNAME))
     if P["dns"] is None:
         for _fid in ("gai_cold", "gai_warm"):

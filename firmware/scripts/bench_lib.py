@@ -103,6 +103,19 @@ def tcp_raw(port):
     return k
 
 
+_hdr = bytearray(5)
+
+
+def header(op, n):
+    """The 5-byte request the host's sink/source peer reads: op (S swallow, R send) and a length."""
+    _hdr[0] = op
+    _hdr[1] = (n >> 24) & 255
+    _hdr[2] = (n >> 16) & 255
+    _hdr[3] = (n >> 8) & 255
+    _hdr[4] = n & 255
+    return _hdr
+
+
 def close(x):
     try:
         if isinstance(x, int):

@@ -10,17 +10,7 @@ _RTT_N = P["rtt_n"]
 _BULK = P["bulk_bytes"]
 _CC_N = P["cc_n"]
 _PING = b"\x55" * 64
-_hdr = bytearray(5)
 _socks = []
-
-
-def header(op, n):
-    _hdr[0] = op
-    _hdr[1] = (n >> 24) & 255
-    _hdr[2] = (n >> 16) & 255
-    _hdr[3] = (n >> 8) & 255
-    _hdr[4] = n & 255
-    return _hdr
 
 
 def keep(x):
@@ -173,56 +163,52 @@ def bulk_recv():
     measure(fid, runs)
 
 
-def connect_close():
-    fid = "tcp_connect_close"
-    n = _CC_N
-
-    def make_raw():
-        addr = raw_addr(HOST, P["listener"])
-        sock = socket.socket
-        af = socket.AF_INET
-        st = socket.SOCK_STREAM
-
-        def run():
-            t = _us()
-            for _ in range(n):
-                k = sock(af, st)
-                k.connect(addr)
-                k.close()
-            return n * 1000000 / _diff(_us(), t)
-
-        run()
-        return run
-
-    def make_ws2():
-        addr = (HOST, P["listener"])
-        sock = ws2.socket
-        conn = ws2.connect
-        shut = ws2.closesocket
-        af = ws2.AF_INET
-        st = ws2.SOCK_STREAM
-        pr = ws2.IPPROTO_TCP
+def life(fid, n, connect):
+    # socket() (+ connect()) + close, n times: the rate of connections, or the µs of a socket's life.
+    def make(side):
+        if side == "raw":
+            addr = raw_addr(HOST, P["listener"])
+            sock = socket.socket
+            af, st, pr = socket.AF_INET, socket.SOCK_STREAM, 0
+            conn = None
+            shut = socket.socket.close
+        else:
+            addr = (HOST, P["listener"])
+            sock = ws2.socket
+            af, st, pr = ws2.AF_INET, ws2.SOCK_STREAM, ws2.IPPROTO_TCP
+            conn = ws2.connect
+            shut = ws2.closesocket
 
         def run():
             t = _us()
             for _ in range(n):
-                h = sock(af, st, pr)
-                conn(h, addr)
-                shut(h)
-            return n * 1000000 / _diff(_us(), t)
+                k = sock(af, st, pr)
+                if connect:
+                    conn(k, addr) if conn else k.connect(addr)
+                shut(k)
+            dt = _diff(_us(), t)
+            return n * 1000000 / dt if connect else dt / n
 
         run()
         return run
 
     runs = []
-    attempt(fid, "raw", runs, make_raw)
-    attempt(fid, "ws2", runs, make_ws2)
+    attempt(fid, "raw", runs, lambda: make("raw"))
+    attempt(fid, "ws2", runs, lambda: make("ws2"))
     measure(fid, runs)
+
+
+def connect_close():
+    life("tcp_connect_close", _CC_N, True)
+
+
+def socket_close():
+    life("socket_close", _CC_N * 10, False)
 
 
 # The receive figure goes early: each recv(4096) needs 4 KB in one piece, which a heap that has seen
 # the send figures' churn next to ws2's modules may no longer have.
-for _step in (rtt, bulk_recv, lambda: bulk(4096), lambda: bulk(32768), connect_close):
+for _step in (rtt, bulk_recv, lambda: bulk(4096), lambda: bulk(32768), connect_close, socket_close):
     _step()
     while _socks:
         close(_socks.pop())

@@ -96,6 +96,30 @@ def test_numeric_hosts_never_touch_the_network(env):
         _stop()
 
 
+def test_numeric_answers_are_fresh_lists_and_follow_the_catalog(env):
+    ws2.WSAStartup(0x0202)
+    try:
+        first = ws2.getaddrinfo("127.0.0.1", 80)
+        assert (2, 1, 6, "", ("127.0.0.1", 80)) in first and (2, 2, 17, "", ("127.0.0.1", 80)) in first
+        first.clear()  # the caller's to change
+        again = ws2.getaddrinfo("127.0.0.1", 80)
+        assert again and again == ws2.getaddrinfo("127.0.0.1", 80)
+        # A changed catalog order: the same question gets the new catalog's answer (UDP first).
+        assert again[0][1] == ws2.SOCK_STREAM
+        ids = [p.catalog_entry_id for p in ws2.WSCEnumProtocols()]
+        ids.remove(1002)
+        ws2.WSCWriteProviderOrder([1002] + ids)
+        assert ws2.getaddrinfo("127.0.0.1", 80)[0] == (2, 2, 17, "", ("127.0.0.1", 80))
+        try:
+            ws2.getaddrinfo("127.0.0.1", 80, True)
+            raise AssertionError("a bool family was taken")
+        except ws2.WSAError as e:
+            assert e.errno == ws2.WSAEINVAL
+    finally:
+        ws2.WSACleanup()
+        ws2.catalog.reset()
+
+
 def test_canonname_only_on_the_first_result(env):
     _start(env)
     try:

@@ -187,3 +187,52 @@ def test_chain_missing_its_lower_entry_fails_clearly(env):
     finally:
         stop()
         ws2.catalog.reset()
+
+
+# -- re-homing: a layer put over an open socket (ws2.rehome) ---------------------------------------
+
+def test_rehome_a_connected_socket_under_a_layer(env):
+    from ws2 import rehome
+
+    ws2.WSAStartup(0x0202)
+    try:
+        layer, chain = install_example()
+        assert rehome.chain_over(1001) is not None  # the ssllsp chain comes first in catalog order
+        assert rehome.chain_over(1001, 0) == chain
+        s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        ws2.connect(s, (env.host_ip, env.tcp_echo_port))
+        echo(env, s, b"before")
+        assert "providers.example_lsp" not in sys.modules
+        assert rehome.rehome(s, chain) == 0
+        low = ws2.WSAIoctl(s, ws2.SIO_BASE_HANDLE)
+        assert low != s and sorted(ws2.handles.open_handles()) == sorted([s, low])
+        echo(env, s, b"through the layer")  # the same connection, now through the layer
+        assert stats()["sent"] == 17 and stats()["received"] == 17, stats()
+        # A second layer over the first: the chain must extend the socket's own.
+        expect(ws2.WSAEINVAL, rehome.rehome, s, chain)
+        expect(ws2.WSAEINVAL, rehome.rehome, s, 1002)
+        _, chain2 = ws2.WSCInstallProvider(EX2_ID, "providers.example_lsp",
+                                           [info("example layer 2", ()), info("example over example", (0, layer, 1001))])
+        rehome.rehome(s, chain2)
+        assert ws2.WSAIoctl(s, ws2.SIO_BASE_HANDLE) == low and len(ws2.handles.open_handles()) == 3
+        echo(env, s, b"two")
+        assert stats()["sent"] == 17 + 2 * 3, stats()  # both example layers counted
+        ws2.closesocket(s)  # closes every layer and the socket below
+        assert ws2.handles.open_handles() == []
+        expect(ws2.WSAENOTSOCK, ws2.WSAIoctl, low, ws2.SIO_BASE_HANDLE)
+        # A shared (duplicated) socket keeps its handles: refused, nothing changed.
+        s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        d = ws2.WSASocket(ws2.FROM_PROTOCOL_INFO, ws2.FROM_PROTOCOL_INFO, ws2.FROM_PROTOCOL_INFO,
+                          ws2.WSADuplicateSocket(s))
+        expect(ws2.WSAEOPNOTSUPP, rehome.rehome, s, chain)
+        assert sorted(ws2.handles.open_handles()) == sorted([s, d])
+        assert ws2.WSAIoctl(s, ws2.SIO_BASE_HANDLE) == s
+        ws2.closesocket(d)
+        ws2.closesocket(s)
+        # Left under a layer at cleanup: closed in layer order, nothing leaks.
+        s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        rehome.rehome(s, chain)
+    finally:
+        stop()
+        assert ws2.handles.open_handles() == []
+        ws2.catalog.reset()

@@ -224,6 +224,33 @@ def test_ttl_expiry(env):
         _stop()
 
 
+def test_getaddrinfo_answers_from_the_cache_as_a_lookup_would(env):
+    # getaddrinfo asks nspm's cache directly (NSPIoctl SIO_NSP_CACHED): the same answers, no packet,
+    # expiry and the hosts table honoured as by a full lookup.
+    _start(env)
+    try:
+        want = [(2, 1, 6, "", ("192.0.2.4", 80))]
+        n = _count("cached.ws2.test")
+        assert ws2.getaddrinfo("cached.ws2.test", 80, ws2.AF_INET, ws2.SOCK_STREAM) == want
+        for _ in range(5):
+            got = ws2.getaddrinfo("cached.ws2.test", 80, ws2.AF_INET, ws2.SOCK_STREAM)
+            assert got == want
+            got.append(None)  # a fresh list each time: the caller may change it
+        assert ws2.getaddrinfo("Cached.WS2.test.", 80, ws2.AF_INET, ws2.SOCK_STREAM) == want
+        assert _count("cached.ws2.test") == n + 1, "a cached answer went to the server"
+        n = _count("short.ws2.test")
+        ws2.getaddrinfo("short.ws2.test", 80, ws2.AF_INET, ws2.SOCK_STREAM)  # TTL 1 s
+        ws2.getaddrinfo("short.ws2.test", 80, ws2.AF_INET, ws2.SOCK_STREAM)
+        assert _count("short.ws2.test") == n + 1
+        time.sleep(1.3)
+        ws2.getaddrinfo("short.ws2.test", 80, ws2.AF_INET, ws2.SOCK_STREAM)
+        assert _count("short.ws2.test") == n + 2
+        ws2.config(hosts={"cached.ws2.test": "10.0.0.7"})  # the hosts table wins over the cache
+        assert ws2.getaddrinfo("cached.ws2.test", 80, ws2.AF_INET, ws2.SOCK_STREAM) == [(2, 1, 6, "", ("10.0.0.7", 80))]
+    finally:
+        _stop()
+
+
 def test_flushcache_asks_the_server_again(env):
     _start(env)
     try:
@@ -280,7 +307,7 @@ def test_port_resolver_fallback(env):
     try:
         assert ws2.gethostbyname("localhost")[3] == ["127.0.0.1"]  # loads nspm
         nspm = sys.modules["providers.nspm"]
-        # the real port resolver, whatever shape its getaddrinfo answers in (MICROPYTHON.md 1.3)
+        # the real port resolver, whatever shape its getaddrinfo answers in (docs/ports.md)
         assert nspm.port_resolve(env.host_ip, 1) == (env.host_ip, [], [env.host_ip])
         calls = []
         real = nspm.port_resolve

@@ -1,4 +1,4 @@
-# Device tests: a wake-up of ws2's pump allocates nothing in the steady state (issue 4: "without
+# Device tests: a wake-up of ws2's pump allocates nothing in the steady state ("without
 # allocation per wake-up"), and little when data arrives. Runs on CPython and on the board; the
 # allocation counts are MicroPython's (gc.mem_alloc), CPython runs the same paths without them.
 # MIT licence; part of ws2 for MicroPython.

@@ -1,4 +1,4 @@
-# Device tests: the catalog: socket() matching rows (Wine's cases, REFERENCE.md 8.1), enumeration
+# Device tests: the catalog: socket() matching rows (Wine's cases, docs/winsock.md), enumeration
 # filters and hidden entries, WSC install/deinstall/update/reorder, protocol_info skipping the
 # match, and WSAStringToAddress/WSAAddressToString routing. Runs on CPython and on the board.
 # MIT licence; part of ws2 for MicroPython.
@@ -139,7 +139,7 @@ def test_matching_follows_order_flags_and_hidden_entries():
 
 
 def test_a_busy_provider_passes_socket_on_to_the_next_entry():
-    # REFERENCE.md 8.1 rule 7: WSPSocket failing with WSAEINPROGRESS sends socket() on down the
+    # docs/winsock.md, socket matching: WSPSocket failing with WSAEINPROGRESS sends socket() on down the
     # catalog; with a protocol_info naming that entry (no lookup) the error is the caller's.
     import sys
 

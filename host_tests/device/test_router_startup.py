@@ -1,4 +1,4 @@
-# Device tests: WSAStartup version rows (REFERENCE.md 7.1), reference counting, per-thread last
+# Device tests: WSAStartup version rows (docs/winsock.md), reference counting, per-thread last
 # error, ws2.config validation, byte order. Runs on CPython and on the board.
 # MIT licence; part of ws2 for MicroPython.
 import sys

@@ -197,20 +197,119 @@ def test_echo_larger_than_a_record(env):
         stop(old)
 
 
-def test_ce_parity_when_the_chain_comes_first(env):
-    # Default order: socket() is a plain TCP socket. With the ssllsp chain put
-    # first (what an installer does for CE code), socket() + SO_SECURE is TLS.
+def is_plain(s):
+    """True when handle s is a wspm socket itself (no layer above it: its base handle is s)."""
+    return ws2.WSAIoctl(s, ws2.SIO_BASE_HANDLE) == s
+
+
+def ce_socket(env):
+    """CE code on the default catalog: socket(), SO_SECURE, the peer name."""
+    s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+    assert is_plain(s)
+    assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_SECURE) == ws2.SO_SEC_NONE
+    ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_SSL)
+    assert not is_plain(s)  # the same handle, now ssllsp's socket over the wspm one
+    assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_SECURE) == ws2.SO_SEC_SSL
+    ws2.WSAIoctl(s, ws2.SO_SSL_SET_PEERNAME, env.tls_name)
+    return s
+
+
+def test_ce_parity_on_the_default_catalog_trusted_server(env):
+    old = start(env)
+    try:
+        s = ce_socket(env)
+        ws2.connect(s, (env.host_ip, env.tls_https_port))
+        https_get(env, s, "/ce-default")
+        assert len(ws2.handles.open_handles()) == 2  # ours and the wspm socket below it
+        ws2.closesocket(s)
+        assert ws2.handles.open_handles() == []
+        expect(ws2.WSAENOTSOCK, ws2.send, s, b"x")
+        # Options set before SO_SECURE stay with the socket: it is the same socket, moved.
+        s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, 4321)
+        ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_SSL)
+        assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO) == 4321
+        ws2.WSAIoctl(s, ws2.SO_SSL_SET_PEERNAME, env.tls_name)
+        ws2.connect(s, (env.host_ip, env.tls_echo_port))
+        echo(s, b"moved, not made anew" * 50)
+        # Left open: the last WSACleanup closes the layer, then the socket below.
+    finally:
+        stop(old)
+        assert ws2.handles.open_handles() == []
+
+
+def test_ce_parity_on_the_default_catalog_refusals(env):
+    old = start(env)
+    try:
+        s = ce_socket(env)  # the name the certificate does not carry
+        ws2.WSAIoctl(s, ws2.SO_SSL_SET_PEERNAME, "wrong.ws2.test")
+        expect(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_https_port))
+        expect(ws2.WSAENOTCONN, ws2.send, s, b"x")
+        ws2.closesocket(s)
+        s = ce_socket(env)  # a CA the bundle does not hold
+        expect(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_untrusted_port))
+        ws2.closesocket(s)
+        s = ce_socket(env)  # a server that does not speak TLS
+        expect(ws2.WSAECONNABORTED, ws2.connect, s, (env.host_ip, env.tcp_echo_port))
+        assert len(ws2.handles.open_handles()) == 1  # the connection below is gone, our handle stays
+        assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_ERROR) == ws2.WSAECONNABORTED
+        ws2.closesocket(s)
+        assert ws2.handles.open_handles() == []
+        # SO_SECURE comes before connect, and takes SO_SEC_SSL or SO_SEC_NONE only.
+        s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        expect(ws2.WSAEINVAL, ws2.setsockopt, s, ws2.SOL_SOCKET, ws2.SO_SECURE, 7)
+        ws2.connect(s, (env.host_ip, env.tcp_echo_port))
+        expect(ws2.WSAEISCONN, ws2.setsockopt, s, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_SSL)
+        assert is_plain(s)
+        echo(s, b"still plain")
+        ws2.closesocket(s)
+        # A UDP socket has no TLS chain: wspm's own answer stands.
+        u = ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0)
+        expect(ws2.WSAENOPROTOOPT, ws2.setsockopt, u, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_SSL)
+        ws2.closesocket(u)
+    finally:
+        stop(old)
+
+
+def test_plain_socket_after_a_tls_one_pays_nothing(env):
     old = start(env)
     try:
         s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-        try:
-            secure = ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_SECURE)
-        except ws2.WSAError:
-            secure = None
-        assert secure is None, "socket() landed on ssllsp in the default catalog"
+        assert ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_NONE) == 0
+        ws2.connect(s, (env.host_ip, env.tcp_echo_port))
+        echo(s, b"plain")
         ws2.closesocket(s)
+        assert "providers.ssllsp" not in sys.modules  # plain sockets never load the TLS layer
+        s = ce_socket(env)
+        ws2.connect(s, (env.host_ip, env.tls_echo_port))
+        echo(s, b"secure")
+        ws2.closesocket(s)
+        s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        assert is_plain(s) and len(ws2.handles.open_handles()) == 1  # one handle, wspm's: no layer, no TLS state
+        assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_SECURE) == ws2.SO_SEC_NONE
+        ws2.connect(s, (env.host_ip, env.tcp_echo_port))
+        echo(s, b"plain again")
+        ws2.closesocket(s)
+        stop(old)
+        assert "providers.ssllsp" not in sys.modules  # released with the last WSACleanup
+        old = start(env)
+        s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        ws2.connect(s, (env.host_ip, env.tcp_echo_port))
+        echo(s, b"and after a restart")
+        ws2.closesocket(s)
+        assert "providers.ssllsp" not in sys.modules
+    finally:
+        stop(old)
+
+
+def test_ce_parity_when_the_chain_comes_first(env):
+    # With the ssllsp chain put first (what an installer does for CE code),
+    # every socket() is made on the chain and SO_SECURE needs no move.
+    old = start(env)
+    try:
         put_first(chain_info().catalog_entry_id)
         s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        assert not is_plain(s)
         assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_SECURE) == ws2.SO_SEC_NONE
         ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_SSL)
         ws2.WSAIoctl(s, ws2.SO_SSL_SET_PEERNAME, env.tls_name)

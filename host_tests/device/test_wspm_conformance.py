@@ -206,7 +206,7 @@ def test_socket_ram(env):
         ours = (before - gc.mem_free()) // n - native
         word = 8 if sys.maxsize > 1 << 32 else 4
         print("wspm: %d B per socket beyond the native one (%d B); %d-bit" % (ours, native, word * 8))
-        # DESIGN.md: <= 200 B on a 32-bit board; the host's 64-bit words double it
+        # <= 200 B on a 32-bit board; the host's 64-bit words double it
         assert ours <= 200 * word // 4, ours
         for h in keep:
             ws2.closesocket(h)

@@ -224,7 +224,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 def test_mip_install_from_a_url(vb_factory):
-    # A repository URL (github:OWNER/REPO is rewritten to a raw.githubusercontent.com URL by mip): served here
+    # A repository URL (mip turns a github: one into a raw.githubusercontent.com URL): served here
     # by a local HTTP server rooted at the checkout.
     handler = lambda *a, **k: _Quiet(*a, directory=ROOT, **k)  # noqa: E731
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -13,10 +13,10 @@ from firmware import ROOT, boards, bundle, manifest, mip
 BOARDS = boards.names()
 WIFI_BOARDS = [b for b in BOARDS if boards.load(b)["wifi"]]
 REAL_BOARDS = [b for b in BOARDS if boards.load(b)["port"] != "unix"]
-# The port's own manifest each board's manifest must include (MICROPYTHON.md 2.1).
+# The port's own manifest each board's manifest must include (docs/boards.md).
 PORT_MANIFEST = {"esp32": "$(PORT_DIR)/boards/manifest.py", "rp2": "$(BOARD_DIR)/manifest.py",
                  "unix": "$(PORT_DIR)/variants/standard/manifest.py"}
-# What MicroPython's build passes to mpy-cross for frozen code on each chip (MICROPYTHON.md 3).
+# What MicroPython's build passes to mpy-cross for frozen code on each chip (docs/boards.md).
 ARCH = {"esp32": "xtensawin", "esp32s3": "xtensawin", "rp2040": "armv6m", "rp2350": "armv7m", "host": "x64"}
 # ws2/board.py's handle-table capacity per sys.platform, which board.json must repeat.
 PLATFORM = {"esp32": "esp32", "rp2": "rp2", "unix": "linux"}
@@ -50,7 +50,7 @@ def test_max_sockets_matches_ws2_board_table(name):
 
 
 def test_budgets_from_design():
-    # DESIGN.md section 6: heap 110 KB (ESP32_GENERIC) and 160 KB (RPI_PICO_W); .mpy of every module
+    # docs/boards.md: heap 110 KB (ESP32_GENERIC) and 160 KB (RPI_PICO_W); .mpy of every module
     # <= 110 KB, of router + wspm <= 40 KB. The virtual board defaults to the smallest heap.
     assert boards.load("ESP32_GENERIC")["heap_kb"] == 110
     assert boards.load("RPI_PICO_W")["heap_kb"] == 160
@@ -60,7 +60,7 @@ def test_budgets_from_design():
 
 
 def test_esp32_flash_offsets_and_chips():
-    # MicroPython's firmware.bin goes to 0x1000 on ESP32 and 0x0 on ESP32-S3 (MICROPYTHON.md 6.1).
+    # MicroPython's firmware.bin goes to 0x1000 on ESP32 and 0x0 on ESP32-S3 (docs/boards.md).
     e, s3 = boards.load("ESP32_GENERIC"), boards.load("ESP32_GENERIC_S3")
     assert (e["esptool_chip"], int(e["flash_offset"], 16)) == ("esp32", 0x1000)
     assert (s3["esptool_chip"], int(s3["flash_offset"], 16)) == ("esp32s3", 0)
@@ -163,8 +163,8 @@ def test_manifest_is_valid_and_freezes_exactly_the_bundle(name):
 def test_manifest_freezes_the_providers_the_board_ships(name, provider):
     path = os.path.join(ROOT, "providers", provider + ".py")
     if not os.path.exists(path):
-        pytest.xfail("providers/%s.py is not written yet (another issue); the manifest freezes the whole "
-                     "providers package, so it is included as soon as it exists" % provider)
+        pytest.xfail("providers/%s.py does not exist; the manifest freezes the whole providers package, "
+                     "so it is included as soon as it does" % provider)
     m = manifest.read(os.path.join(boards.load(name)["dir"], "manifest.py"))
     assert "providers/%s.py" % provider in [f.target_path for f in m.files]
 
@@ -236,7 +236,7 @@ def test_bundle_fits_the_flash_budgets(name, built):
     over = bundle.over_budget(name, built[name])
     if over:
         biggest = sorted(built[name], key=lambda x: -x[1])[:4]
-        pytest.xfail("OVER BUDGET (DESIGN.md section 6): %s; biggest: %s" % (
+        pytest.xfail("OVER BUDGET (docs/testing.md): %s; biggest: %s" % (
             "; ".join("%s %d B > %d KB" % (w, n, b // 1024) for w, n, b in over),
             ", ".join("%s %d B" % x for x in biggest)))
     assert over == []
