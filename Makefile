@@ -40,7 +40,7 @@ EMU_DEPS := $(if $(shell command -v npm 2>/dev/null),$(NODE_STAMP))
 
 .DEFAULT_GOAL := help
 .PHONY: help venv emu-deps run test board repl bundle deploy list-boards clean firmware flash detect wifi \
-	package-json bench test-deps farm-deps farm-up farm-down farm-test capture
+	package-json mip-index bench test-deps farm-deps farm-up farm-down farm-test capture
 
 help: ## List the targets
 	@echo "ws2 for MicroPython - make targets (BOARD=$(BOARD), PORT=$(PORT)):"
@@ -102,6 +102,9 @@ wifi: $(STAMP) ## Store Wi-Fi credentials on the board at PORT (SSID=... PASSWOR
 
 package-json: $(STAMP) ## Regenerate package.json (mpremote mip install) from the device modules
 	$(PY) -m firmware package-json
+
+mip-index: $(STAMP) ## A mip package index of ws2's packages (bytecode .mpy, any arch) into build/mip/
+	$(PY) -m firmware mip-index
 
 bench: $(STAMP) $(EMU_DEPS) ## Benchmarks: ws2 vs raw socket on the board (virtual unless PORT=...) into build/bench/BOARD.json; QUICK=1 for a fast run
 	$(PY) -m firmware bench --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(filter-out 0,$(QUICK)),--quick)

@@ -3,6 +3,7 @@
 import argparse
 import os
 import sys
+import tempfile
 
 PROG = "firmware"
 
@@ -30,18 +31,24 @@ def do_list_boards(state, args):
 
 
 def do_bundle(state, args):
-    """Compile every device module for the board into build/BOARD/ and print the size report."""
-    from firmware import bundle
+    """Compile every device module for the board into build/BOARD/ and print the size report (exit 1 over budget)."""
+    from firmware import boards, bundle
 
     if args.mpy_cross:
         os.environ["MPY_CROSS"] = args.mpy_cross
     print("compiling for %s into build/%s/ ..." % (args.board, args.board))
     built = bundle.build(args.board, opt=args.opt)
-    text = bundle.report(args.board, built)
-    print(text)
-    over = bundle.over_budget(text)
+    # The packages' sizes for every arch a board runs (built aside, build/<BOARD>/ holds the board's only).
+    own = boards.load(args.board)["mpy_arch"]
+    others = {}
+    with tempfile.TemporaryDirectory(prefix="ws2-arch-") as tmp:
+        for arch in sorted({boards.load(n)["mpy_arch"] for n in boards.names()} - {own}):
+            others[arch] = bundle.build(args.board, out_dir=os.path.join(tmp, arch), arch=arch, opt=args.opt)
+    print(bundle.report(args.board, built, others))
+    over = bundle.over_budget(args.board, built)
     if over:
-        raise CommandError("the bundle is over its flash budget: " + "; ".join(over))
+        raise CommandError("the bundle is over its flash budget: " + "; ".join(
+            "%s %d B > %d KB" % (w, n, b // 1024) for w, n, b in over))
 
 
 def do_manifest(state, args):
@@ -186,6 +193,17 @@ def do_package_json(state, args):
         print("package.json is up to date")
 
 
+def do_mip_index(state, args):
+    """Write a mip package index of ws2's packages (bytecode .mpy for every arch, and sources) into build/mip/."""
+    from firmware import mipindex
+
+    out = os.path.abspath(args.out) if args.out else mipindex.OUT
+    print("writing the mip index into %s ..." % out)
+    mipindex.build(out, log=print)
+    print("serve it over HTTP, then: mpremote mip install --index http://HOST:PORT ws2   "
+          "(or mip.install('ws2', index='http://HOST:PORT') on a board)")
+
+
 def do_run(state, args):
     """The demo: start the board (virtual unless --port), deploy, print the catalog, echo over TCP."""
     from firmware import demo
@@ -299,6 +317,8 @@ def _parser():
     c.add_argument("--no-check", action="store_true", help="only store the secrets; do not run boot.py to join")
     c = cmd("package-json", do_package_json, do_package_json.__doc__)
     c.add_argument("--check", action="store_true", help="fail when package.json is out of date instead of writing")
+    c = cmd("mip-index", do_mip_index, do_mip_index.__doc__)
+    c.add_argument("--out", default=None, help="directory to write (default: build/mip/)")
     c = cmd("board", do_board, do_board.__doc__)
     c.add_argument("--flash", help="directory used as the board's flash, or for an emulated board the flash image "
                                    "file; kept when the board stops (default: a temporary one, removed when it "

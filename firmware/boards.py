@@ -11,7 +11,7 @@ BOARDS_DIR = os.path.join(ROOT, "boards")
 _FIELDS = {
     "name": (str, None), "description": (str, None), "port": (str, None), "micropython_board": (str, None),
     "chip": (str, None), "mpy_arch": (str, None), "mpy_version": (str, None), "heap_kb": (int, None),
-    "max_sockets": (int, None), "flash_budget_kb": (int, None), "flasher": (str, None), "image": (str, None),
+    "max_sockets": (int, None), "flash_budget_kb": (int, None), "flash_budget_tcp_kb": (int, None), "flasher": (str, None), "image": (str, None),
     "baud": (int, None), "wifi": (bool, None), "providers": (list, None), "ca_bundle": (str, None),
     "flash_offset": ((str, type(None)), None),
     "esptool_chip": (str, ("esptool",)), "flash_mode": (str, ("esptool",)), "flash_size": (str, ("esptool",)),

@@ -93,6 +93,40 @@ def compile_one(src, dst, arch, tool=None, opt=None):
             os.remove(tmp)
 
 
+# The emitter decorators: they make machine code for one arch, which a
+# bytecode-only .mpy (one file for every board, as a mip index serves) cannot hold.
+_NATIVE = re.compile(r"^([ \t]*)@micropython\.(native|viper)[ \t]*$", re.M)
+
+
+def bytecode_source(text):
+    """Return source text with the @micropython.native/viper lines made comments (line numbers kept)."""
+    return _NATIVE.sub(r"\1# (bytecode build) @micropython.\2", text)
+
+
+def compile_bytecode(src, dst, tool=None, opt=None):
+    """Compile src to a bytecode-only dst that loads on every arch; BundleError with mpy-cross's message."""
+    with open(src) as f:
+        text = bytecode_source(f.read())
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    fd, tmp_src = tempfile.mkstemp(suffix=".py", dir=os.path.dirname(dst) or None)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        rel = os.path.relpath(src, ROOT)
+        tmp = "%s.%d.tmp" % (dst, os.getpid())
+        cmd = [tool or mpy_cross()] + (["-O%d" % opt] if opt is not None else [])
+        try:
+            r = subprocess.run(cmd + ["-s", rel, "-o", tmp, tmp_src], capture_output=True, text=True)
+            if r.returncode:
+                raise BundleError("mpy-cross failed on %s:\n%s" % (rel, (r.stderr or r.stdout).strip()))
+            os.replace(tmp, dst)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    finally:
+        os.remove(tmp_src)
+
+
 def build(board_name, out_dir=None, arch=None, log=None, opt=None):
     """Compile every device module for the board; return [(lib path, size)] of what was built.
 
@@ -132,22 +166,53 @@ def build(board_name, out_dir=None, arch=None, log=None, opt=None):
     return built
 
 
-def report(board_name, built):
-    """Return the size report text: bytes per module, total, against the flash budget."""
+def budgets(board_name, built):
+    """Return [(what, bytes, budget bytes)] of the board's flash budgets: the TCP set and every module."""
+    from firmware import packages
+
     board = boards.load(board_name)
-    budget = board.get("flash_budget_kb", 48) * 1024
-    total = sum(n for _, n in built)
+    sizes = dict(built)
+    tcp = sum(sizes.get(rel[:-3] + ".mpy", 0) for rel in packages.TCP)
+    return [("router + wspm (what a TCP socket loads)", tcp, board.get("flash_budget_tcp_kb", 40) * 1024),
+            ("every device module", total(built), board.get("flash_budget_kb", 110) * 1024)]
+
+
+def over_budget(board_name, built):
+    """Return the budgets of budgets() that built exceeds."""
+    return [b for b in budgets(board_name, built) if b[1] > b[2]]
+
+
+def package_sizes(built):
+    """Return [(package, bytes)] of a build() result, in the package table's order."""
+    from firmware import packages
+
+    sizes = dict(built)
+    return [(p["name"], sum(sizes.get(rel[:-3] + ".mpy", 0) for _, rel in p["files"])) for p in packages.packages()]
+
+
+def report(board_name, built, other_arches=None):
+    """Return the size report text: bytes per module and per package, the flash budgets and their verdicts.
+
+    other_arches: {arch: build() result} for the per-arch package table (the board's own arch is always in it).
+    """
+    board = boards.load(board_name)
     lines = ["%-30s %8s" % ("module", "bytes")]
     lines += ["%-30s %8d" % (name, n) for name, n in built]
-    verdict = "within" if total <= budget else "OVER"
-    lines.append("%-30s %8d  (%s the %d KB budget of %s: %d B %s)" % (
-        "total", total, verdict, budget // 1024, board_name, abs(budget - total), "left" if total <= budget else "over"))
+    lines.append("%-30s %8d" % ("total", total(built)))
+    arches = dict(other_arches or {})
+    arches[board["mpy_arch"]] = built
+    names = sorted(arches)
+    per = {a: dict(package_sizes(arches[a])) for a in names}
+    lines += ["", "%-18s" % "package" + "".join("%11s" % a for a in names)]
+    for pkg, _ in package_sizes(built):
+        lines.append("%-18s" % pkg + "".join("%11d" % per[a][pkg] for a in names))
+    lines.append("")
+    for what, n, budget in budgets(board_name, built):
+        ok = n <= budget
+        lines.append("%-40s %8d B  %s the %d KB budget of %s (%s): %d B %s" % (
+            what, n, "within" if ok else "OVER", budget // 1024, board_name, board["mpy_arch"], abs(budget - n),
+            "left" if ok else "over"))
     return "\n".join(lines)
-
-
-def over_budget(report_text):
-    """Return the rows of a size report whose figure exceeds its budget (each such row says OVER)."""
-    return [" ".join(line.split()) for line in report_text.splitlines() if "(OVER " in line]
 
 
 def total(built):

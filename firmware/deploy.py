@@ -7,9 +7,16 @@
 # it, so a reset mid-copy leaves the old file or a stray .part, never half a
 # module. If the board resets or stops answering during the copy, deploy
 # reconnects and starts over from the hashes, which copies only what is still
-# missing; a deploy that gives up is repaired by the next one. Strays are
-# removed because MicroPython prefers a .py over an .mpy of the same name,
-# and a module removed from the sources would otherwise stay importable.
+# missing; a deploy that gives up is repaired by the next one.
+#
+# Deploy owns only what it installed: the board keeps the list of those files
+# in MANIFEST, and a file a previous deploy installed that the bundle no
+# longer has is removed (a module removed from the sources would otherwise
+# stay importable), as is a .py beside one of the bundle's .mpy files
+# (MicroPython prefers the .py). Anything else in /lib - a user's own
+# provider, packages installed with mip - is left alone. Before removing a
+# module deploy reads the board's catalogs and refuses when an entry names
+# it: a catalog pointing at a missing module fails every socket it matches.
 import ast
 import hashlib
 import os
@@ -21,14 +28,19 @@ from firmware import ROOT, FirmwareError, boards, bundle
 from firmware.device import Board, DeviceError
 
 OWNED = tuple("/lib/" + p for p in bundle.PACKAGES)
+MANIFEST = "/.ws2/deployed"  # the files the last deploy installed, one board path a line
 
 # Runs on the board: hashes of the given paths (None when missing) and the strays in the owned dirs.
 _SCAN = """
 import hashlib, binascii, os
-def _h(p):
+def _o(p):
     try:
-        f = open(p, 'rb')
+        return open(p, 'rb')
     except OSError:
+        return None
+def _h(p):
+    f = _o(p)
+    if f is None:
         return None
     s = hashlib.sha256()
     b = bytearray(512)
@@ -58,9 +70,18 @@ def _walk(d):
             _x.append(q)
 for _d in %r:
     _walk(_d)
-print(repr(([_h(p) for p in _p], _x)))
-del _h, _p, _x, _walk
+def _r(p):
+    f = _o(p)
+    if f is None:
+        return None
+    d = f.read()
+    f.close()
+    return d
+print(repr(([_h(p) for p in _p], _x, [_r(p) for p in %r])))
+del _o, _h, _p, _x, _walk, _r
 """
+# What the scan reads besides hashes: the manifest, then both slots of each catalog (ws2/store.py's files).
+_READS = (MANIFEST, "/.ws2/catalog.0", "/.ws2/catalog.1", "/.ws2/nscatalog.0", "/.ws2/nscatalog.1")
 _MKDIRS = """
 import os
 for d in %r:
@@ -134,11 +155,73 @@ def _read(path):
         return f.read()
 
 
+def catalog_modules(reads):
+    """Return {module path: [what names it]} from the board's catalogs (the scan's reads; defaults when absent)."""
+    from ws2 import catalog, instl, nscatalog, store
+
+    out = {}
+    got = store.pick(reads[1], reads[2])
+    if got:
+        try:
+            entries, paths, _ = catalog.decode(got[2])
+        except ValueError:
+            got = None  # the board falls back to its default catalog
+    if not got:
+        entries, paths, _ = instl.default_catalog()
+    for e in entries:
+        path = paths.get(e[catalog.I_PROVIDER_ID])
+        if path:
+            out.setdefault(path, []).append("catalog entry %d (%s)" % (e[catalog.I_CATALOG_ID], e[catalog.I_NAME]))
+    got = store.pick(reads[3], reads[4])
+    ns = None
+    if got:
+        try:
+            ns = nscatalog.decode(got[2])
+        except ValueError:
+            pass
+    for e in ns if ns is not None else nscatalog.default_entries():
+        out.setdefault(e[nscatalog.I_PATH], []).append("namespace provider %r" % (e[nscatalog.I_IDENTIFIER],))
+    return out
+
+
+def _module(path):
+    # "/lib/providers/mine.mpy" -> "providers.mine"; None outside /lib.
+    if not path.startswith("/lib/") or not path.endswith((".py", ".mpy")):
+        return None
+    return path[5:].rsplit(".", 1)[0].replace("/", ".")
+
+
+def plan_removals(bundle_paths, strays, reads):
+    """Return the board paths a deploy removes: what the last deploy installed and the bundle no longer has,
+    and .py files that would shadow one of the bundle's .mpy files; DeployError when a catalog names one."""
+    owned = set((reads[0] or b"").decode().split())
+    keep = set(bundle_paths)
+    # Deploy's own: shadowing sources, and the .part files of copies a reset cut short.
+    ours = {p[:-4] + ".py" for p in keep if p.endswith(".mpy")} | {p + ".part" for p in keep}
+    remove = sorted(p for p in set(strays) | owned if p not in keep and (p in owned or p in ours))
+    left = (set(strays) | keep) - set(remove)
+    named = catalog_modules(reads)
+    for path in remove:
+        mod = _module(path)
+        if mod in named and not any(_module(p) == mod for p in left):
+            raise DeployError("refusing to remove %s: %s names the module %s, which would then no longer exist. "
+                              "Point the catalog elsewhere first (ws2.WSCDeinstallProvider / WSCUpdateProvider, or "
+                              "ws2.catalog.reset()), or deploy a bundle that has it"
+                              % (path, " and ".join(named[mod]), mod))
+    return remove
+
+
 def _sync(board, files, log):
-    # One pass: scan, copy what differs, remove strays. Returns (copied paths, removed paths, bytes copied).
+    # One pass: scan, copy what differs, remove what deploy owned and no longer ships.
+    # Returns (copied paths, removed paths, bytes copied).
     paths = [p for p, _ in files]
-    hashes, strays = ast.literal_eval(board.exec(_SCAN % (paths, OWNED), timeout=60).strip())
+    hashes, strays, reads = ast.literal_eval(board.exec(_SCAN % (paths, OWNED, _READS), timeout=60).strip())
+    remove = plan_removals(paths, strays, reads)  # refuses before anything changes
     todo = [(p, data) for (p, data), have in zip(files, hashes) if hashlib.sha256(data).hexdigest() != have]
+    # The manifest first lists every file deploy owns now or is about to: a reset
+    # mid-copy leaves nothing behind that the next deploy would not know.
+    owned = sorted(set(paths) | set((reads[0] or b"").decode().split()))
+    _write_manifest(board, owned, reads[0])
     if todo:
         dirs = sorted({p[:i] for p, _ in todo for i in range(1, len(p)) if p[i] == "/"})
         board.exec(_MKDIRS % (dirs,))
@@ -152,12 +235,23 @@ def _sync(board, files, log):
         copied.append(path)
         nbytes += len(data)
         log("  [%*d/%d] %-32s %6d B" % (len(str(len(todo))), i + 1, len(todo), path, len(data)))
-    removed = []
-    for path in strays:
+    for path in remove:
         board.exec("import os\ntry:\n    os.remove(%r)\nexcept OSError:\n    pass" % path)
-        removed.append(path)
-        log("  removed %s (not in the bundle)" % path)
-    return copied, removed, nbytes
+        why = ("a copy cut short" if path.endswith(".part") else "it would shadow %s.mpy" % path[:-3]
+               if path[:-3] + ".mpy" in paths else "a deploy installed it; the bundle no longer has it")
+        log("  removed %s (%s)" % (path, why))
+    _write_manifest(board, sorted(paths), "\n".join(owned).encode() + b"\n")
+    return copied, remove, nbytes
+
+
+def _write_manifest(board, paths, have):
+    text = ("\n".join(paths) + "\n").encode()
+    if text == have:
+        return
+    d = MANIFEST.rsplit("/", 1)[0]
+    board.exec(_MKDIRS % ([d],))
+    board.write_file(MANIFEST + ".part", text)
+    board.exec("import os\nos.chdir('/')\nos.rename(%r, %r)" % (MANIFEST[1:] + ".part", MANIFEST[1:]))
 
 
 def _reconnect(board, target, baud):
@@ -203,6 +297,8 @@ def deploy(target, board_name, log=print, build=True, check=True, attempts=3, ba
             try:
                 copied, removed, nbytes = _sync(board, files, log)
                 break
+            except DeployError:  # a refusal: nothing was changed, and retrying would not help
+                raise
             except Exception as e:  # mpremote's TransportError, DeviceError/Timeout, a scan cut short by a reset
                 if attempt == attempts:
                     raise DeployError("the board stopped answering during the copy (%s); %d attempt(s) made. Run "
@@ -220,7 +316,7 @@ def deploy(target, board_name, log=print, build=True, check=True, attempts=3, ba
             _check(board, log)
         kb = nbytes / 1024.0
         log("deployed %s: %d of %d files changed (%.1f KB)%s in %.1f s" % (
-            board_name, len(copied), len(files), kb, ", %d stray(s) removed" % len(removed) if removed else "",
+            board_name, len(copied), len(files), kb, ", %d removed" % len(removed) if removed else "",
             time.monotonic() - t0))
         return copied
     finally:

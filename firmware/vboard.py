@@ -8,7 +8,8 @@
 # - soft reset: Ctrl-D makes the unix port exit; the relay prints
 #   "MPY: soft reboot", starts a fresh interpreter on the same flash and, if
 #   the raw REPL was active, re-enters it, as a board does;
-# - flash: a per-instance directory mounted as "/" (VfsPosix), /lib on sys.path;
+# - flash: a per-instance directory mounted as "/" (VfsPosix), /lib on sys.path,
+#   ws2's data in its /.ws2 (WS2_ROOT);
 #   boot.py runs at every start, main.py when starting in the friendly REPL;
 # - a heap of the board's budget, in the board's 32-bit words (-X heapsize=Nw);
 # - a filesystem the size of the board's (statvfs, so `df` shows the board,
@@ -210,7 +211,10 @@ class VirtualBoard:
         tty.setraw(s)
         args = [self.micropython, "-X", "heapsize=" + self.heap, "-i", "-c",
                 _bootstrap(self.flash, self.raw, flash_blocks(self.board))]
-        self._proc = subprocess.Popen(args, stdin=s, stdout=s, stderr=s, cwd=self.flash,
+        # ws2's data directory on the unix port is $WS2_ROOT (else ~/.ws2); a
+        # board keeps it at /.ws2, which here lies inside the flash directory.
+        env = dict(os.environ, WS2_ROOT="/.ws2")
+        self._proc = subprocess.Popen(args, stdin=s, stdout=s, stderr=s, cwd=self.flash, env=env,
                                       preexec_fn=_child_setup, close_fds=True)
         os.close(s)
         self._ifd = m

@@ -122,6 +122,7 @@ _NATIVE_OOB = getattr(_so, "MSG_OOB", 1) if _KERNEL else 0  # 1 on Linux and BSD
 # (~6 KB) at once nor reassembles datagrams much beyond 8 KB, and a board's
 # heap finds 4 KB where 64 KB would fail.
 _RECV_CAP = 4096 if _MICROPYTHON else 65536
+_RECV_MIN = const(256)  # the smallest such block a receive into the caller's buffers retries with
 _DGRAM_CAP = 8192 if _MICROPYTHON else 65527
 _ANY4 = ("0.0.0.0", 0)
 _ANY6 = ("::", 0, 0, 0)
@@ -732,12 +733,20 @@ def _recv_stream(c, buffers, nf, m):
         mvs, n = _wbufs(buffers)
     if n > _RECV_CAP:
         n = _RECV_CAP
-    try:
-        data = sk.recv(n, nf) if nf else sk.recv(n)
-    except OSError as e:
-        raise _fail(e, m)
-    except TypeError:
-        raise WSAError(WSAEOPNOTSUPP, "no recv flags here")
+    while True:
+        try:
+            data = sk.recv(n, nf) if nf else sk.recv(n)
+            break
+        except OSError as e:
+            raise _fail(e, m)
+        except TypeError:
+            raise WSAError(WSAEOPNOTSUPP, "no recv flags here")
+        except MemoryError:
+            # The bytes in between are ours, not the caller's: on a heap too
+            # fragmented for n bytes take less (a receive may return less).
+            if n <= _RECV_MIN:
+                raise
+            n >>= 2
     if data is None:
         raise WSAError(WSAEWOULDBLOCK)
     if one:

@@ -31,8 +31,6 @@ _WHERE = (
 )
 
 
-
-
 def __getattr__(name):
     key = " " + name + " "
     if name.islower() and not any(key in names for _, names in _WHERE):
@@ -50,8 +48,16 @@ def __getattr__(name):
         if key in names:
             break
     else:
-        # Constants: WSA error codes, then the Winsock constants.
+        # Constants: WSA error codes, then the Winsock constants. Groups a program
+        # may never touch are modules of their own, found by prefix (a socket-only
+        # program loads only ws2.const; its dict is the largest block of an import).
         mod = "errors" if name.startswith("WSA") else "const"
+        if name.startswith(("NS_", "LUP_", "AI_", "NI_")):
+            mod = "nsconst"
+        elif name.startswith(("SO_SEC", "SO_SSL_", "SSL_")):
+            mod = "tlsconst"
+        elif name.startswith(("WSP_", "NSP_")):
+            mod = "spiconst"
     m = __import__("ws2." + mod, None, None, [name])
     try:
         value = getattr(m, name)

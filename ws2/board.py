@@ -29,12 +29,18 @@ def default_capacity():
 
 def root():
     """Return the directory where ws2 keeps its catalog and settings."""
-    if IS_MICROPYTHON:
-        # Not "/ws2": sys.path starts with '' and the cwd is "/", so a data
-        # directory named like the package would be imported as a (namespace)
-        # package in place of /lib/ws2 or the frozen one at the next boot. A
-        # dotted name can never be imported.
-        return "/.ws2"
     import os
 
+    if IS_MICROPYTHON:
+        env = getattr(os, "getenv", None)
+        if env is None:
+            # A board. Not "/ws2": sys.path starts with '' and the cwd is "/",
+            # so a data directory named like the package would be imported as
+            # a (namespace) package in place of /lib/ws2 or the frozen one at
+            # the next boot. A dotted name can never be imported.
+            return "/.ws2"
+        # The unix port shares the host's filesystem with every other program:
+        # a per-user place (the virtual board sets WS2_ROOT=/.ws2, which is
+        # inside its flash directory, so it keeps a board's layout).
+        return env("WS2_ROOT") or (env("HOME") or "") + "/.ws2"
     return os.environ.get("WS2_ROOT") or os.path.join(os.path.expanduser("~"), ".ws2")

@@ -43,12 +43,20 @@ class Provider:
 
 def import_module(path):
     """Import a provider module by dotted path; WSAEPROVIDERFAILEDINIT when it cannot be."""
-    try:
-        __import__(path)
-        return sys.modules[path]
-    except Exception as e:  # missing, or failing while it runs: either way no provider
-        drop_module(path)
-        raise WSAError(WSAEPROVIDERFAILEDINIT, "cannot import provider %s: %r" % (path, e))
+    for again in (False, True):
+        try:
+            __import__(path)
+            return sys.modules[path]
+        except Exception as e:  # missing, or failing while it runs: either way no provider
+            drop_module(path)
+            if again or not isinstance(e, MemoryError):
+                raise WSAError(WSAEPROVIDERFAILEDINIT, "cannot import provider %s: %r" % (path, e))
+        # Out of memory: compiling a provider installed as source needs large blocks
+        # (qstr pool, parse tree) while the failed attempt's garbage splits the heap.
+        # Once more on a collected heap, with the names it interned already in place.
+        import gc
+
+        gc.collect()
 
 
 def drop_module(path):

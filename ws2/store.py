@@ -75,12 +75,15 @@ def _read(path):
 
 
 def _ensure_root():
+    # Every missing level: on the unix port the root may be $WS2_ROOT, any depth.
     r = board.root()
-    mk = getattr(os, "makedirs", None)  # CPython; MicroPython's root is one level deep
-    try:
-        mk(r, exist_ok=True) if mk else os.mkdir(r)
-    except OSError:
-        pass
+    at = 0
+    while at >= 0:
+        at = r.find("/", at + 1)
+        try:
+            os.mkdir(r if at < 0 else r[:at])
+        except OSError:
+            pass
 
 
 def exists(name):

@@ -151,14 +151,14 @@ def test_bundle_over_its_budget_exits_non_zero(boards_dir):
     for name, kb in (("OVER", 1), ("ROOMY", 100000)):
         (boards_dir / name).mkdir()
         shutil.copy(boards_dir / "UNIX" / "board.json", boards_dir / name / "board.json")
-        _edit(boards_dir, name, lambda b: b.update(name=name, flash_budget_kb=kb))
+        _edit(boards_dir, name, lambda b: b.update(name=name, flash_budget_kb=kb, flash_budget_tcp_kb=kb))
     try:
         rc, out, err = run_main("bundle", "--board", "OVER")
         assert rc == 1
-        assert "(OVER the 1 KB budget of OVER" in out
-        assert err.startswith("firmware: the bundle is over its flash budget: total ")
+        assert "OVER the 1 KB budget of OVER" in out
+        assert err.startswith("firmware: the bundle is over its flash budget: router + wspm ")
         rc, out, err = run_main("bundle", "--board", "ROOMY")
-        assert rc == 0 and "(within the 100000 KB budget of ROOMY" in out and err == ""
+        assert rc == 0 and "within the 100000 KB budget of ROOMY" in out and err == ""
     finally:
         for name in ("OVER", "ROOMY"):
             shutil.rmtree(os.path.join(ROOT, "build", name), ignore_errors=True)
