@@ -3,6 +3,7 @@
 
 module("providers/__init__.py", base_path="..")
 module("providers/layer.py", base_path="..")
+module("providers/loopback.py", base_path="..")
 module("providers/wspm.py", base_path="..")
 module("providers/wspm_ext.py", base_path="..")
 module("ws2/__init__.py", base_path="..")

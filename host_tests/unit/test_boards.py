@@ -256,4 +256,4 @@ def test_bundle_cli_exits_nonzero_over_budget(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=300)
     over = bundle.over_budget("RPI_PICO_W", bundle.build("RPI_PICO_W", out_dir=str(tmp_path)))
     assert r.returncode == (1 if over else 0), r.stderr
-    assert ("over the flash budget" in r.stderr) == bool(over)
+    assert ("over its flash budget" in r.stderr) == bool(over)
