@@ -174,7 +174,7 @@ def do_soak(state, args):
                                                                         ", ".join(soak.SECTION_IDS)))
     try:
         report = soak.run(args.board, port=args.port, host_ip=args.host_ip, quick=args.quick, only=only,
-                          micropython=args.micropython, seed=args.seed)
+                          micropython=args.micropython, seed=args.seed, out_dir=args.out_dir)
     except soak.SoakError as e:
         raise CommandError(str(e))
     if report["broke"]:
@@ -269,6 +269,7 @@ def _parser():
     c.add_argument("--only", metavar="SECTIONS",
                    help="comma-separated sections: badinput, long, power, dns, tls, threads, exhaust (default: all)")
     c.add_argument("--seed", type=int, default=None, help="seed of the random instants and fuzz (default: the time)")
+    c.add_argument("--out-dir", default=None, help="where BOARD.md and BOARD.json go (default: build/soak/)")
     c.add_argument("--micropython", default=os.environ.get("MICROPYTHON") or None,
                    help="unix-port interpreter for the virtual board (default: the venv's)")
     return p

@@ -134,6 +134,7 @@ def stream(dev, code, limit, on_line=None):
         if n:
             data = t.serial.read(n)
             last = time.monotonic()
+            interrupted = False
             for b in data:
                 if len(ends) >= 2:
                     break
@@ -253,7 +254,7 @@ class Run:
         self.params.update(self.counts)
         self.echo = tcp
 
-    def script(self, name, limit=None, after_reset=None, small=False, **extra):
+    def script(self, name, limit=None, after_reset=None, small=False, on_line=None, **extra):
         """Soft-reset, run soak_<name>.py (small: on the virtual board at the ESP32 heap budget); return its
         rows (a row that broke when the script stopped)."""
         limit = limit or max(self.counts["call_limit_ms"] / 1000 * 2, 10)
@@ -268,7 +269,7 @@ class Run:
                 return [new_row(name + ".reset", "soft reset before soak_%s.py" % name, 1, 1, [str(e)])]
         if after_reset:
             after_reset()
-        text, err = stream(self.dev, script_code(name, dict(self.params, **extra)), limit)
+        text, err = stream(self.dev, script_code(name, dict(self.params, **extra)), limit, on_line)
         rows = parse_rows(text)
         if err:
             rows.append(new_row(name + ".stopped", "soak_%s.py ran to its end" % name, 1, 1, [err]))
@@ -287,8 +288,33 @@ def section_badinput(run):
     return rows
 
 
+def fd_count(run):
+    """Open file descriptors of the virtual board's interpreter (None on a real board)."""
+    proc = getattr(run.vb, "_proc", None)
+    try:
+        return len(os.listdir("/proc/%d/fd" % proc.pid))
+    except (AttributeError, OSError):
+        return None
+
+
 def section_long(run):
-    return run.script("long", limit=60, small=True)
+    fds = {}
+
+    def on_line(line):
+        if line.startswith("@FD "):
+            _, when, rid = line.split()
+            fds.setdefault(rid, {})[when] = fd_count(run)
+
+    rows = run.script("long", limit=60, small=True, on_line=on_line)
+    for r in rows:
+        got = fds.get(r["id"], {})
+        if got.get("before") is not None and got.get("after") is not None:
+            r["tried"] += 1
+            r["notes"].append("interpreter fds before %d, after %d" % (got["before"], got["after"]))
+            if got["after"] > got["before"]:
+                r["broke"] += 1
+                r["notes"].append("files left open")
+    return rows
 
 
 def section_power(run):
@@ -317,6 +343,7 @@ def section_exhaust(run):
     from firmware import soak_power
 
     return soak_power.exhaust(run)
+
 
 
 _RUNNERS = {"badinput": section_badinput, "long": section_long, "power": section_power, "dns": section_dns,
