@@ -14,6 +14,11 @@
 import array
 
 LIMIT_MS = P["call_limit_ms"]
+# Functions whose job is to wait as long as asked: an in-range wait cut short by the time limit is an
+# accepted call, not a hang.
+WAITS = ("sleep_alertable",)
+# WSAStartup reports its failure by its own result; Winsock keeps WSAGetLastError out of it.
+NO_LAST_ERROR = ("WSAStartup",)
 ARITY = P["arity"]
 _CLASSES_SKIPPED = []
 _FILL = ["the filler TCP handle"]  # markers, resolved to live handles just before each call
@@ -107,7 +112,11 @@ class Matrix:
             err = e
         dt = _diff(_ms(), t0)
         if err == "timeout":
-            self.t.fail("timeout", "%s: over the limit, interrupted" % label)
+            if label.split("(")[0] in WAITS:
+                self.accepted += 1
+                self.t.ok()
+            else:
+                self.t.fail("timeout", "%s: over the limit, interrupted" % label)
             return
         if dt > LIMIT_MS:
             self.t.fail("slow", "%s: %d ms" % (label, dt))
@@ -119,7 +128,7 @@ class Matrix:
             if not errname(code):
                 self.t.fail("WSAError without a Winsock code", "%s: %r" % (label, err))
                 return
-            if state.started and ws2.WSAGetLastError() != code:
+            if state.started and ws2.WSAGetLastError() != code and label.split("(")[0] not in NO_LAST_ERROR:
                 self.t.fail("last error differs from the raised code",
                             "%s: raised %d, last error %d" % (label, code, ws2.WSAGetLastError()))
                 return
