@@ -17,7 +17,7 @@ ARGS ?=
 export BOARD PORT HOST_IP
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test board repl bundle deploy list-boards clean firmware flash detect wifi package-json bench
+.PHONY: help venv run test board repl bundle deploy list-boards clean firmware flash detect wifi package-json bench soak
 
 help: ## List the targets
 	@echo "ws2 for MicroPython - make targets (BOARD=$(BOARD), PORT=$(PORT)):"
@@ -76,6 +76,9 @@ package-json: $(STAMP) ## Regenerate package.json (mpremote mip install) from th
 
 bench: $(STAMP) ## Benchmarks: ws2 vs raw socket on the board (virtual unless PORT=...) into build/bench/BOARD.json; QUICK=1 for a fast run
 	$(PY) -m firmware bench --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(filter-out 0,$(QUICK)),--quick)
+
+soak: $(STAMP) ## Reliability soak (hostile input, long runs, power cuts, hostile peers, threads) into build/soak/BOARD.md; QUICK=1 for CI
+	$(PY) -m firmware soak --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(filter-out 0,$(QUICK)),--quick) $(if $(MICROPYTHON),--micropython $(abspath $(MICROPYTHON)))
 
 clean: ## Remove build/ (keeps .venv)
 	rm -rf build

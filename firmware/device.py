@@ -42,7 +42,20 @@ class Board:
         self.transcript = bytearray()
         self.t = SerialTransport(device, baudrate=baud)
         self.t.serial = _Recorder(self.t.serial, self.transcript)
-        self.t.enter_raw_repl(soft_reset=soft_reset)
+        try:
+            self.t.enter_raw_repl(soft_reset=soft_reset)
+        except TransportError:
+            # A client that died mid-transfer (a killed deploy) can leave the board inside a raw paste,
+            # where Ctrl-C is data: end the paste (Ctrl-D), interrupt what it runs (Ctrl-C), try again.
+            self._unstick()
+            self.t.enter_raw_repl(soft_reset=soft_reset)
+
+    def _unstick(self):
+        for seq in (b"\x04", b"\r\x03\x03"):
+            self.t.serial.write(seq)
+            time.sleep(0.3)
+            while self.t.serial.inWaiting():
+                self.t.serial.read(self.t.serial.inWaiting())
 
     def exec(self, code, timeout=30):
         """Run code on the board; return its output; DeviceError on a board exception."""

@@ -47,7 +47,7 @@ FULL = {"arity": 5, "call_limit_ms": 5000, "big": 65536, "create_close": 10000, 
         "dns_fuzz": 1000000, "dns_rounds": 20, "tls_rounds": 3, "thread_n": 1000, "threads": 4,
         "mem_rounds": 3}
 QUICK = {"arity": 3, "call_limit_ms": 5000, "big": 65536, "create_close": 500, "tcp_conns": 40, "tcp_bytes": 4096,
-         "udp_dgrams": 300, "io_rounds": 40, "kills": 12, "deploy_kills": 2, "dns_fuzz": 20000, "dns_rounds": 2,
+         "udp_dgrams": 300, "io_rounds": 40, "kills": 10, "deploy_kills": 2, "dns_fuzz": 20000, "dns_rounds": 2,
          "tls_rounds": 1, "thread_n": 40, "threads": 4, "mem_rounds": 1}
 # QUICK's hostile values: one of each kind (the full run uses every value of the table).
 QUICK_VALUES = ("None", "True", "-1", "2**100", "3.5", "str*300", "'1.2.3.4'", "huge bytes", "readonly memoryview",
@@ -214,7 +214,10 @@ class Run:
         except Exception as e:
             raise SoakError("cannot deploy to the board on %s: %s" % (self.port_dev, e))
 
-    def reconnect(self):
+    def reconnect(self, tries=5):
+        """A fresh raw-REPL session; a board that will not answer is interrupted, at last power-cycled."""
+        import serial
+
         from firmware.device import Board
 
         if self.dev is not None:
@@ -222,7 +225,23 @@ class Run:
                 self.dev.close()
             except Exception:
                 pass
-        self.dev = Board(self.port_dev)
+            self.dev = None
+        last = None
+        for k in range(tries):
+            try:
+                self.dev = Board(self.port_dev)
+                return self.dev
+            except Exception as e:
+                last = e
+            try:
+                with serial.Serial(self.port_dev, 115200, timeout=1) as p:
+                    p.write(b"\r\x03\x03\x02")  # whatever it was doing: stop, friendly REPL
+            except Exception:
+                pass
+            if self.vb is not None and k >= 2:
+                self.vb.crash()
+            time.sleep(0.5)
+        raise SoakError("the board on %s does not answer: %s" % (self.port_dev, last))
 
     def stop(self):
         for c in reversed(self.closing):
@@ -264,7 +283,7 @@ class Run:
             self.dev.soft_reset()
         except Exception:
             try:
-                self.dev.recover()
+                self.reconnect()
             except Exception as e:
                 return [new_row(name + ".reset", "soft reset before soak_%s.py" % name, 1, 1, [str(e)])]
         if after_reset:

@@ -69,7 +69,7 @@ def run(r):
         try:
             dev.t.exec_raw_no_follow(loop)
             dev.t.read_until(1, b"LOOP", timeout=20)
-            time.sleep(r.rng.uniform(0.0, 0.04))
+            time.sleep(r.rng.uniform(0.0, 0.08))
             r.vb.crash()
             time.sleep(0.05)
             dev.recover()
