@@ -199,7 +199,8 @@ class Run:
         if self.port is None:
             from firmware.vboard import VirtualBoard
 
-            self.vb = VirtualBoard(self.board, micropython=self.micropython)
+            log = (lambda m: sys.stderr.write("vboard: %s\n" % m)) if os.environ.get("SOAK_DEBUG") else None
+            self.vb = VirtualBoard(self.board, micropython=self.micropython, log=log)
             self.port_dev = self.vb.start()
             self.heap = self.vb.heap
             # The long runs run at the ESP32 budget (or the board's own, when smaller).

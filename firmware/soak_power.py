@@ -172,6 +172,8 @@ def _deploys(r):
             fix = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=180)
             bad = _lib_matches(r, files)
             if fix.returncode != 0:
+                if os.environ.get("SOAK_DEBUG"):
+                    sys.stderr.write(fix.stdout.decode(errors="replace"))
                 t["broke"] += 1
                 fails.append("round %d: the next deploy failed: %s" % (
                     k, fix.stdout.decode(errors="replace").strip().splitlines()[-1:]))

@@ -68,7 +68,7 @@ def _bootstrap(flash, raw):
         "        return",
         "    try:",
         "        exec(open(name).read(), globals())",
-        "    except Exception as e:",
+        "    except (Exception, KeyboardInterrupt) as e:",  # a board interrupted in boot.py goes on to its REPL
         "        sys.print_exception(e)",
         "_run('boot.py')",
         "_run('main.py')" if not raw else "",
@@ -275,6 +275,8 @@ class VirtualBoard:
                     data = b""
                 if data:
                     if self._holding is not None or self._ifd is None:
+                        if b"\x03" in data and self._holding is not None:
+                            self._interrupt_boot()
                         self._pending += data
                     else:
                         if b"\x03" in data:
@@ -295,6 +297,19 @@ class VirtualBoard:
                 self._drain()
                 self.log("interpreter exited (%s); soft reboot" % self._proc.returncode)
                 self._restart()
+
+    def _interrupt_boot(self):
+        # A restarted interpreter still in boot.py (a module that hangs on import, say) gets the Ctrl-C
+        # a board would get, so a client can always break in; before its handler is installed it
+        # ignores SIGINT, as the board's boot does.
+        try:
+            with open("/proc/%d/status" % self._proc.pid) as f:
+                caught = [l for l in f if l.startswith("SigCgt:")]
+            if caught and int(caught[0].split()[1], 16) & (1 << (signal.SIGINT - 1)):
+                os.kill(self._proc.pid, signal.SIGINT)
+                self.log("Ctrl-C while booting: interrupted")
+        except (OSError, ValueError, AttributeError):
+            pass
 
     def _ctrl_c(self, data):
         # While code runs, Ctrl-C must raise KeyboardInterrupt. The tty does it

@@ -716,9 +716,9 @@ def probe(c):
 def bind_ephemeral(c, host):
     """Bind to a free port picked here: MicroPython cannot tell which one the stack would pick."""
     global _eph
-    if not _eph:
-        import random
+    import random
 
+    if not _eph:
         _eph = _EPH_LOW + random.getrandbits(14)
     for _ in range(_EPH_TRIES):
         _eph = _eph + 1 if _eph < 65535 else _EPH_LOW
@@ -729,6 +729,8 @@ def bind_ephemeral(c, host):
         except OSError as e:
             if wsa_code(e) != WSAEADDRINUSE:
                 raise _w._fail(e, 0)
+            # Busy ports come in runs (a host's connections in TIME_WAIT): try elsewhere, not next door.
+            _eph = _EPH_LOW + random.getrandbits(14)
     raise WSAError(WSAEADDRINUSE, "no free port")
 
 

@@ -35,3 +35,41 @@ def test_quick_soak_reports_every_section_and_nothing_broke(request, tmp_path):
     assert report["broke"] == 0 and report["tried"] > 10000
     assert report["counts"] == soak.QUICK and "Counts: " in md and "kills 10" in md
     assert r.returncode == 0, out
+
+
+def test_a_board_hanging_in_boot_on_a_cut_short_module_is_repaired_by_the_next_deploy(request):
+    # MicroPython's loader waits forever on a .mpy cut short, and every soft reset runs boot.py again:
+    # the deploy must break in with Ctrl-C and come in without a soft reset.
+    if request.config.getoption("--port"):
+        import pytest
+
+        pytest.skip("cuts a module short on a virtual board's flash")
+    from firmware.deploy import deploy
+    from firmware.device import Board
+    from firmware.vboard import VirtualBoard
+
+    name = request.config.getoption("--board")
+    vb = VirtualBoard(name)
+    vb.start()
+    try:
+        b = Board(vb.device)
+        deploy(b, name, log=lambda m: None)
+        b.close()
+        files = []  # what the deploy put there: the next one deploys the same
+        for top, _, names in os.walk(os.path.join(vb.flash, "lib")):
+            for n in names:
+                with open(os.path.join(top, n), "rb") as f:
+                    files.append(("/" + os.path.relpath(os.path.join(top, n), vb.flash), f.read()))
+        with open(os.path.join(vb.flash, "boot.py"), "rb") as f:
+            files.append(("/boot.py", f.read()))
+        good = dict(files)["/lib/ws2/catalog.mpy"]
+        with open(os.path.join(vb.flash, "lib", "ws2", "catalog.mpy"), "wb") as f:
+            f.write(good[: len(good) // 2])
+        vb.crash()  # boots into boot.py, which imports the module and hangs
+        copied = deploy(vb.device, name, log=lambda m: None, build=False, files=files)
+        assert copied == ["/lib/ws2/catalog.mpy"]
+        b = Board(vb.device)
+        assert b.exec("import ws2\nws2.WSAStartup(0x0202)\nws2.WSACleanup()\nprint('up')").strip() == "up"
+        b.close()
+    finally:
+        vb.stop()
