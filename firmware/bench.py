@@ -159,17 +159,18 @@ def new_figures():
             for fid, script, title, unit, kind in FIGURES}
 
 
-def parse_lines(text):
-    """The "@R (...)" results in a script's output, as tuples (kind, figure, side, value)."""
+def parse_lines(text, tag="@R ", size=4):
+    """The "@R (...)" results in a script's output, as tuples (kind, figure, side, value); other tags and
+    tuple sizes for other reports."""
     got = []
     for line in text.splitlines():
-        if not line.startswith("@R "):
+        if not line.startswith(tag):
             continue
         try:
-            item = ast.literal_eval(line[3:].strip())
+            item = ast.literal_eval(line[len(tag):].strip())
         except (ValueError, SyntaxError):
             continue
-        if isinstance(item, tuple) and len(item) == 4:
+        if isinstance(item, tuple) and len(item) == size:
             got.append(item)
     return got
 

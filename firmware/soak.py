@@ -11,17 +11,13 @@
 # timeout and go on). Host-side parts (power cuts, interrupted deploys, the DNS
 # codec fuzz) run here. Nothing that fails stops the run: it becomes a row that
 # broke, so the report always has every section.
-import ast
 import datetime
 import json
 import os
 import platform
 import random
-import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
 
 from firmware import ROOT, boards
@@ -67,25 +63,13 @@ def new_row(rid, what, tried=0, broke=0, notes=None):
 
 
 def parse_rows(text):
-    """The "@S (...)" rows in a script's output."""
-    rows = []
+    """The "@S (...)" rows in a script's output, each with the "@F" failures the board listed for it."""
+    from firmware.bench import parse_lines
+
     fails = {}
-    for line in text.splitlines():
-        if line.startswith("@F "):
-            try:
-                rid, what = ast.literal_eval(line[3:].strip())
-                fails.setdefault(rid, []).append(what)
-            except (ValueError, SyntaxError, TypeError):
-                pass
-            continue
-        if not line.startswith("@S "):
-            continue
-        try:
-            item = ast.literal_eval(line[3:].strip())
-        except (ValueError, SyntaxError):
-            continue
-        if isinstance(item, tuple) and len(item) == 5:
-            rows.append(new_row(*item))
+    for rid, what in parse_lines(text, "@F ", 2):
+        fails.setdefault(rid, []).append(what)
+    rows = [new_row(*item) for item in parse_lines(text, "@S ", 5)]
     for r in rows:
         if r["id"] in fails:
             r["failures"] = fails[r["id"]]

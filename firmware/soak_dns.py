@@ -10,7 +10,6 @@
 # The fuzz draws its messages from four generators in turn: random bytes,
 # mutated well-formed answers, valid headers over pointer/label soup, and the
 # well-formed answers themselves.
-import os
 import random
 import struct
 import sys

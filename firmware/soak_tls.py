@@ -12,7 +12,6 @@ import socket
 import ssl
 import sys
 import tempfile
-import time
 
 from firmware import ROOT
 

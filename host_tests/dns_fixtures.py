@@ -117,15 +117,20 @@ class Handler(DNSHandler):
             except Exception:
                 pass
             return
-        if self.server.socket_type == socket.SOCK_DGRAM:
-            data, sock = self.request
-            try:
-                req = DNSRecord.parse(data)
-            except Exception:
-                req = None
-            if req is not None and _key(req.q.qname) == "spoof.ws2.test":
-                self._forge(req, sock)
+        req, sock = self.udp_request()
+        if req is not None and _key(req.q.qname) == "spoof.ws2.test":
+            self._forge(req, sock)
         super().handle()
+
+    def udp_request(self):
+        """(parsed query, socket) of a UDP request, or (None, None) over TCP or when it does not parse."""
+        if self.server.socket_type != socket.SOCK_DGRAM:
+            return None, None
+        data, sock = self.request
+        try:
+            return DNSRecord.parse(data), sock
+        except Exception:
+            return None, None
 
     def _forge(self, req, sock):
         bad_id = req.reply()
@@ -265,15 +270,10 @@ class HostileHandler(Handler):
     """Sends the forgery of the attack a name asks for, then lets dnslib answer genuinely."""
 
     def handle(self):
-        if self.server.socket_type == socket.SOCK_DGRAM:
-            data, sock = self.request
-            try:
-                req = DNSRecord.parse(data)
-            except Exception:
-                req = None
-            name = _key(req.q.qname) if req is not None else ""
-            if name.endswith(".hostile.ws2.test"):
-                self._attack(name.split(".")[0], req, sock)
+        req, sock = self.udp_request()
+        name = _key(req.q.qname) if req is not None else ""
+        if name.endswith(".hostile.ws2.test"):
+            self._attack(name.split(".")[0], req, sock)
         super().handle()
 
     def _forged(self, req, qname=None, txid=None):

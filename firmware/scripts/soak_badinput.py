@@ -188,11 +188,7 @@ class Matrix:
                 self.t.fail("closing a handle the matrix left open failed", why(e))
         if open_handles():
             self.t.fail("table not empty after closing everything", repr(open_handles()))
-        bad = echo_ok()
-        if bad:
-            self.t.fail("TCP echo after the matrix", bad)
-        else:
-            self.t.ok()
+        echo_check(self.t, "TCP echo after the matrix")
         self.t.emit(["refused with a WSA error: %d" % self.refused, "wrong argument count: %d" % self.argcount,
                      "accepted: %d" % self.accepted, "left open by the matrix (then closed): %d" % len(expected)]
                     + list(extra))

@@ -55,11 +55,7 @@ def part_table():
         close_all(hs)
         if open_handles():
             t.fail("table not empty", repr(open_handles()))
-        bad = echo_ok()
-        if bad:
-            t.fail("echo after exhaustion", bad)
-        else:
-            t.ok()
+        echo_check(t, "echo after exhaustion")
         beat()
     t.emit(["table capacity %d" % handles.capacity])
 
@@ -176,11 +172,7 @@ def part_heap():
             else:
                 t.ok()
         close_all(open_handles())
-        bad = echo_ok()
-        if bad:
-            t.fail("echo after the full heap", bad)
-        else:
-            t.ok()
+        echo_check(t, "echo after the full heap")
     t.emit(["outcomes: " + ", ".join("%s x%d" % kv for kv in sorted(codes.items()))])
 
 
@@ -211,11 +203,7 @@ def part_lwip():
             if len(hs) < 1:
                 t.fail("no socket after the limit", why(e))
             close_all(hs)
-            bad = echo_ok()
-            if bad:
-                t.fail("echo after the stack's limit", bad)
-            else:
-                t.ok()
+            echo_check(t, "echo after the stack's limit")
             beat()
     finally:
         stop_all()

@@ -130,6 +130,15 @@ def echo_ok(tag=b"soak echo"):
         return why(e)
 
 
+def echo_check(t, what):
+    """A fresh TCP echo must work: one try on tally t, failing as `what`."""
+    bad = echo_ok()
+    if bad:
+        t.fail(what, bad)
+    else:
+        t.ok()
+
+
 def heap():
     gc.collect()
     return gc.mem_free() if hasattr(gc, "mem_free") else 0

@@ -205,11 +205,7 @@ for r in range(rounds):
         race.fail("handles after WSACleanup", repr(open_handles()))
     else:
         ws2.WSAStartup(0x0202)
-        bad = echo_ok()
-        if bad:
-            race.fail("ws2 did not start again", bad)
-        else:
-            race.ok()
+        echo_check(race, "ws2 did not start again")
     beat()
 race.emit(["rounds: %d; codes the racing thread saw: %s" % (rounds, " ".join(
     __import__("ws2.errors").errors.errname(x) or str(x) for x in sorted(all_seen)))])
