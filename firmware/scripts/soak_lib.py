@@ -34,6 +34,7 @@ def row(rid, what, tried, broke, notes=()):
 
 
 _beat = [_ms()]
+_count_lock = state.allocate_lock()
 
 
 def beat(n=0):
@@ -65,12 +66,14 @@ class Tally:
         self.kinds = {}
 
     def ok(self):
-        self.tried += 1
+        with _count_lock:  # threads share tallies: += is not atomic between bytecodes
+            self.tried += 1
 
     def fail(self, kind, text=""):
-        self.tried += 1
-        self.broke += 1
-        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        with _count_lock:
+            self.tried += 1
+            self.broke += 1
+            self.kinds[kind] = self.kinds.get(kind, 0) + 1
         if len(self.notes) < MAX_NOTES - 1:
             self.notes.append(kind + (": " + text if text else ""))
         if self.broke <= MAX_FAILS:  # every failure (up to a bound) goes to the JSON report
