@@ -848,11 +848,12 @@ class Peers:
 
 # -- running the device scripts ---------------------------------------------------------------------
 
-def script_code(name, params):
-    """The code sent to the board for bench_<name>.py: P, then bench_lib.py, then the script."""
-    with open(os.path.join(SCRIPTS, "bench_lib.py")) as f:
+def script_code(name, params, kind="bench"):
+    """The code sent to the board for bench_<name>.py: P, then bench_lib.py, then the script (kind "soak":
+    soak_<name>.py after soak_lib.py)."""
+    with open(os.path.join(SCRIPTS, kind + "_lib.py")) as f:
         lib = f.read()
-    with open(os.path.join(SCRIPTS, "bench_%s.py" % name)) as f:
+    with open(os.path.join(SCRIPTS, "%s_%s.py" % (kind, name))) as f:
         body = f.read()
     return "P = %r\n%s\n%s" % (params, lib, body)
 

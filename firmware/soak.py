@@ -23,7 +23,6 @@ import time
 from firmware import ROOT, boards
 
 SCHEMA = "ws2-soak/1"
-SCRIPTS = os.path.join(ROOT, "firmware", "scripts")
 OUT_DIR = os.path.join(ROOT, "build", "soak")
 HEAP_BOARD = "ESP32_GENERIC"  # the virtual board runs at this board's heap budget (the smallest Wi-Fi board's)
 
@@ -90,11 +89,9 @@ def totals(sections):
 
 def script_code(name, params):
     """The code sent to the board for soak_<name>.py: P, then soak_lib.py, then the script."""
-    with open(os.path.join(SCRIPTS, "soak_lib.py")) as f:
-        lib = f.read()
-    with open(os.path.join(SCRIPTS, "soak_%s.py" % name)) as f:
-        body = f.read()
-    return "P = %r\n%s\n%s" % (params, lib, body)
+    from firmware.bench import script_code as code
+
+    return code(name, params, "soak")
 
 
 def stream(dev, code, limit, on_line=None):
