@@ -106,6 +106,7 @@ class VirtualBoard:
         self._proc = None
         self._ifd = None
         self._holding = None  # bytes kept back while a restarted interpreter re-enters raw REPL
+        self._interrupted = False  # a client's Ctrl-C already broke into this start's boot.py
         self._pending = b""  # client input that arrived while the interpreter was restarting
         self._tail = b""
         self._last_cr = False
@@ -178,6 +179,7 @@ class VirtualBoard:
         if self.raw:
             os.write(m, b"\x01")
             self._holding = b""
+            self._interrupted = False
         self.log("interpreter %d started (%s mode)" % (self._proc.pid, "raw" if self.raw else "friendly"))
 
     def _kill(self):
@@ -275,7 +277,10 @@ class VirtualBoard:
                     data = b""
                 if data:
                     if self._holding is not None or self._ifd is None:
-                        if b"\x03" in data and self._holding is not None:
+                        if b"\x03" in data and self._holding == b"" and not self._interrupted:
+                            # still silent in boot.py (its REPL prints a banner first); once per start,
+                            # as a second SIGINT before the first is handled ends the interpreter
+                            self._interrupted = True
                             self._interrupt_boot()
                         self._pending += data
                     else:
