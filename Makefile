@@ -40,7 +40,7 @@ EMU_DEPS := $(if $(shell command -v npm 2>/dev/null),$(NODE_STAMP))
 
 .DEFAULT_GOAL := help
 .PHONY: help venv emu-deps run test board repl bundle deploy list-boards clean firmware flash detect wifi \
-	package-json mip-index bench test-deps farm-deps farm-up farm-down farm-test capture
+	package-json mip-index bench test-deps farm-deps farm-up farm-down farm-test capture soak
 
 help: ## List the targets
 	@echo "ws2 for MicroPython - make targets (BOARD=$(BOARD), PORT=$(PORT)):"
@@ -135,6 +135,9 @@ farm-test: $(STAMP) ## The HIL smoke suite through labgrid on PLACES=a,b in para
 
 capture: $(STAMP) ## Fetch the capture layer's pcap from the board at PORT (SECONDS=.. of its program first) into build/capture/
 	$(PY) -m firmware capture --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(SECONDS),--seconds $(SECONDS))
+
+soak: $(STAMP) ## Reliability soak (hostile input, long runs, power cuts, hostile peers, threads) into build/soak/BOARD.md; QUICK=1 for CI
+	$(PY) -m firmware soak --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(filter-out 0,$(QUICK)),--quick) $(if $(MICROPYTHON),--micropython $(abspath $(MICROPYTHON)))
 
 clean: ## Remove build/ (keeps .venv)
 	rm -rf build

@@ -257,6 +257,24 @@ def do_bench(state, args):
         raise CommandError(str(e))
 
 
+def do_soak(state, args):
+    """Soak: hostile input, long runs, power cuts, hostile peers, threads, exhaustion; build/soak/BOARD.md."""
+    from firmware import soak
+
+    only = [x.strip() for x in args.only.split(",")] if args.only else None
+    unknown = sorted(set(only or ()) - set(soak.SECTION_IDS))
+    if unknown:
+        raise CommandError("unknown soak section(s) %s (sections: %s)" % (", ".join(unknown),
+                                                                        ", ".join(soak.SECTION_IDS)))
+    try:
+        report = soak.run(args.board, port=args.port, host_ip=args.host_ip, quick=args.quick, only=only,
+                          micropython=args.micropython, seed=args.seed, out_dir=args.out_dir)
+    except soak.SoakError as e:
+        raise CommandError(str(e))
+    if report["broke"]:
+        state["rc"] = 1
+
+
 def _parser():
     p = argparse.ArgumentParser(prog=PROG, description="ws2 host tooling: boards, bundles, frozen firmware, "
                                                        "flashing, deploying, the virtual board, the demo.")
@@ -382,6 +400,19 @@ def _parser():
     c.add_argument("--only", metavar="PARTS",
                    help="comma-separated parts to run: ram, alloc, tcp, udp, events, dns, tls, profile, layers, flash "
                         "(default: all)")
+    c = cmd("soak", do_soak, do_soak.__doc__)
+    c.add_argument("--port", default=os.environ.get("PORT") or None,
+                   help="serial device of a real board (default: $PORT, else a virtual board at the ESP32 heap budget)")
+    c.add_argument("--host-ip", default=os.environ.get("HOST_IP") or None,
+                   help="address at which the board reaches this host's peers (default 127.0.0.1)")
+    c.add_argument("--quick", action="store_true", help="smaller counts (CI run, under two minutes); every section "
+                                                        "still runs and the report states the counts")
+    c.add_argument("--only", metavar="SECTIONS",
+                   help="comma-separated sections: badinput, long, power, dns, tls, threads, exhaust (default: all)")
+    c.add_argument("--seed", type=int, default=None, help="seed of the random instants and fuzz (default: the time)")
+    c.add_argument("--out-dir", default=None, help="where BOARD.md and BOARD.json go (default: build/soak/)")
+    c.add_argument("--micropython", default=os.environ.get("MICROPYTHON") or None,
+                   help="unix-port interpreter for the virtual board (default: the venv's)")
     return p
 
 

@@ -197,17 +197,18 @@ def new_figures():
             for fid, script, title, unit, kind in FIGURES}
 
 
-def parse_lines(text):
-    """The "@R (...)" results in a script's output, as tuples (kind, figure, side, value)."""
+def parse_lines(text, tag="@R ", size=4):
+    """The "@R (...)" results in a script's output, as tuples (kind, figure, side, value); other tags and
+    tuple sizes for other reports."""
     got = []
     for line in text.splitlines():
-        if not line.startswith("@R "):
+        if not line.startswith(tag):
             continue
         try:
-            item = ast.literal_eval(line[3:].strip())
+            item = ast.literal_eval(line[len(tag):].strip())
         except (ValueError, SyntaxError):
             continue
-        if isinstance(item, tuple) and len(item) == 4:
+        if isinstance(item, tuple) and len(item) == size:
             got.append(item)
     return got
 
@@ -908,11 +909,12 @@ class Peers:
 
 # -- running the device scripts ---------------------------------------------------------------------
 
-def script_code(name, params):
-    """The code sent to the board for bench_<name>.py: P, then bench_lib.py, then the script."""
-    with open(os.path.join(SCRIPTS, "bench_lib.py")) as f:
+def script_code(name, params, kind="bench"):
+    """The code sent to the board for bench_<name>.py: P, then bench_lib.py, then the script (kind "soak":
+    soak_<name>.py after soak_lib.py)."""
+    with open(os.path.join(SCRIPTS, kind + "_lib.py")) as f:
         lib = f.read()
-    with open(os.path.join(SCRIPTS, "bench_%s.py" % name)) as f:
+    with open(os.path.join(SCRIPTS, "%s_%s.py" % (kind, name))) as f:
         body = f.read()
     return "P = %r\n%s\n%s" % (params, lib, body)
 

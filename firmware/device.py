@@ -42,7 +42,26 @@ class Board:
         self.transcript = bytearray()
         self.t = SerialTransport(device, baudrate=baud)
         self.t.serial = _Recorder(self.t.serial, self.transcript)
-        self.t.enter_raw_repl(soft_reset=soft_reset)
+        try:
+            self.t.enter_raw_repl(soft_reset=soft_reset)
+        except TransportError:
+            self._unstick()
+
+    def _unstick(self):
+        # No raw REPL: the board may hang in boot.py (which every soft reset runs again), or a client that
+        # died mid-transfer (a killed deploy) may have left it inside a raw paste, where Ctrl-C is data.
+        # Interrupt it and come in without a soft reset; failing that, end the paste (Ctrl-D) first.
+        for seq in (b"\r\x03\x03", b"\x04\r\x03\x03"):
+            self.t.serial.write(seq)
+            time.sleep(0.5)
+            while self.t.serial.inWaiting():
+                self.t.serial.read(self.t.serial.inWaiting())
+            try:
+                self.t.enter_raw_repl(soft_reset=False)
+                return
+            except TransportError:
+                pass
+        raise TransportError("could not enter raw repl (the board answers neither Ctrl-C nor Ctrl-D)")
 
     def exec(self, code, timeout=30):
         """Run code on the board; return its output; DeviceError on a board exception."""

@@ -97,7 +97,7 @@ def _bootstrap(flash, raw, blocks):
         "        return",
         "    try:",
         "        exec(open(name).read(), globals())",
-        "    except Exception as e:",
+        "    except (Exception, KeyboardInterrupt) as e:",  # a board interrupted in boot.py goes on to its REPL
         "        sys.print_exception(e)",
         "_run('boot.py')",
         "_run('main.py')" if not raw else "",
@@ -139,6 +139,7 @@ class VirtualBoard:
         self._proc = None
         self._ifd = None
         self._holding = None  # bytes kept back while a restarted interpreter re-enters raw REPL
+        self._interrupted = False  # a client's Ctrl-C already broke into this start's boot.py
         self._pending = b""  # client input that arrived while the interpreter was restarting
         self._tail = b""
         self._last_cr = False
@@ -225,6 +226,7 @@ class VirtualBoard:
             # terminal's input (TCSAFLUSH) when it starts reading there.
             self._raw_sent = False
             self._holding = b""
+            self._interrupted = False
         self.log("interpreter %d started (%s mode)" % (self._proc.pid, "raw" if self.raw else "friendly"))
 
     def _kill(self):
@@ -381,6 +383,12 @@ class VirtualBoard:
         # program to read, as on a board.
         if not self._handles_sigint():
             return data
+        if not self._prompted:
+            # Still in boot.py (a module that hangs on import, say): a client can always break in, but
+            # once per start, since a second SIGINT before the first is handled ends the interpreter.
+            if self._interrupted:
+                return data.replace(b"\x03", b"")
+            self._interrupted = True
         try:
             os.kill(self._proc.pid, signal.SIGINT)
         except OSError:

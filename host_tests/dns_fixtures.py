@@ -117,15 +117,20 @@ class Handler(DNSHandler):
             except Exception:
                 pass
             return
-        if self.server.socket_type == socket.SOCK_DGRAM:
-            data, sock = self.request
-            try:
-                req = DNSRecord.parse(data)
-            except Exception:
-                req = None
-            if req is not None and _key(req.q.qname) == "spoof.ws2.test":
-                self._forge(req, sock)
+        req, sock = self.udp_request()
+        if req is not None and _key(req.q.qname) == "spoof.ws2.test":
+            self._forge(req, sock)
         super().handle()
+
+    def udp_request(self):
+        """(parsed query, socket) of a UDP request, or (None, None) over TCP or when it does not parse."""
+        if self.server.socket_type != socket.SOCK_DGRAM:
+            return None, None
+        data, sock = self.request
+        try:
+            return DNSRecord.parse(data), sock
+        except Exception:
+            return None, None
 
     def _forge(self, req, sock):
         bad_id = req.reply()
@@ -146,17 +151,18 @@ class Handler(DNSHandler):
 class Server:
     """One DNS server (UDP, plus TCP on the same port when tcp) on address."""
 
-    def __init__(self, mode, address, tcp=False):
-        self.resolver = ZoneResolver(mode)
+    def __init__(self, mode, address, tcp=False, handler=None, resolver=None):
+        self.resolver = resolver or ZoneResolver(mode)
+        handler = handler or Handler
         self.address = address
         logger = DNSLogger("-recv,-send,-request,-reply,-truncated,-error,-data", prefix=False)
         for _ in range(20):  # the UDP port must also be free for TCP
-            udp = DNSServer(self.resolver, port=0, address=address, logger=logger, handler=Handler)
+            udp = DNSServer(self.resolver, port=0, address=address, logger=logger, handler=handler)
             self.port = udp.server.server_address[1]
             if not tcp:
                 break
             try:
-                tcps = DNSServer(self.resolver, port=self.port, address=address, logger=logger, handler=Handler,
+                tcps = DNSServer(self.resolver, port=self.port, address=address, logger=logger, handler=handler,
                                  tcp=True)
                 break
             except OSError:
@@ -203,3 +209,98 @@ def dns_server(request, dns_servers):
     """env items for device tests: dns_ip, dns_port (ok), dns_servfail_port, dns_blackhole_port."""
     return {"dns_ip": _host_ip(request), "dns_port": dns_servers["ok"].port,
             "dns_servfail_port": dns_servers["servfail"].port, "dns_blackhole_port": dns_servers["blackhole"].port}
+
+
+# -- a hostile server (make soak): "<attack>.hostile.ws2.test" is answered genuinely, but after forgeries --------
+
+HOSTILE_ZONE = """
+$TTL 300
+id.hostile.ws2.test.      IN A 192.0.2.20
+port.hostile.ws2.test.    IN A 192.0.2.20
+addr.hostile.ws2.test.    IN A 192.0.2.20
+name.hostile.ws2.test.    IN A 192.0.2.20
+trunc.hostile.ws2.test.   IN A 192.0.2.20
+big.hostile.ws2.test.     IN A 192.0.2.20
+poison.hostile.ws2.test.  IN A 192.0.2.20
+victim.hostile.ws2.test.  IN A 192.0.2.21
+ttl0.hostile.ws2.test.  0 IN A 192.0.2.22
+ttlmax.hostile.ws2.test.  IN A 192.0.2.23
+ttltop.hostile.ws2.test.  IN A 192.0.2.24
+"""
+# attack -> what it sends before (or instead of part of) the genuine answer
+HOSTILE_ATTACKS = {
+    "id": "an answer with the wrong transaction id",
+    "port": "an answer from another source port",
+    "addr": "an answer from another source address (127.0.0.2)",
+    "name": "an answer with the right id for another name",
+    "trunc": "an answer cut short in its records",
+    "big": "an oversized (4,000 B) answer with the right id",
+    "poison": "the genuine answer carrying forged records for another name",
+    "ttl0": "the genuine answer with TTL 0",
+    "ttlmax": "the genuine answer with TTL 2^31 - 1",
+    "ttltop": "the genuine answer with TTL 2^31 (top bit set)",
+}
+
+
+class HostileResolver(ZoneResolver):
+    """ZoneResolver for HOSTILE_ZONE; poisons and bends the TTLs of the genuine answers that say so."""
+
+    def __init__(self):
+        super().__init__("ok")
+        self.rrs = RR.fromZone(ZONE) + RR.fromZone(HOSTILE_ZONE)
+        self.soa = [r for r in self.rrs if r.rtype == QTYPE.SOA][0]
+
+    def resolve(self, request, handler):
+        reply = super().resolve(request, handler)
+        name = _key(request.q.qname)
+        if name == "poison.hostile.ws2.test":
+            reply.add_answer(RR("victim.hostile.ws2.test", QTYPE.A, ttl=86400, rdata=A(FORGED_ADDR)))
+            reply.add_auth(RR("victim.hostile.ws2.test", QTYPE.A, ttl=86400, rdata=A(FORGED_ADDR)))
+            reply.add_ar(RR("victim.hostile.ws2.test", QTYPE.A, ttl=86400, rdata=A(FORGED_ADDR)))
+            reply.add_ar(RR("a.ws2.test", QTYPE.A, ttl=86400, rdata=A(FORGED_ADDR)))
+        for rr in reply.rr:
+            if name == "ttlmax.hostile.ws2.test":
+                rr.ttl = 0x7FFFFFFF
+            elif name == "ttltop.hostile.ws2.test":
+                rr.ttl = 0x80000000
+        return reply
+
+
+class HostileHandler(Handler):
+    """Sends the forgery of the attack a name asks for, then lets dnslib answer genuinely."""
+
+    def handle(self):
+        req, sock = self.udp_request()
+        name = _key(req.q.qname) if req is not None else ""
+        if name.endswith(".hostile.ws2.test"):
+            self._attack(name.split(".")[0], req, sock)
+        super().handle()
+
+    def _forged(self, req, qname=None, txid=None):
+        r = DNSRecord.question(qname or str(req.q.qname)).reply()
+        r.header.id = req.header.id if txid is None else txid
+        r.add_answer(RR(qname or req.q.qname, QTYPE.A, ttl=300, rdata=A(FORGED_ADDR)))
+        return r
+
+    def _attack(self, kind, req, sock):
+        to = self.client_address
+        fam = socket.AF_INET6 if ":" in to[0] else socket.AF_INET
+        if kind == "id":
+            sock.sendto(self._forged(req, txid=(req.header.id + 1) & 0xFFFF).pack(), to)
+        elif kind == "port":
+            with socket.socket(fam, socket.SOCK_DGRAM) as s:
+                s.sendto(self._forged(req).pack(), to)
+        elif kind == "addr" and fam == socket.AF_INET and to[0].startswith("127."):
+            with socket.socket(fam, socket.SOCK_DGRAM) as s:
+                s.bind(("127.0.0.2", self.server.server_address[1]))
+                s.sendto(self._forged(req).pack(), to)
+        elif kind == "name":
+            sock.sendto(self._forged(req, qname="a.ws2.test").pack(), to)
+        elif kind == "trunc":
+            data = self._forged(req).pack()
+            sock.sendto(data[:-3], to)
+        elif kind == "big":
+            r = self._forged(req)
+            for i in range(150):  # ~4,000 bytes: a reply no UDP client without EDNS may take
+                r.add_answer(RR(req.q.qname, QTYPE.A, ttl=300, rdata=A(FORGED_ADDR)))
+            sock.sendto(r.pack(), to)

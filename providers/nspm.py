@@ -16,7 +16,8 @@
 # query's random id and question, on a socket bound to a random port.
 from providers import dnsmsg
 from ws2 import inaddr
-from ws2.errors import (WSAError, WSA_E_NO_MORE, WSA_INVALID_HANDLE, WSAEINVAL, WSAEOPNOTSUPP, WSAETIMEDOUT,
+from ws2.errors import (WSAError, WSA_E_NO_MORE, WSA_INVALID_HANDLE, WSAEINVAL, WSAEMSGSIZE, WSAEOPNOTSUPP,
+                        WSAETIMEDOUT,
                         WSAEWOULDBLOCK, WSAHOST_NOT_FOUND, WSANO_DATA, WSANO_RECOVERY, WSANOTINITIALISED,
                         WSASERVICE_NOT_FOUND, WSATRY_AGAIN)
 from ws2.queryset import RESULT_IS_ALIAS, WSAQuerySet
@@ -188,6 +189,8 @@ def _recv(ws2, socks, n, until):
                 code = e.args[0]
                 if code == WSAETIMEDOUT:
                     return None
+                if code == WSAEMSGSIZE:
+                    continue  # an oversized datagram (no EDNS here): dropped by the stack, keep listening
                 if code != WSAEWOULDBLOCK:
                     return k, e
         sleep_ms(min(nap, left))

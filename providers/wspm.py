@@ -241,9 +241,9 @@ def _convert(c, addr):
 def bind_ephemeral(c, host):
     """Bind to a free port picked here (MicroPython cannot tell which one the stack picks); returns the address."""
     global _eph
-    if not _eph:
-        import random
+    import random
 
+    if not _eph:
         _eph = _EPH_LOW + random.getrandbits(14)
     v6 = c.state & _V6
     for _ in range(_EPH_TRIES):
@@ -259,6 +259,8 @@ def bind_ephemeral(c, host):
         except OSError as e:
             if wsa_code(e) != _WSAEADDRINUSE:
                 raise _fail(e, 0)
+            # Busy ports come in runs (a host's connections in TIME_WAIT): try elsewhere, not next door.
+            _eph = _EPH_LOW + random.getrandbits(14)
     raise WSAError(_WSAEADDRINUSE, "no free port")
 
 

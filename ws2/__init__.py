@@ -31,7 +31,34 @@ _WHERE = (
 )
 
 
+
+
+try:
+    from _thread import allocate_lock as _alloc, get_ident as _ident
+
+    _lock = _alloc()
+except ImportError:  # a port without threads
+    _lock = None
+_owner = [None]  # the thread inside _load (None: nobody)
+
+
 def __getattr__(name):
+    # One thread at a time imports: two threads making a first call at once would otherwise see a
+    # half-made module (AttributeError) or race on its file. Nested lookups on the same thread pass.
+    if _lock is None:
+        return _load(name)
+    me = _ident()
+    if _owner[0] == me:
+        return _load(name)
+    with _lock:
+        _owner[0] = me
+        try:
+            return _load(name)
+        finally:
+            _owner[0] = None
+
+
+def _load(name):
     key = " " + name + " "
     if name.islower() and not any(key in names for _, names in _WHERE):
         # A submodule: MicroPython resolves `from ws2 import catalog` through here.

@@ -77,12 +77,13 @@ WSA_OPERATION_ABORTED = 995
 WSA_IO_INCOMPLETE = 996
 WSA_IO_PENDING = 997
 
-def strerror(code):
-    """Return the Winsock message for a WSA error code."""
-    if not isinstance(code, int):
-        return "Unknown error"
-    # The messages are a module of their own, loaded when an error is first
-    # shown (never when one is raised): from .mpy files they would cost heap.
+
+def _line(code):
+    # "NAME text" of code's line in ws2.errmsg, or None. The messages are a
+    # module of their own, loaded when an error is first shown (never when one
+    # is raised): from .mpy files they would cost heap.
+    if not isinstance(code, int) or isinstance(code, bool):
+        return None
     from ws2.errmsg import MESSAGES as m
 
     key = "%d " % code
@@ -90,9 +91,20 @@ def strerror(code):
     while i > 0 and m[i - 1] != "\n":
         i = m.find(key, i + 1)
     if i < 0:
-        return "Unknown error"
-    j = m.find("\n", i)
-    return m[i + len(key) : j]
+        return None
+    return m[i + len(key) : m.find("\n", i)]
+
+
+def strerror(code):
+    """Return the Winsock message for a WSA error code."""
+    s = _line(code)
+    return "Unknown error" if s is None else s[s.find(" ") + 1 :]
+
+
+def errname(code):
+    """Return the symbolic name of a WSA error code ("WSAECONNREFUSED"), or "" when it has none."""
+    s = _line(code)
+    return "" if s is None else s[: s.find(" ")]
 
 
 class WSAError(OSError):
@@ -102,12 +114,23 @@ class WSAError(OSError):
         # Two arguments, so that CPython's OSError also sets .errno.
         super().__init__(code, detail)
 
-    def __str__(self):
+    def _text(self):
+        # "WSAECONNREFUSED: Connection refused: detail"
         a = self.args
-        s = "[WSA %s] %s" % (a[0], strerror(a[0]))
+        code = a[0] if a else None
+        name = errname(code)
+        s = (name + ": " if name else "") + strerror(code)
         if len(a) > 1 and a[1]:
             s += ": " + str(a[1])
         return s
+
+    def __str__(self):
+        return "[WSA %s] %s" % (self.args[0] if self.args else None, self._text())
+
+    # MicroPython prints an exception subclass in a traceback through its repr,
+    # so the repr carries the name and text too (not just the bare args).
+    def __repr__(self):
+        return "WSAError(%r, %r)" % (self.args[0] if self.args else None, self._text())
 
 
 # errno -> WSA. Values come from the running port's errno module where it

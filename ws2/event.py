@@ -157,7 +157,7 @@ def WSAWaitForMultipleEvents(events, wait_all=False, timeout_ms=_INFINITE, alert
             raise WSAError(WSA_INVALID_PARAMETER, "wait on 1 to 64 events, not %d" % len(events))
         for e in events:
             check(e)
-        if not isinstance(timeout_ms, int) or timeout_ms < 0:
+        if not _is_ms(timeout_ms):
             raise WSAError(WSA_INVALID_PARAMETER, "timeout_ms must be an int >= 0 or WSA_INFINITE")
     except Exception as e:
         raise fail(e)
@@ -190,8 +190,15 @@ def WSAWaitForMultipleEvents(events, wait_all=False, timeout_ms=_INFINITE, alert
         _pump(min(left, _SLICE_MS))
 
 
+def _is_ms(v):
+    # A DWORD of milliseconds: 0 to WSA_INFINITE.
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= _INFINITE
+
+
 def sleep_alertable(ms):
     """SleepEx: sleep up to ms, driving the network and async-select callbacks; returns WSA_WAIT_IO_COMPLETION if APCs ran, else 0."""
+    if not _is_ms(ms):
+        raise fail(WSAError(WSA_INVALID_PARAMETER, "ms must be an int from 0 to WSA_INFINITE"))
     start = _ticks()
     while True:
         if run_apcs():

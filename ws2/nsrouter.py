@@ -122,10 +122,15 @@ def WSALookupServiceBegin(query, flags=0):
         raise fail(x)
 
 
+def _is_handle(h):
+    # Lookup handles are ints; anything else (a list, a dict) cannot even be looked up.
+    return isinstance(h, int) and not isinstance(h, bool)
+
+
 def WSALookupServiceNext(handle, flags=0):
     """Return the next result (a WSAQuerySet); WSA_E_NO_MORE when every provider is done."""
     prolog()
-    lk = _lookups.get(handle)
+    lk = _lookups.get(handle) if _is_handle(handle) else None
     if lk is None:
         raise fail(WSAError(WSA_INVALID_HANDLE, "no open lookup %r" % (handle,)))
     opened = lk[0]
@@ -143,7 +148,7 @@ def WSALookupServiceNext(handle, flags=0):
 def WSALookupServiceEnd(handle):
     """Close a lookup on every provider it started on."""
     prolog()
-    lk = _lookups.pop(handle, None)
+    lk = _lookups.pop(handle, None) if _is_handle(handle) else None
     if lk is None:
         raise fail(WSAError(WSA_INVALID_HANDLE, "no open lookup %r" % (handle,)))
     for p, h in lk[0]:

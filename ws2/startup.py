@@ -38,6 +38,9 @@ def _byte(v):
 
 def MAKEWORD(low, high):
     """Return the WORD with low byte low (major version) and high byte high (minor)."""
+    for v in (low, high):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise fail(WSAError(WSAEINVAL, "MAKEWORD takes two ints, not %s" % type(v).__name__))
     return (low & 0xFF) | ((high & 0xFF) << 8)
 
 
