@@ -189,6 +189,9 @@ def _native_addr(a):
 
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     """[(af, type, proto, canonname, (ip, port))] through the namespace router; numeric hosts need no lookup."""
+    for v in (af, type, proto, flags):
+        if not isinstance(v, int):  # as the port says it (and before a table lookup that would hash v)
+            raise TypeError("can't convert %s to int" % (v.__class__.__name__,))
     if isinstance(host, str) and af in (0, _n.AF_INET) and isinstance(port, int) and 0 <= port < 65536:
         from ws2.inaddr import ip4
 

@@ -84,7 +84,12 @@ def _line(code):
     # is raised): from .mpy files they would cost heap.
     if not isinstance(code, int) or isinstance(code, bool):
         return None
-    from ws2.errmsg import MESSAGES as m
+    try:
+        from ws2.errmsg import MESSAGES as m
+    except (ImportError, OSError, MemoryError):
+        # No file descriptor or heap left to load the texts (the unix port's sockets are descriptors):
+        # an error is still shown, with its code and detail.
+        return None
 
     key = "%d " % code
     i = m.find(key)

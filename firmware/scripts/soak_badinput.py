@@ -136,7 +136,10 @@ class Matrix:
         elif err is not None:
             if is_argcount(err):
                 self.argcount += 1
-            elif self.oserror and isinstance(err, OSError):
+            elif self.oserror and isinstance(err, (OSError, TypeError, ValueError, OverflowError, MemoryError)):
+                # The socket drop-in answers as the port's own socket does (on its fast path the data calls
+                # are the port's own methods): OSError, TypeError/ValueError for a wrong type or value, and
+                # for sizes no buffer can have (recv(-1), recv(2**100)) the port's OverflowError/MemoryError.
                 self.refused += 1
             else:
                 self.t.fail("not a WSAError", "%s: %s" % (label, why(err)))
