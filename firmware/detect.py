@@ -79,7 +79,7 @@ def query(device, timeout=5):
     said = io.StringIO()
     try:
         with contextlib.redirect_stdout(said):
-            b = Board(device, soft_reset=False)
+            b = Board(device, soft_reset=False, unstick=False)
     except Exception as e:
         seen = said.getvalue().strip()
         raise DetectError("%s%s" % (str(e) or type(e).__name__,

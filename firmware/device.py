@@ -37,7 +37,7 @@ class _Recorder:
 class Board:
     """A raw-REPL session with a board: exec, eval, files, soft reset, transcript."""
 
-    def __init__(self, device, baud=115200, soft_reset=True):
+    def __init__(self, device, baud=115200, soft_reset=True, unstick=True):
         self.device = device
         self.transcript = bytearray()
         self.t = SerialTransport(device, baudrate=baud)
@@ -45,6 +45,9 @@ class Board:
         try:
             self.t.enter_raw_repl(soft_reset=soft_reset)
         except TransportError:
+            if not unstick:  # a port that may not be a board at all (detect --query): poke it no further
+                self.t.close()
+                raise
             self._unstick()
 
     def _unstick(self):

@@ -321,6 +321,9 @@ def test_ssllsp_fails_cleanly_under_a_reset_and_a_corrupted_record(env):
                             ({"fail": [["recv", 1, "close"]]}, (ws2.WSAECONNRESET, ws2.WSAECONNABORTED)),
                             ({"fail": [["recv", 2, "corrupt"], ["recv", 3, "corrupt"], ["recv", 4, "corrupt"]]},
                              (ws2.WSAECONNABORTED, ws2.WSAEACCES))):
+            import gc
+
+            gc.collect()  # each TLS session wants whole blocks of the board-sized heap
             ws2.config(faults={"*": plan})
             s = ws2.WSASocket(ws2.AF_INET, ws2.SOCK_STREAM, 0, info)
             ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_SSL)

@@ -20,7 +20,8 @@ from firmware.peers import EchoServer
 from firmware.vboard import VirtualBoard
 
 pytestmark = pytest.mark.hil
-BOARDS = boards.names()
+# Emulated boards have no network and a firmware heap of their own: test_emuboard covers them.
+BOARDS = [n for n in boards.names() if not boards.load(n).get("emulator")]
 MPREMOTE = os.path.join(os.path.dirname(sys.executable), "mpremote")
 
 ECHO = """

@@ -19,6 +19,8 @@ from firmware.__main__ import main
 
 
 def cli(*args, env=None):
+    if env is None:  # a direct run, even when the suite itself runs under `make test`
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
     return subprocess.run([sys.executable, "-m", "firmware"] + list(args), capture_output=True, text=True, cwd=ROOT,
                           env=env, stdin=subprocess.DEVNULL)
 
