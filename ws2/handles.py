@@ -9,17 +9,7 @@
 from ws2 import state
 from ws2.errors import WSAError, WSAEMFILE, WSAENOTSOCK, WSANOTINITIALISED
 
-try:
-    import micropython
-    from micropython import const
-except ImportError:  # CPython: the emitter decorators are no-ops
-
-    class micropython:
-        native = staticmethod(lambda f: f)
-
-    def const(x):
-        return x
-
+from ws2.port import const, micropython  # noqa: F401
 
 _SLOT_MASK = const(0xFF)
 _GEN_SHIFT = const(8)
@@ -27,6 +17,8 @@ _GEN_MASK = const(0x1FFFFF)  # keeps handles within a 30-bit small int
 
 F_IFS = const(1)  # context is the provider's own pollable object (WPUModifyIFSHandle)
 F_LAYERED = const(2)  # made by WPUCreateSocketHandle for a non-IFS or layered provider
+F_EVENTS = const(4)  # has a WSAEventSelect/WSAAsyncSelect registration (the pump watches it)
+F_PENDING = const(8)  # has overlapped requests in flight (closesocket must abort them)
 
 capacity = 0
 live = []  # slot -> handle while in use; -(last handle) when free, for the next generation

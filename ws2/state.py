@@ -1,27 +1,6 @@
 # ws2/state: process-wide router state: startup count, version, per-thread last error.
 # MIT licence; part of ws2 for MicroPython.
-try:
-    from _thread import allocate_lock, get_ident
-except ImportError:  # a port built without threads
-
-    def get_ident():
-        return 0
-
-    class _NoLock:
-        def acquire(self, *a):
-            return True
-
-        def release(self):
-            pass
-
-        __enter__ = acquire
-
-        def __exit__(self, *a):
-            pass
-
-    def allocate_lock():
-        return _NoLock()
-
+from ws2.port import allocate_lock, get_ident  # noqa: F401 (modules take the lock maker from here)
 
 started = 0  # WSAStartup reference count
 version = 0  # lowest version negotiated in this process (a WORD)
