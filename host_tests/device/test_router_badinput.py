@@ -2,6 +2,7 @@
 # None where a buffer is expected - is a WSA error with the last error set, and the socket stays
 # usable. Runs on CPython and on the board. MIT licence; part of ws2 for MicroPython.
 import ws2
+from devhelp import JUNK, stop
 
 TIMEOUT = 90
 
@@ -10,16 +11,7 @@ BOARD_SKIP = {"RPI_PICO_W_EMU": {
     'test_socket_functions_refuse_bad_input_and_the_socket_survives': 'no network on the emulated board',
 }}
 
-JUNK = 12345
 F, I = ws2.WSAEFAULT, ws2.WSAEINVAL
-
-
-def _stop():
-    while True:
-        try:
-            ws2.WSACleanup()
-        except ws2.WSAError:
-            return
 
 
 def _check(label, fn, allowed):
@@ -49,7 +41,7 @@ def _udp_roundtrip(u, data):
 
 
 def test_no_startup_functions_refuse_bad_input():
-    _stop()
+    stop()
     rows = (
         ("WSAStartup str", lambda: ws2.WSAStartup("2.2"), (I,)),
         ("WSASetLastError str", lambda: ws2.WSASetLastError("x"), (I,)),
@@ -75,7 +67,7 @@ def test_no_startup_functions_refuse_bad_input():
 
 
 def test_socket_functions_refuse_bad_input_and_the_socket_survives(env):
-    _stop()
+    stop()
     ws2.WSAStartup(0x0202)
     try:
         s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
@@ -182,17 +174,17 @@ def test_socket_functions_refuse_bad_input_and_the_socket_survives(env):
         for x in (s, u, f):
             ws2.closesocket(x)
     finally:
-        _stop()
+        stop()
 
 
 def test_int_subclasses_are_ints():
     # CPython's socket.AF_INET is an IntEnum: an int, so WSASocket takes it (bools are refused above).
     import socket
 
-    _stop()
+    stop()
     ws2.WSAStartup(0x0202)
     try:
         s = ws2.socket(socket.AF_INET, ws2.SOCK_STREAM, 0)
         ws2.closesocket(s)
     finally:
-        _stop()
+        stop()

@@ -3,6 +3,7 @@
 # match, and WSAStringToAddress/WSAAddressToString routing. Runs on CPython and on the board.
 # MIT licence; part of ws2 for MicroPython.
 import ws2
+from devhelp import JUNK, err, raises, stop
 
 UPLOAD = ("bad_providers",)
 TIMEOUT = 90
@@ -12,48 +13,18 @@ BOARD_SKIP = {"RPI_PICO_W_EMU": {
     'test_protocol_info_skips_matching_and_passes_values_untouched': 'no network on the emulated board',
 }}
 
-JUNK = 12345
 # The provider module's import path: beside this module on CPython, /dtest on the board.
 BAD = (__name__.rsplit(".", 1)[0] + ".bad_providers") if "." in __name__ else "bad_providers"
 PID_A = "{0BAD0000-0000-4000-8000-00000000000A}"
 PID_B = "{0BAD0000-0000-4000-8000-00000000000B}"
 
 
-def _stop():
-    while True:
-        try:
-            ws2.WSACleanup()
-        except ws2.WSAError:
-            return
-
-
 def _restore():
     # The board's flash outlives the test: leave the default catalog behind.
-    _stop()
+    stop()
     from ws2 import catalog
 
     catalog.reset()
-
-
-def _expect(code, fn, *args):
-    ws2.WSASetLastError(JUNK)
-    try:
-        fn(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        assert ws2.WSAGetLastError() == code, (code, ws2.WSAGetLastError())
-        return e
-    raise AssertionError("expected WSA error %d from %r" % (code, args))
-
-
-def _raises(code, fn, *args):
-    # for the router's internals, which raise but leave the last error to the API edge
-    try:
-        fn(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        return
-    raise AssertionError("expected WSA error %d from %r" % (code, args))
 
 
 def _info(mode=0, af=2, typ=2, proto=17, flags=0x08, chain=(1,), name="bad_providers test", off=0):
@@ -102,15 +73,15 @@ def test_matching_rows_on_the_default_catalog():
             if isinstance(want, tuple):
                 want = _base_id(want[0], want[1])
             if want > 10000:
-                _raises(want, catalog.match, args[0], args[1], args[2])
-                _expect(want, ws2.socket, args[0], args[1], args[2])  # and through the API, with last error
+                raises(want, catalog.match, args[0], args[1], args[2])
+                err(want, ws2.socket, args[0], args[1], args[2])  # and through the API, with last error
                 continue
             assert catalog.match(args[0], args[1], args[2])[catalog.I_CATALOG_ID] == want, args
             ws2.WSASetLastError(JUNK)
             s = ws2.socket(args[0], args[1], args[2])
             ws2.closesocket(s)
     finally:
-        _stop()
+        stop()
 
 
 def test_matching_follows_order_flags_and_hidden_entries():
@@ -126,7 +97,7 @@ def test_matching_follows_order_flags_and_hidden_entries():
         udp = _base_id(2, 2)
         assert catalog.match(2, 2, 0)[catalog.I_CATALOG_ID] == udp
         assert catalog.match(2, 3, 200)[catalog.I_CATALOG_ID] == raw
-        _raises(ws2.WSAEPROTONOSUPPORT, catalog.match, 2, 3, 256)
+        raises(ws2.WSAEPROTONOSUPPORT, catalog.match, 2, 3, 256)
         assert catalog.match(2, 3, 0)[catalog.I_CATALOG_ID] == raw  # 0 lies in its range: no flag needed
         order = [p.catalog_entry_id for p in ws2.WSCEnumProtocols()]
         order.remove(hidden)
@@ -168,11 +139,11 @@ def test_a_busy_provider_passes_socket_on_to_the_next_entry():
         assert handles.entry[(s & 0xFF) - 1] == want, (handles.entry[(s & 0xFF) - 1], want)
         ws2.closesocket(s)
         busy_info = [p for p in ws2.WSCEnumProtocols() if p.catalog_entry_id == busy][0]
-        _expect(ws2.WSAEINPROGRESS, ws2.WSASocket, 0, 0, 0, busy_info)
+        err(ws2.WSAEINPROGRESS, ws2.WSASocket, 0, 0, 0, busy_info)
         # The only entry for a protocol and busy: its WSAEINPROGRESS is the answer.
         ws2.WSCDeinstallProvider(PID_A)
         lone, = ws2.WSCInstallProvider(PID_A, BAD, [_info(mode=7, typ=3, proto=0, off=255, name="busy raw")])
-        _expect(ws2.WSAEINPROGRESS, ws2.socket, 2, 3, 200)
+        err(ws2.WSAEINPROGRESS, ws2.socket, 2, 3, 200)
         assert lone
     finally:
         _restore()
@@ -202,9 +173,9 @@ def test_enumeration_filters_and_hidden_entries():
         assert _ids(ws2.WSCEnumProtocols([17])) == _ids([p for p in every if p.protocol == 17])
         assert hid in _ids(ws2.WSCEnumProtocols([17]))
         for bad in ("tcp", 6, [6.0], [True], [None], {6: 1}):
-            _expect(ws2.WSAEFAULT, ws2.WSAEnumProtocols, bad)
+            err(ws2.WSAEFAULT, ws2.WSAEnumProtocols, bad)
         ws2.WSACleanup()
-        _expect(ws2.WSANOTINITIALISED, ws2.WSAEnumProtocols)
+        err(ws2.WSANOTINITIALISED, ws2.WSAEnumProtocols)
         assert _ids(ws2.WSCEnumProtocols()) == _ids(every)  # WSC* need no WSAStartup
     finally:
         _restore()
@@ -234,7 +205,7 @@ def test_install_update_reorder_deinstall():
                            ((PID_B, BAD, []), ws2.WSAEINVAL),
                            ((PID_B, BAD, [_info(name="")]), ws2.WSAEINVAL),
                            ((PID_B, BAD, [_info(af="2")]), ws2.WSAEINVAL)):
-            e = _expect(code, ws2.WSCInstallProvider, args[0], args[1], args[2])
+            e = err(code, ws2.WSCInstallProvider, args[0], args[1], args[2])
             assert len(str(e)) > 20, str(e)  # a clear message, not just a number
             assert _ids(ws2.WSCEnumProtocols()) == _ids(got)
         # reorder: matching and enumeration follow
@@ -243,7 +214,7 @@ def test_install_update_reorder_deinstall():
         assert _ids(ws2.WSCEnumProtocols()) == order
         assert catalog.match(0, 0, 17)[catalog.I_CATALOG_ID] == ids[1]
         for bad in (order[:-1], order + [order[0]], order[:-1] + [order[0]], order[:-1] + [4242], None):
-            _expect(ws2.WSAEINVAL, ws2.WSCWriteProviderOrder, bad)
+            err(ws2.WSAEINVAL, ws2.WSCWriteProviderOrder, bad)
         assert _ids(ws2.WSCEnumProtocols()) == order
         # update in place: ids and positions kept, one more entry at the end
         ws2.WSCUpdateProvider(PID_A, BAD, [_info(name="A"), _info(name="B"), _info(name="C")])
@@ -253,8 +224,8 @@ def test_install_update_reorder_deinstall():
         # deinstall: gone, the path too, and the ids are never handed out again
         ws2.WSCDeinstallProvider(PID_A)
         assert _ids(ws2.WSCEnumProtocols()) == _ids(base)
-        _expect(ws2.WSAEINVAL, ws2.WSCGetProviderPath, PID_A)
-        _expect(ws2.WSAEINVAL, ws2.WSCDeinstallProvider, PID_A)
+        err(ws2.WSAEINVAL, ws2.WSCGetProviderPath, PID_A)
+        err(ws2.WSAEINVAL, ws2.WSCDeinstallProvider, PID_A)
         assert ws2.WSCInstallProvider(PID_A, BAD, [_info()]) == [first + 3]
     finally:
         _restore()
@@ -275,9 +246,9 @@ def test_protocol_info_skips_matching_and_passes_values_untouched(env):
             assert log[:4] == ("socket",) + args and log[4] is info, log
             ws2.closesocket(s)
         stranger = ws2.WSAProtocolInfo(catalog_entry_id=4242)
-        _expect(ws2.WSAEINVAL, ws2.WSASocket, 0, 0, 0, stranger)
-        _expect(ws2.WSAEFAULT, ws2.WSASocket, 0, 0, 0, "info")
-        _expect(ws2.WSAEINVAL, ws2.WSASocket, 2, 1, 6, None, 0, 0x10000)  # an unknown flag
+        err(ws2.WSAEINVAL, ws2.WSASocket, 0, 0, 0, stranger)
+        err(ws2.WSAEFAULT, ws2.WSASocket, 0, 0, 0, "info")
+        err(ws2.WSAEINVAL, ws2.WSASocket, 2, 1, 6, None, 0, 0x10000)  # an unknown flag
         # wspm takes FROM_PROTOCOL_INFO and 0 from the structure (UDP here), explicit values win
         udp = [p for p in ws2.WSAEnumProtocols([17]) if p.provider_id == "{AAFC3764-763B-427B-B15B-97A6E5C983CE}"][0]
         for args in ((-1, -1, -1), (0, 0, 0)):
@@ -299,8 +270,8 @@ def test_address_strings_are_routed_to_the_family_provider():
     import sys
 
     _restore()
-    _expect(ws2.WSANOTINITIALISED, ws2.WSAStringToAddress, "1.2.3.4", ws2.AF_INET)
-    _expect(ws2.WSANOTINITIALISED, ws2.WSAAddressToString, ("1.2.3.4", 0))
+    err(ws2.WSANOTINITIALISED, ws2.WSAStringToAddress, "1.2.3.4", ws2.AF_INET)
+    err(ws2.WSANOTINITIALISED, ws2.WSAAddressToString, ("1.2.3.4", 0))
     ws2.WSAStartup(0x0202)
     try:
         cid = ws2.WSCInstallProvider(PID_A, BAD, [_info(af=99)])[0]
@@ -312,14 +283,14 @@ def test_address_strings_are_routed_to_the_family_provider():
         assert ws2.WSAStringToAddress("1.2.3.4", ws2.AF_INET, info) == ("fake:1.2.3.4", 2)
         assert ws2.WSAAddressToString(("1.2.3.4", 80), info) == "fake:1.2.3.4"
         assert m.log[-1] == ("a2s", ("1.2.3.4", 80), cid)
-        _expect(ws2.WSAEINVAL, ws2.WSAStringToAddress, "x", 98)  # no provider for the family
-        _expect(ws2.WSAEFAULT, ws2.WSAStringToAddress, None, ws2.AF_INET)
-        _expect(ws2.WSAEFAULT, ws2.WSAStringToAddress, b"1.2.3.4", ws2.AF_INET)
-        _expect(ws2.WSAEINVAL, ws2.WSAStringToAddress, "1.2.3.4", "2")
-        _expect(ws2.WSAEFAULT, ws2.WSAStringToAddress, "1.2.3.4", 2, "info")
-        _expect(ws2.WSAEINVAL, ws2.WSAStringToAddress, "1.2.3.4", 2, ws2.WSAProtocolInfo(catalog_entry_id=4242))
+        err(ws2.WSAEINVAL, ws2.WSAStringToAddress, "x", 98)  # no provider for the family
+        err(ws2.WSAEFAULT, ws2.WSAStringToAddress, None, ws2.AF_INET)
+        err(ws2.WSAEFAULT, ws2.WSAStringToAddress, b"1.2.3.4", ws2.AF_INET)
+        err(ws2.WSAEINVAL, ws2.WSAStringToAddress, "1.2.3.4", "2")
+        err(ws2.WSAEFAULT, ws2.WSAStringToAddress, "1.2.3.4", 2, "info")
+        err(ws2.WSAEINVAL, ws2.WSAStringToAddress, "1.2.3.4", 2, ws2.WSAProtocolInfo(catalog_entry_id=4242))
         for bad in ("1.2.3.4", None, ("1.2.3.4",), ("1.2.3.4", 1, 2)):
-            _expect(ws2.WSAEFAULT, ws2.WSAAddressToString, bad)
+            err(ws2.WSAEFAULT, ws2.WSAAddressToString, bad)
         # without one, the first entry of the family in catalog order: put a fake AF_INET entry first
         v4 = ws2.WSCInstallProvider(PID_B, BAD, [_info(name="fake v4")])[0]
         order = _ids(ws2.WSCEnumProtocols())
@@ -371,6 +342,6 @@ def test_wspm_address_strings(env):
                          ("host.example", ws2.AF_INET), ("", ws2.AF_INET), ("[::1", ws2.AF_INET6)):
             if af == ws2.AF_INET6 and not instl.has_ipv6():
                 continue
-            _expect(ws2.WSAEINVAL, ws2.WSAStringToAddress, text, af)
+            err(ws2.WSAEINVAL, ws2.WSAStringToAddress, text, af)
     finally:
-        _stop()
+        stop()

@@ -6,6 +6,7 @@ import gc
 import sys
 
 import ws2
+from devhelp import MP, err, stop
 
 UPLOAD = ("bad_providers",)
 TIMEOUT = 120
@@ -17,37 +18,16 @@ BOARD_SKIP = {"RPI_PICO_W_EMU": {
     'test_broken_providers_get_the_right_codes_and_the_router_survives': 'no network on the emulated board',
 }}
 
-JUNK = 12345
 BAD = (__name__.rsplit(".", 1)[0] + ".bad_providers") if "." in __name__ else "bad_providers"
 WSPM = "providers.wspm"
-MP = sys.implementation.name == "micropython"
-
-
-def _stop():
-    while True:
-        try:
-            ws2.WSACleanup()
-        except ws2.WSAError:
-            return
 
 
 def _restore():
-    _stop()
+    stop()
     from ws2 import catalog, settings
 
     catalog.reset()
     settings.reset()
-
-
-def _expect(code, fn, *args):
-    ws2.WSASetLastError(JUNK)
-    try:
-        fn(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        assert ws2.WSAGetLastError() == code, (code, ws2.WSAGetLastError())
-        return e
-    raise AssertionError("expected WSA error %d from %r" % (code, args))
 
 
 def _fake(mode=0, pid="{0BAD0000-0000-4000-8000-0000000000F0}"):
@@ -84,16 +64,16 @@ def test_stale_handle_and_double_close():
         for make in (lambda: ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0), lambda: ws2.WSASocket(0, 0, 0, info)):
             s = make()
             ws2.closesocket(s)
-            _expect(ws2.WSAENOTSOCK, ws2.closesocket, s)  # double close
-            _expect(ws2.WSAENOTSOCK, ws2.send, s, b"x")
-            _expect(ws2.WSAENOTSOCK, ws2.recv, s, 1)
-            _expect(ws2.WSAENOTSOCK, ws2.getsockname, s)
+            err(ws2.WSAENOTSOCK, ws2.closesocket, s)  # double close
+            err(ws2.WSAENOTSOCK, ws2.send, s, b"x")
+            err(ws2.WSAENOTSOCK, ws2.recv, s, 1)
+            err(ws2.WSAENOTSOCK, ws2.getsockname, s)
             t = make()  # may reuse the slot, never the handle value
             assert t != s and t > 0
-            _expect(ws2.WSAENOTSOCK, ws2.send, s, b"x")
+            err(ws2.WSAENOTSOCK, ws2.send, s, b"x")
             ws2.closesocket(t)
         for bad in (0, -1, None, "3", 1.0, 1 << 40, 257 + 255):
-            _expect(ws2.WSAENOTSOCK, ws2.closesocket, bad)
+            err(ws2.WSAENOTSOCK, ws2.closesocket, bad)
         assert _open() == 0
     finally:
         _restore()
@@ -110,11 +90,11 @@ def test_emfile_at_capacity_then_recovery():
         for make in (lambda: ws2.WSASocket(0, 0, 0, info), lambda: ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0)):
             got = [make() for _ in range(n)]
             assert len(set(got)) == n
-            _expect(ws2.WSAEMFILE, make)
-            _expect(ws2.WSAEMFILE, make)  # and again: nothing leaked by the failure
+            err(ws2.WSAEMFILE, make)
+            err(ws2.WSAEMFILE, make)  # and again: nothing leaked by the failure
             ws2.closesocket(got.pop(3))
             got.append(make())  # one free slot: one more socket
-            _expect(ws2.WSAEMFILE, make)
+            err(ws2.WSAEMFILE, make)
             for s in got:
                 ws2.closesocket(s)
             assert _open() == 0
@@ -140,8 +120,8 @@ def test_max_sockets_setting_resizes_the_table_at_the_next_start():
         assert handles.capacity == 3
         got = [ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0) for _ in range(3)]
         assert old not in got  # generations survive the resize
-        _expect(ws2.WSAEMFILE, ws2.socket, ws2.AF_INET, ws2.SOCK_DGRAM, 0)
-        _expect(ws2.WSAENOTSOCK, ws2.closesocket, old)
+        err(ws2.WSAEMFILE, ws2.socket, ws2.AF_INET, ws2.SOCK_DGRAM, 0)
+        err(ws2.WSAENOTSOCK, ws2.closesocket, old)
         for s in got:
             ws2.closesocket(s)
     finally:
@@ -178,7 +158,7 @@ def test_10000_open_close_cycles_keep_the_heap_stable():
             before = _heap_free()
             last = _cycles(make, 10000)
             after = _heap_free()
-            _expect(ws2.WSAENOTSOCK, ws2.send, last, b"")
+            err(ws2.WSAENOTSOCK, ws2.send, last, b"")
             assert _open() == 0
             if MP:
                 # nothing may accumulate per socket: a few hundred bytes of slack for the
@@ -249,7 +229,7 @@ def test_provider_lifetime_refcount_and_release():
         assert WSPM not in sys.modules and instl.WSPM_ID not in provider.loaded
         assert not provider.loaded
         ws2.WSAStartup(0x0202)
-        _expect(ws2.WSAENOTSOCK, ws2.closesocket, c)
+        err(ws2.WSAENOTSOCK, ws2.closesocket, c)
         ws2.closesocket(ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0))  # loads again on demand
         assert WSPM in sys.modules and sys.modules[WSPM] is not m
     finally:
@@ -272,13 +252,13 @@ def test_broken_providers_get_the_right_codes_and_the_router_survives(env):
             sys.modules[BAD] = m
             cleanups = m.cleanups
             open_before = _open()
-            e = _expect(code, ws2.WSASocket, 0, 0, 0, info)
+            e = err(code, ws2.WSASocket, 0, 0, 0, info)
             assert len(str(e)) > 20, str(e)
             assert pid not in provider.loaded and BAD not in sys.modules, mode
             assert _open() == open_before
             if mode == 4:
                 assert m.cleanups == cleanups + 1  # a provider that cannot speak 2.2 is cleaned up at once
-            _expect(code, ws2.WSASocket, 0, 0, 0, info)  # the same again: nothing half-loaded remains
+            err(code, ws2.WSASocket, 0, 0, 0, info)  # the same again: nothing half-loaded remains
             _echo_ok(env)
         # a provider whose module vanished from flash after it was installed
         from ws2 import catalog
@@ -286,18 +266,18 @@ def test_broken_providers_get_the_right_codes_and_the_router_survives(env):
         pid = "{0BAD0000-0000-4000-8000-000000000107}"
         info = _fake(0, pid)
         catalog.paths[pid] = "no_such_provider_module"
-        _expect(ws2.WSAEPROVIDERFAILEDINIT, ws2.WSASocket, 0, 0, 0, info)
+        err(ws2.WSAEPROVIDERFAILEDINIT, ws2.WSASocket, 0, 0, 0, info)
         _echo_ok(env)
         # a WSPSend that raises: each failure is a WSA code, the socket stays usable
         info = _fake(5, "{0BAD0000-0000-4000-8000-000000000105}")
         s = ws2.WSASocket(0, 0, 0, info)
         for data, code in ((b"boom", ws2.WSASYSCALLFAILURE), (b"oserror", ws2.WSAECONNRESET),
                            (b"memory", ws2.WSAENOBUFS), (b"zero", ws2.WSASYSCALLFAILURE), (b"type", ws2.WSAEFAULT)):
-            _expect(code, ws2.send, s, data)
-            _expect(code, ws2.WSASend, s, data)
+            err(code, ws2.send, s, data)
+            err(code, ws2.WSASend, s, data)
             assert ws2.recv(s, 8) == b""  # the same socket still answers
         ws2.closesocket(s)
-        _expect(ws2.WSAENOTSOCK, ws2.send, s, b"x")
+        err(ws2.WSAENOTSOCK, ws2.send, s, b"x")
         _echo_ok(env)
         assert _open() == 0
         ws2.WSACleanup()

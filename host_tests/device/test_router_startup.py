@@ -4,33 +4,13 @@
 import sys
 
 import ws2
+from devhelp import JUNK, err, stop
 
 # The emulated RP2040 (docs/emulator.md) runs one core.
 BOARD_SKIP = {"RPI_PICO_W_EMU": {
     'test_last_error_is_per_thread': "one emulated core: _thread.start_new_thread hangs",
     'test_last_error_table_stays_bounded': "one emulated core: _thread.start_new_thread hangs",
 }}
-
-JUNK = 12345
-
-
-def _stop():
-    while True:
-        try:
-            ws2.WSACleanup()
-        except ws2.WSAError:
-            return
-
-
-def _expect(code, fn, *args):
-    ws2.WSASetLastError(JUNK)
-    try:
-        fn(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        assert ws2.WSAGetLastError() == code, (code, ws2.WSAGetLastError())
-        return e
-    raise AssertionError("expected WSA error %d from %r%r" % (code, fn, args))
 
 
 def W(major, minor):
@@ -47,7 +27,7 @@ VERSION_ROWS = (
 
 
 def test_wsastartup_version_rows():
-    _stop()
+    stop()
     for req, got in VERSION_ROWS:
         for arg in (W(req[0], req[1]), req):  # a WORD or a (major, minor) tuple
             ws2.WSASetLastError(JUNK)
@@ -59,7 +39,7 @@ def test_wsastartup_version_rows():
                     assert e.errno == ws2.WSAVERNOTSUPPORTED, (req, e)
                 # as Windows: the last error says ws2 is not started, and it is not
                 assert ws2.WSAGetLastError() == ws2.WSANOTINITIALISED, req
-                _expect(ws2.WSANOTINITIALISED, ws2.WSAEnumProtocols)
+                err(ws2.WSANOTINITIALISED, ws2.WSAEnumProtocols)
                 continue
             d = ws2.WSAStartup(arg)
             try:
@@ -71,20 +51,20 @@ def test_wsastartup_version_rows():
                 assert ws2.WSAGetLastError() == 0, req
             finally:
                 ws2.WSACleanup()
-    _expect(ws2.WSANOTINITIALISED, ws2.WSACleanup)
+    err(ws2.WSANOTINITIALISED, ws2.WSACleanup)
 
 
 def test_wsastartup_bad_arguments():
-    _stop()
+    stop()
     for bad in ("2.2", None, -1, 0x10000, 2.2, True, (2,), (2, 2, 0), (256, 0), (2, "2"), [2, 2]):
-        _expect(ws2.WSAEINVAL, ws2.WSAStartup, bad)
-    _expect(ws2.WSANOTINITIALISED, ws2.WSAEnumProtocols)
+        err(ws2.WSAEINVAL, ws2.WSAStartup, bad)
+    err(ws2.WSANOTINITIALISED, ws2.WSAEnumProtocols)
 
 
 def test_reference_count_and_process_version():
     from ws2 import state
 
-    _stop()
+    stop()
     ws2.WSAStartup(0x0202)
     assert ws2.WSAStartup(W(1, 1)).version == W(1, 1)  # a second start gets what it asked for
     assert state.version == W(1, 1)  # the process version only goes down
@@ -94,12 +74,12 @@ def test_reference_count_and_process_version():
     ws2.WSACleanup()
     ws2.closesocket(ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0))  # still started: one reference left
     ws2.WSACleanup()  # the last one closes every socket
-    _expect(ws2.WSANOTINITIALISED, ws2.WSACleanup)
-    _expect(ws2.WSANOTINITIALISED, ws2.send, s, b"x")
+    err(ws2.WSANOTINITIALISED, ws2.WSACleanup)
+    err(ws2.WSANOTINITIALISED, ws2.send, s, b"x")
     ws2.WSAStartup(0x0202)
     try:
-        _expect(ws2.WSAENOTSOCK, ws2.send, s, b"x")  # WINE test_WithWSAStartup: the handle is gone
-        _expect(ws2.WSAENOTSOCK, ws2.closesocket, s)
+        err(ws2.WSAENOTSOCK, ws2.send, s, b"x")  # WINE test_WithWSAStartup: the handle is gone
+        err(ws2.WSAENOTSOCK, ws2.closesocket, s)
     finally:
         ws2.WSACleanup()
 
@@ -109,7 +89,7 @@ def test_last_error_set_and_get():
     assert ws2.WSAGetLastError() == ws2.WSAEWOULDBLOCK
     ws2.WSASetLastError(0)
     assert ws2.WSAGetLastError() == 0
-    _expect(ws2.WSAEINVAL, ws2.WSASetLastError, "10035")
+    err(ws2.WSAEINVAL, ws2.WSASetLastError, "10035")
 
 
 def test_last_error_is_per_thread(env):
@@ -188,11 +168,11 @@ def test_config_validation():
             {"tls_ca_file": None}, {"max_sockets": 256}, {"max_sockets": -1}, {"max_sockets": "8"},
         )
         for kw in bad:
-            e = _expect(ws2.WSAEINVAL, lambda: ws2.config(**kw))
+            e = err(ws2.WSAEINVAL, lambda: ws2.config(**kw))
             key = list(kw)[0]
             assert key in str(e), (kw, str(e))  # the message names the setting
             assert ws2.config() == cur, kw  # nothing changed
-        e = _expect(ws2.WSAEINVAL, lambda: ws2.config(dns_server=[]))
+        e = err(ws2.WSAEINVAL, lambda: ws2.config(dns_server=[]))
         assert "known:" in str(e) and "dns_servers" in str(e)
         got = ws2.config(dns_servers=[("10.0.0.1", 53), ["::1", 5353]], hosts={"printer": "10.0.0.9"})
         assert got["dns_servers"] == [["10.0.0.1", 53], ["::1", 5353]] and got["hosts"] == {"printer": "10.0.0.9"}
@@ -205,14 +185,14 @@ def test_config_validation():
 
 def test_byte_order_and_text_addresses():
     # These need no WSAStartup (they are not SPI functions).
-    _stop()
+    stop()
     little = sys.byteorder == "little"
     assert ws2.htons(0x1234) == (0x3412 if little else 0x1234)
     assert ws2.ntohs(ws2.htons(0xBEEF)) == 0xBEEF
     assert ws2.htonl(0x12345678) == (0x78563412 if little else 0x12345678)
     assert ws2.ntohl(ws2.htonl(0xFFFFFFFE)) == 0xFFFFFFFE
     for fn, x in ((ws2.htons, 0x10000), (ws2.htons, -1), (ws2.htonl, 1 << 32), (ws2.ntohl, "1")):
-        _expect(ws2.WSAEINVAL, fn, x)
+        err(ws2.WSAEINVAL, fn, x)
     rows = (
         (ws2.AF_INET, "10.0.0.5", b"\x0a\x00\x00\x05"), (ws2.AF_INET, "255.255.255.255", b"\xff" * 4),
         (ws2.AF_INET6, "::", bytes(16)), (ws2.AF_INET6, "::1", bytes(15) + b"\x01"),
@@ -226,8 +206,8 @@ def test_byte_order_and_text_addresses():
     assert ws2.inet_pton(ws2.AF_INET6, "2001:DB8:0:0:0:0:0:5") == rows[5][2]
     for af, text in ((ws2.AF_INET, "1.2.3"), (ws2.AF_INET, "01.2.3.4"), (ws2.AF_INET6, "1::2::3"),
                      (ws2.AF_INET6, "::1.2.3.4.5"), (ws2.AF_INET6, "12345::")):
-        _expect(ws2.WSAEINVAL, ws2.inet_pton, af, text)
-    _expect(ws2.WSAEFAULT, ws2.inet_pton, ws2.AF_INET, None)
-    _expect(ws2.WSAEAFNOSUPPORT, ws2.inet_pton, 99, "1.2.3.4")
-    _expect(ws2.WSAEINVAL, ws2.inet_ntop, ws2.AF_INET6, bytes(4))
-    _expect(ws2.WSAEFAULT, ws2.inet_ntop, ws2.AF_INET, None)
+        err(ws2.WSAEINVAL, ws2.inet_pton, af, text)
+    err(ws2.WSAEFAULT, ws2.inet_pton, ws2.AF_INET, None)
+    err(ws2.WSAEAFNOSUPPORT, ws2.inet_pton, 99, "1.2.3.4")
+    err(ws2.WSAEINVAL, ws2.inet_ntop, ws2.AF_INET6, bytes(4))
+    err(ws2.WSAEFAULT, ws2.inet_ntop, ws2.AF_INET, None)

@@ -1,0 +1,58 @@
+# host_tests/device/devhelp: what device test modules share; runs on CPython and on the board.
+# MIT licence; part of ws2 for MicroPython.
+#
+# The harness copies it to the board's /dtest beside every device test module and
+# puts host_tests/device on CPython's path, so a test says `import devhelp` (or
+# `from devhelp import err`) on both.
+import sys
+
+import ws2
+from ws2.port import sleep_ms, ticks_diff, ticks_ms  # noqa: F401 (for the tests)
+
+JUNK = 12345  # set as the last error before a call that must overwrite it
+TIMEO = 3000  # ms: no test waits forever on a socket
+MP = sys.implementation.name == "micropython"
+
+
+def err(code, f, *args):
+    """Assert f(*args) fails with WSA error code and leaves it as the last error; return the error."""
+    ws2.WSASetLastError(JUNK)
+    try:
+        f(*args)
+    except ws2.WSAError as e:
+        assert e.errno == code, "expected %d, got %r" % (code, e)
+        assert ws2.WSAGetLastError() == code, (code, ws2.WSAGetLastError())
+        return e
+    raise AssertionError("expected WSA error %d from %r" % (code, args))
+
+
+def raises(code, f, *args):
+    """Assert f(*args) raises WSA error code (router internals leave the last error to the API edge)."""
+    try:
+        f(*args)
+    except ws2.WSAError as e:
+        assert e.errno == code, "expected %d, got %r" % (code, e)
+        return e
+    raise AssertionError("expected WSA error %d from %r" % (code, args))
+
+
+def pair():
+    """A connected loopback TCP pair: (listener, client, accepted), both ends with a receive timeout."""
+    l = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+    ws2.bind(l, ("127.0.0.1", 0))
+    ws2.listen(l, 2)
+    c = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+    ws2.connect(c, ws2.getsockname(l))
+    s, _ = ws2.accept(l)
+    for h in (c, s):
+        ws2.setsockopt(h, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, TIMEO)
+    return l, c, s
+
+
+def stop():
+    """Call WSACleanup until the router is stopped."""
+    while True:
+        try:
+            ws2.WSACleanup()
+        except ws2.WSAError:
+            return
