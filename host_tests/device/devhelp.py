@@ -56,3 +56,45 @@ def stop():
             ws2.WSACleanup()
         except ws2.WSAError:
             return
+
+
+# A provider that misbehaves on purpose (bad_providers.py, uploaded by the modules
+# that name it in UPLOAD): its import name, the same on CPython and on the board.
+BAD = "bad_providers"
+PID_A = "{0BAD0000-0000-4000-8000-00000000000A}"
+PID_B = "{0BAD0000-0000-4000-8000-00000000000B}"
+
+
+def restore():
+    """Stop the router and go back to the default catalog and settings (the board's flash outlives a test)."""
+    stop()
+    from ws2 import catalog, settings
+
+    catalog.reset()
+    settings.reset()
+
+
+def bad_info(mode=0, af=2, typ=2, proto=17, flags=0x08, chain=(1,), name="bad_providers test", off=0):
+    """A WSAProtocolInfo for a bad_providers entry; provider_reserved carries the misbehaviour (mode)."""
+    return ws2.WSAProtocolInfo(address_family=af, socket_type=typ, protocol=proto, provider_flags=flags,
+                               protocol_chain=chain, protocol_name=name, provider_reserved=mode,
+                               protocol_max_offset=off)
+
+
+def fake_entry(mode=0, pid="{0BAD0000-0000-4000-8000-0000000000F0}"):
+    """Install a bad_providers entry of family 99 in this mode; return its WSAProtocolInfo from the catalog."""
+    info = bad_info(mode, af=99, name="bad_providers mode %d" % mode)
+    cid = ws2.WSCInstallProvider(pid, BAD, [info])[0]
+    return [p for p in ws2.WSCEnumProtocols() if p.catalog_entry_id == cid][0]
+
+
+def entry_ids(infos):
+    """The catalog entry ids of these WSAProtocolInfo."""
+    return [p.catalog_entry_id for p in infos]
+
+
+def open_sockets():
+    """How many handles the router has open."""
+    from ws2 import handles
+
+    return len(handles.open_handles())

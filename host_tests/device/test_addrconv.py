@@ -3,34 +3,10 @@
 import sys
 
 import ws2
-from devhelp import err, stop
+from devhelp import BAD, PID_A, PID_B, bad_info, entry_ids, err, restore, stop
 
 UPLOAD = ("bad_providers",)
 TIMEOUT = 90
-
-
-# The provider module's import path: beside this module on CPython, /dtest on the board.
-BAD = (__name__.rsplit(".", 1)[0] + ".bad_providers") if "." in __name__ else "bad_providers"
-PID_A = "{0BAD0000-0000-4000-8000-00000000000A}"
-PID_B = "{0BAD0000-0000-4000-8000-00000000000B}"
-
-
-def _restore():
-    # The board's flash outlives the test: leave the default catalog behind.
-    stop()
-    from ws2 import catalog
-
-    catalog.reset()
-
-
-def _info(mode=0, af=2, typ=2, proto=17, flags=0x08, chain=(1,), name="bad_providers test", off=0):
-    return ws2.WSAProtocolInfo(address_family=af, socket_type=typ, protocol=proto, provider_flags=flags,
-                               protocol_chain=chain, protocol_name=name, provider_reserved=mode,
-                               protocol_max_offset=off)
-
-
-def _ids(infos):
-    return [p.catalog_entry_id for p in infos]
 
 
 def test_byte_order_and_text_addresses():
@@ -66,12 +42,12 @@ def test_byte_order_and_text_addresses():
 def test_address_strings_are_routed_to_the_family_provider():
     import sys
 
-    _restore()
+    restore()
     err(ws2.WSANOTINITIALISED, ws2.WSAStringToAddress, "1.2.3.4", ws2.AF_INET)
     err(ws2.WSANOTINITIALISED, ws2.WSAAddressToString, ("1.2.3.4", 0))
     ws2.WSAStartup(0x0202)
     try:
-        cid = ws2.WSCInstallProvider(PID_A, BAD, [_info(af=99)])[0]
+        cid = ws2.WSCInstallProvider(PID_A, BAD, [bad_info(af=99)])[0]
         assert ws2.WSAStringToAddress("abc", 99) == ("fake:abc", 99)
         m = sys.modules[BAD]
         assert m.log[-1] == ("s2a", "abc", 99, cid)
@@ -89,8 +65,8 @@ def test_address_strings_are_routed_to_the_family_provider():
         for bad in ("1.2.3.4", None, ("1.2.3.4",), ("1.2.3.4", 1, 2)):
             err(ws2.WSAEFAULT, ws2.WSAAddressToString, bad)
         # without one, the first entry of the family in catalog order: put a fake AF_INET entry first
-        v4 = ws2.WSCInstallProvider(PID_B, BAD, [_info(name="fake v4")])[0]
-        order = _ids(ws2.WSCEnumProtocols())
+        v4 = ws2.WSCInstallProvider(PID_B, BAD, [bad_info(name="fake v4")])[0]
+        order = entry_ids(ws2.WSCEnumProtocols())
         order.remove(v4)
         ws2.WSCWriteProviderOrder([v4] + order)
         assert ws2.WSAStringToAddress("10.0.0.5:80", ws2.AF_INET) == ("fake:10.0.0.5:80", 2)
@@ -99,4 +75,4 @@ def test_address_strings_are_routed_to_the_family_provider():
         ws2.WSACleanup()
         assert BAD not in sys.modules  # loaded for the conversions, released by the last WSACleanup
     finally:
-        _restore()
+        restore()

@@ -2,7 +2,7 @@
 # entries, a busy provider passing socket() on, enumeration filters, and protocol_info skipping the match.
 # Runs on CPython and on the board. MIT licence; part of ws2 for MicroPython.
 import ws2
-from devhelp import JUNK, err, raises, stop
+from devhelp import BAD, JUNK, PID_A, PID_B, bad_info, entry_ids, err, raises, restore, stop
 
 UPLOAD = ("bad_providers",)
 TIMEOUT = 90
@@ -11,30 +11,6 @@ TIMEOUT = 90
 BOARD_SKIP = {"RPI_PICO_W_EMU": {
     'test_protocol_info_skips_matching_and_passes_values_untouched': 'no network on the emulated board',
 }}
-
-
-# The provider module's import path: beside this module on CPython, /dtest on the board.
-BAD = (__name__.rsplit(".", 1)[0] + ".bad_providers") if "." in __name__ else "bad_providers"
-PID_A = "{0BAD0000-0000-4000-8000-00000000000A}"
-PID_B = "{0BAD0000-0000-4000-8000-00000000000B}"
-
-
-def _restore():
-    # The board's flash outlives the test: leave the default catalog behind.
-    stop()
-    from ws2 import catalog
-
-    catalog.reset()
-
-
-def _info(mode=0, af=2, typ=2, proto=17, flags=0x08, chain=(1,), name="bad_providers test", off=0):
-    return ws2.WSAProtocolInfo(address_family=af, socket_type=typ, protocol=proto, provider_flags=flags,
-                               protocol_chain=chain, protocol_name=name, provider_reserved=mode,
-                               protocol_max_offset=off)
-
-
-def _ids(infos):
-    return [p.catalog_entry_id for p in infos]
 
 
 def _base_id(af, typ):
@@ -66,7 +42,7 @@ MATCH_ROWS = (
 def test_matching_rows_on_the_default_catalog():
     from ws2 import catalog
 
-    _restore()
+    restore()
     ws2.WSAStartup(0x0202)
     try:
         for args, want in MATCH_ROWS:
@@ -87,12 +63,12 @@ def test_matching_rows_on_the_default_catalog():
 def test_matching_follows_order_flags_and_hidden_entries():
     from ws2 import catalog
 
-    _restore()
+    restore()
     ws2.WSAStartup(0x0202)
     try:
         # a hidden UDP entry that does not match protocol 0, and a RAW-like range entry
-        ids = ws2.WSCInstallProvider(PID_A, BAD, [_info(flags=0x04, name="hidden udp"),
-                                                  _info(typ=3, proto=0, off=255, name="raw range")])
+        ids = ws2.WSCInstallProvider(PID_A, BAD, [bad_info(flags=0x04, name="hidden udp"),
+                                                  bad_info(typ=3, proto=0, off=255, name="raw range")])
         hidden, raw = ids
         udp = _base_id(2, 2)
         assert catalog.match(2, 2, 0)[catalog.I_CATALOG_ID] == udp
@@ -112,7 +88,7 @@ def test_matching_follows_order_flags_and_hidden_entries():
         assert m.log[-1][0] == "socket" and m.log[-1][4].catalog_entry_id == hidden
         ws2.closesocket(s)
     finally:
-        _restore()
+        restore()
 
 
 def test_a_busy_provider_passes_socket_on_to_the_next_entry():
@@ -122,10 +98,10 @@ def test_a_busy_provider_passes_socket_on_to_the_next_entry():
 
     from ws2 import catalog
 
-    _restore()
+    restore()
     ws2.WSAStartup(0x0202)
     try:
-        busy, = ws2.WSCInstallProvider(PID_A, BAD, [_info(mode=7, name="busy udp")])
+        busy, = ws2.WSCInstallProvider(PID_A, BAD, [bad_info(mode=7, name="busy udp")])
         order = [p.catalog_entry_id for p in ws2.WSCEnumProtocols()]
         order.remove(busy)
         ws2.WSCWriteProviderOrder([busy] + order)
@@ -142,52 +118,52 @@ def test_a_busy_provider_passes_socket_on_to_the_next_entry():
         err(ws2.WSAEINPROGRESS, ws2.WSASocket, 0, 0, 0, busy_info)
         # The only entry for a protocol and busy: its WSAEINPROGRESS is the answer.
         ws2.WSCDeinstallProvider(PID_A)
-        lone, = ws2.WSCInstallProvider(PID_A, BAD, [_info(mode=7, typ=3, proto=0, off=255, name="busy raw")])
+        lone, = ws2.WSCInstallProvider(PID_A, BAD, [bad_info(mode=7, typ=3, proto=0, off=255, name="busy raw")])
         err(ws2.WSAEINPROGRESS, ws2.socket, 2, 3, 200)
         assert lone
     finally:
-        _restore()
+        restore()
 
 
 def test_enumeration_filters_and_hidden_entries():
-    _restore()
+    restore()
     ws2.WSAStartup(0x0202)
     try:
         before = ws2.WSAEnumProtocols()
-        hid = ws2.WSCInstallProvider(PID_A, BAD, [_info(flags=0x0C, name="hidden")])[0]
-        odd = ws2.WSCInstallProvider(PID_B, BAD, [_info(proto=200, off=10, name="odd range")])[0]
+        hid = ws2.WSCInstallProvider(PID_A, BAD, [bad_info(flags=0x0C, name="hidden")])[0]
+        odd = ws2.WSCInstallProvider(PID_B, BAD, [bad_info(proto=200, off=10, name="odd range")])[0]
         visible = ws2.WSAEnumProtocols()
         every = ws2.WSCEnumProtocols()
-        assert _ids(visible) == _ids(before) + [odd]  # catalog order, hidden left out
-        assert hid in _ids(every) and _ids(every)[-2:] == [hid, odd]
+        assert entry_ids(visible) == entry_ids(before) + [odd]  # catalog order, hidden left out
+        assert hid in entry_ids(every) and entry_ids(every)[-2:] == [hid, odd]
         for p in visible:
             assert p.protocol_name and not p.provider_flags & ws2.PFL_HIDDEN
         tcp = [p for p in visible if p.protocol == ws2.IPPROTO_TCP]
         udp = [p for p in visible if p.protocol == ws2.IPPROTO_UDP]
-        assert _ids(ws2.WSAEnumProtocols([ws2.IPPROTO_TCP])) == _ids(tcp)
+        assert entry_ids(ws2.WSAEnumProtocols([ws2.IPPROTO_TCP])) == entry_ids(tcp)
         # Wine's list: unknown protocols are ignored, 0 ends it
-        assert _ids(ws2.WSAEnumProtocols([0xDEAD, 6, 0xCAFE, 17, 0xBEEF, 0])) == _ids([p for p in visible if p in tcp + udp])
-        assert _ids(ws2.WSAEnumProtocols((205,))) == [odd]
+        assert entry_ids(ws2.WSAEnumProtocols([0xDEAD, 6, 0xCAFE, 17, 0xBEEF, 0])) == entry_ids([p for p in visible if p in tcp + udp])
+        assert entry_ids(ws2.WSAEnumProtocols((205,))) == [odd]
         assert ws2.WSAEnumProtocols([211]) == [] and ws2.WSAEnumProtocols([]) == []
-        assert _ids(ws2.WSAEnumProtocols([6, 0, 17])) == _ids(tcp)
-        assert _ids(ws2.WSCEnumProtocols([17])) == _ids([p for p in every if p.protocol == 17])
-        assert hid in _ids(ws2.WSCEnumProtocols([17]))
+        assert entry_ids(ws2.WSAEnumProtocols([6, 0, 17])) == entry_ids(tcp)
+        assert entry_ids(ws2.WSCEnumProtocols([17])) == entry_ids([p for p in every if p.protocol == 17])
+        assert hid in entry_ids(ws2.WSCEnumProtocols([17]))
         for bad in ("tcp", 6, [6.0], [True], [None], {6: 1}):
             err(ws2.WSAEFAULT, ws2.WSAEnumProtocols, bad)
         ws2.WSACleanup()
         err(ws2.WSANOTINITIALISED, ws2.WSAEnumProtocols)
-        assert _ids(ws2.WSCEnumProtocols()) == _ids(every)  # WSC* need no WSAStartup
+        assert entry_ids(ws2.WSCEnumProtocols()) == entry_ids(every)  # WSC* need no WSAStartup
     finally:
-        _restore()
+        restore()
 
 
 def test_protocol_info_skips_matching_and_passes_values_untouched(env):
     import sys
 
-    _restore()
+    restore()
     ws2.WSAStartup(0x0202)
     try:
-        cid = ws2.WSCInstallProvider(PID_A, BAD, [_info()])[0]
+        cid = ws2.WSCInstallProvider(PID_A, BAD, [bad_info()])[0]
         info = [p for p in ws2.WSAEnumProtocols() if p.catalog_entry_id == cid][0]
         for args in ((0, 0, 0), (-1, -1, -1), (2, 1, 6), (0, -1, 17)):
             s = ws2.WSASocket(args[0], args[1], args[2], info)  # (0, 0, 0) alone would be WSAEINVAL
@@ -212,4 +188,4 @@ def test_protocol_info_skips_matching_and_passes_values_untouched(env):
         assert ws2.recv(s, 16) == b"tcp"
         ws2.closesocket(s)
     finally:
-        _restore()
+        restore()

@@ -4,7 +4,7 @@
 import gc
 
 import ws2
-from devhelp import MP, err, stop
+from devhelp import MP, err, fake_entry, open_sockets, restore
 
 UPLOAD = ("bad_providers",)
 TIMEOUT = 120
@@ -14,31 +14,6 @@ BOARD_SKIP = {'RPI_PICO_W_EMU': {
     'test_10000_open_close_cycles_keep_the_heap_stable': '20,000 socket cycles outlast the 120 s limit on the emulator',
     'test_emfile_at_capacity_then_recovery': 'rp2 lwIP opens only 4 UDP sockets at once (ENOMEM)',
 }}
-
-
-BAD = (__name__.rsplit(".", 1)[0] + ".bad_providers") if "." in __name__ else "bad_providers"
-
-
-def _restore():
-    stop()
-    from ws2 import catalog, settings
-
-    catalog.reset()
-    settings.reset()
-
-
-def _fake(mode=0, pid="{0BAD0000-0000-4000-8000-0000000000F0}"):
-    """Install a bad_providers entry in this mode; return its WSAProtocolInfo."""
-    info = ws2.WSAProtocolInfo(address_family=99, socket_type=2, protocol=17, provider_flags=0x08, protocol_chain=(1,),
-                               protocol_name="bad_providers mode %d" % mode, provider_reserved=mode)
-    cid = ws2.WSCInstallProvider(pid, BAD, [info])[0]
-    return [p for p in ws2.WSCEnumProtocols() if p.catalog_entry_id == cid][0]
-
-
-def _open():
-    from ws2 import handles
-
-    return len(handles.open_handles())
 
 
 def _cycles(make, n):
@@ -59,10 +34,10 @@ def _heap_free():
 
 
 def test_stale_handle_and_double_close():
-    _restore()
+    restore()
     ws2.WSAStartup(0x0202)
     try:
-        info = _fake()
+        info = fake_entry()
         for make in (lambda: ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0), lambda: ws2.WSASocket(0, 0, 0, info)):
             s = make()
             ws2.closesocket(s)
@@ -76,18 +51,18 @@ def test_stale_handle_and_double_close():
             ws2.closesocket(t)
         for bad in (0, -1, None, "3", 1.0, 1 << 40, 257 + 255):
             err(ws2.WSAENOTSOCK, ws2.closesocket, bad)
-        assert _open() == 0
+        assert open_sockets() == 0
     finally:
-        _restore()
+        restore()
 
 
 def test_emfile_at_capacity_then_recovery():
     from ws2 import handles, provider
 
-    _restore()
+    restore()
     ws2.WSAStartup(0x0202)
     try:
-        info = _fake()
+        info = fake_entry()
         n = handles.capacity
         for make in (lambda: ws2.WSASocket(0, 0, 0, info), lambda: ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0)):
             got = [make() for _ in range(n)]
@@ -99,20 +74,20 @@ def test_emfile_at_capacity_then_recovery():
             err(ws2.WSAEMFILE, make)
             for s in got:
                 ws2.closesocket(s)
-            assert _open() == 0
+            assert open_sockets() == 0
             more = [make() for _ in range(n)]  # the whole table again
             for s in more:
                 ws2.closesocket(s)
         for p in provider.loaded.values():
             assert p.sockets == 0, p
     finally:
-        _restore()
+        restore()
 
 
 def test_max_sockets_setting_resizes_the_table_at_the_next_start():
     from ws2 import handles
 
-    _restore()
+    restore()
     try:
         ws2.WSAStartup(0x0202)
         old = ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0)
@@ -127,30 +102,30 @@ def test_max_sockets_setting_resizes_the_table_at_the_next_start():
         for s in got:
             ws2.closesocket(s)
     finally:
-        _restore()
+        restore()
     ws2.WSAStartup(0x0202)
     assert handles.capacity > 3  # back to the board default
     ws2.WSACleanup()
 
 
 def test_10000_open_close_cycles_keep_the_heap_stable():
-    _restore()
+    restore()
     ws2.WSAStartup(0x0202)
     try:
-        info = _fake()
+        info = fake_entry()
         for make in (lambda: ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0), lambda: ws2.WSASocket(0, 0, 0, info)):
             _cycles(make, 200)  # warm up: modules, caches, interned names
             before = _heap_free()
             last = _cycles(make, 10000)
             after = _heap_free()
             err(ws2.WSAENOTSOCK, ws2.send, last, b"")
-            assert _open() == 0
+            assert open_sockets() == 0
             if MP:
                 # nothing may accumulate per socket: a few hundred bytes of slack for the
                 # collector's own bookkeeping, against ~1.5 MB allocated over the run
                 assert before - after < 512, (before, after)
     finally:
-        _restore()
+        restore()
 
 
 def test_hot_path_allocates_nothing(env):
@@ -158,10 +133,10 @@ def test_hot_path_allocates_nothing(env):
         from micropython import heap_lock, heap_unlock
     except ImportError:
         env.skip("needs micropython.heap_lock (CPython has no such switch)")
-    _restore()
+    restore()
     ws2.WSAStartup(0x0202)
     try:
-        s = ws2.WSASocket(0, 0, 0, _fake())
+        s = ws2.WSASocket(0, 0, 0, fake_entry())
         buf = bytearray(16)
         mv = memoryview(buf)
         addr = ("10.0.0.1", 9)
@@ -185,4 +160,4 @@ def test_hot_path_allocates_nothing(env):
             heap_unlock()
         ws2.closesocket(s)
     finally:
-        _restore()
+        restore()

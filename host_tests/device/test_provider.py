@@ -4,7 +4,7 @@
 import sys
 
 import ws2
-from devhelp import err, stop
+from devhelp import BAD, err, fake_entry, open_sockets, restore
 
 UPLOAD = ("bad_providers",)
 TIMEOUT = 120
@@ -15,24 +15,7 @@ BOARD_SKIP = {'RPI_PICO_W_EMU': {
 }}
 
 
-BAD = (__name__.rsplit(".", 1)[0] + ".bad_providers") if "." in __name__ else "bad_providers"
 WSPM = "providers.wspm"
-
-
-def _restore():
-    stop()
-    from ws2 import catalog, settings
-
-    catalog.reset()
-    settings.reset()
-
-
-def _fake(mode=0, pid="{0BAD0000-0000-4000-8000-0000000000F0}"):
-    """Install a bad_providers entry in this mode; return its WSAProtocolInfo."""
-    info = ws2.WSAProtocolInfo(address_family=99, socket_type=2, protocol=17, provider_flags=0x08, protocol_chain=(1,),
-                               protocol_name="bad_providers mode %d" % mode, provider_reserved=mode)
-    cid = ws2.WSCInstallProvider(pid, BAD, [info])[0]
-    return [p for p in ws2.WSCEnumProtocols() if p.catalog_entry_id == cid][0]
 
 
 def _echo_ok(env):
@@ -47,16 +30,10 @@ def _echo_ok(env):
     ws2.closesocket(s)
 
 
-def _open():
-    from ws2 import handles
-
-    return len(handles.open_handles())
-
-
 def test_provider_lifetime_refcount_and_release():
     from ws2 import instl, provider
 
-    _restore()
+    restore()
     ws2.WSAStartup(0x0202)
     ws2.WSAStartup(0x0202)
     try:
@@ -83,13 +60,13 @@ def test_provider_lifetime_refcount_and_release():
         ws2.closesocket(ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0))  # loads again on demand
         assert WSPM in sys.modules and sys.modules[WSPM] is not m
     finally:
-        _restore()
+        restore()
 
 
 def test_broken_providers_get_the_right_codes_and_the_router_survives(env):
     from ws2 import provider
 
-    _restore()
+    restore()
     ws2.WSAStartup(0x0202)
     try:
         __import__(BAD)
@@ -98,14 +75,14 @@ def test_broken_providers_get_the_right_codes_and_the_router_survives(env):
                 (4, ws2.WSAEINVALIDPROVIDER), (6, ws2.WSAEPROVIDERFAILEDINIT))
         for mode, code in rows:
             pid = "{0BAD0000-0000-4000-8000-00000000010%d}" % mode
-            info = _fake(mode, pid)
+            info = fake_entry(mode, pid)
             sys.modules[BAD] = m
             cleanups = m.cleanups
-            open_before = _open()
+            open_before = open_sockets()
             e = err(code, ws2.WSASocket, 0, 0, 0, info)
             assert len(str(e)) > 20, str(e)
             assert pid not in provider.loaded and BAD not in sys.modules, mode
-            assert _open() == open_before
+            assert open_sockets() == open_before
             if mode == 4:
                 assert m.cleanups == cleanups + 1  # a provider that cannot speak 2.2 is cleaned up at once
             err(code, ws2.WSASocket, 0, 0, 0, info)  # the same again: nothing half-loaded remains
@@ -114,12 +91,12 @@ def test_broken_providers_get_the_right_codes_and_the_router_survives(env):
         from ws2 import catalog
 
         pid = "{0BAD0000-0000-4000-8000-000000000107}"
-        info = _fake(0, pid)
+        info = fake_entry(0, pid)
         catalog.paths[pid] = "no_such_provider_module"
         err(ws2.WSAEPROVIDERFAILEDINIT, ws2.WSASocket, 0, 0, 0, info)
         _echo_ok(env)
         # a WSPSend that raises: each failure is a WSA code, the socket stays usable
-        info = _fake(5, "{0BAD0000-0000-4000-8000-000000000105}")
+        info = fake_entry(5, "{0BAD0000-0000-4000-8000-000000000105}")
         s = ws2.WSASocket(0, 0, 0, info)
         for data, code in ((b"boom", ws2.WSASYSCALLFAILURE), (b"oserror", ws2.WSAECONNRESET),
                            (b"memory", ws2.WSAENOBUFS), (b"zero", ws2.WSASYSCALLFAILURE), (b"type", ws2.WSAEFAULT)):
@@ -129,8 +106,8 @@ def test_broken_providers_get_the_right_codes_and_the_router_survives(env):
         ws2.closesocket(s)
         err(ws2.WSAENOTSOCK, ws2.send, s, b"x")
         _echo_ok(env)
-        assert _open() == 0
+        assert open_sockets() == 0
         ws2.WSACleanup()
         assert not provider.loaded and BAD not in sys.modules
     finally:
-        _restore()
+        restore()
