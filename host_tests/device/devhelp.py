@@ -98,3 +98,49 @@ def open_sockets():
     from ws2 import handles
 
     return len(handles.open_handles())
+
+
+def catalog_entry(cid):
+    """The WSAProtocolInfo of catalog entry cid (AssertionError when there is none)."""
+    for p in ws2.WSCEnumProtocols():
+        if p.catalog_entry_id == cid:
+            return p
+    raise AssertionError("no catalog entry %d" % cid)
+
+
+def put_first(cid):
+    """Move catalog entry cid to the front of the provider order."""
+    ids = entry_ids(ws2.WSCEnumProtocols())
+    ids.remove(cid)
+    ws2.WSCWriteProviderOrder([cid] + ids)
+
+
+def recv_exact(s, n):
+    """Receive exactly n bytes from socket s (AssertionError if the peer closes first)."""
+    got = b""
+    while len(got) < n:
+        d = ws2.recv(s, n - len(got))
+        assert d, "peer closed early"
+        got += d
+    return got
+
+
+def stream_echo(s, size, chunk=1024):
+    """Stream a 256-periodic pattern through an echo peer and check it as it comes back (no big buffers)."""
+    pattern = bytearray(256 + chunk)
+    for i in range(len(pattern)):
+        pattern[i] = (i * 7 + 3) & 0xFF
+    pat = memoryview(pattern)
+    buf = bytearray(chunk)
+    sent = received = 0
+    while received < size:
+        if sent < size:
+            n = min(chunk, size - sent)
+            sent += ws2.send(s, pat[sent & 255 : (sent & 255) + n])
+        while received < sent:
+            n = ws2.recv_into(s, buf, min(chunk, sent - received))
+            assert n > 0, "peer closed early"
+            off = received & 255
+            assert buf[:n] == pattern[off : off + n], "corrupt data at offset %d" % received
+            received += n
+    assert received == size

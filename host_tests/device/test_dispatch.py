@@ -3,7 +3,7 @@
 # function (wrong types, negative and oversized sizes, None for a buffer) is a WSA error with the last error
 # set while the socket stays usable. Runs on CPython and on the board. MIT licence; part of ws2 for MicroPython.
 import ws2
-from devhelp import JUNK, stop
+from devhelp import JUNK, recv_exact, stop, stream_echo
 
 TIMEOUT = 90
 
@@ -13,31 +13,15 @@ BOARD_SKIP = {"RPI_PICO_W_EMU": {
 }}
 
 
-def _echo(env, size, chunk=1024):
-    # Stream a 256-periodic pattern and check it as it comes back: two 64 KB
+def _echo(env, size):
+    # stream_echo sends a pattern and checks it as it comes back: two 64 KB
     # buffers would not fit a board's heap, and a board's small TCP window
     # would deadlock a 64 KB send that is not read back meanwhile.
-    pattern = bytearray(256 + chunk)
-    for i in range(len(pattern)):
-        pattern[i] = (i * 7 + 3) & 0xFF
-    pat = memoryview(pattern)
-    buf = bytearray(chunk)
     ws2.WSAStartup(0x0202)
     try:
         s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, ws2.IPPROTO_TCP)
         ws2.connect(s, (env.host_ip, env.tcp_echo_port))
-        sent = received = 0
-        while received < size:
-            if sent < size:
-                n = min(chunk, size - sent)
-                sent += ws2.send(s, pat[sent & 255 : (sent & 255) + n])
-            while received < sent:
-                n = ws2.recv_into(s, buf, min(chunk, sent - received))
-                assert n > 0, "peer closed early"
-                off = received & 255
-                assert buf[:n] == pattern[off : off + n], "corrupt data at offset %d" % received
-                received += n
-        assert received == size
+        stream_echo(s, size)
         ws2.closesocket(s)
     finally:
         ws2.WSACleanup()
@@ -61,10 +45,7 @@ def _check(label, fn, allowed):
 
 def _tcp_roundtrip(s, data):
     assert ws2.send(s, data) == len(data)
-    got = b""
-    while len(got) < len(data):
-        got += ws2.recv(s, 64)
-    assert got == data, got
+    assert recv_exact(s, len(data)) == data
 
 
 def _udp_roundtrip(u, data):

@@ -4,7 +4,7 @@
 import sys
 
 import ws2
-from devhelp import BAD, err, fake_entry, open_sockets, restore
+from devhelp import BAD, err, fake_entry, open_sockets, recv_exact, restore
 
 UPLOAD = ("bad_providers",)
 TIMEOUT = 120
@@ -23,10 +23,7 @@ def _echo_ok(env):
     s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
     ws2.connect(s, (env.host_ip, env.tcp_echo_port))
     assert ws2.send(s, b"still here") == 10
-    got = b""
-    while len(got) < 10:
-        got += ws2.recv(s, 16)
-    assert got == b"still here"
+    assert recv_exact(s, 10) == b"still here"
     ws2.closesocket(s)
 
 

@@ -4,7 +4,7 @@
 import sys
 
 import ws2
-from devhelp import MP, TIMEO, err, pair
+from devhelp import MP, TIMEO, err, pair, recv_exact
 
 # The emulated RP2040 (docs/emulator.md) has no network; its firmware is a real Pico W's.
 BOARD_SKIP = {"RPI_PICO_W_EMU": {
@@ -16,18 +16,9 @@ BOARD_SKIP = {"RPI_PICO_W_EMU": {
 }}
 
 
-def _recv_exact(s, n):
-    got = b""
-    while len(got) < n:
-        d = ws2.recv(s, n - len(got))
-        assert d, "peer closed early"
-        got += d
-    return got
-
-
 def _round_trip(c, s, payload=b"round trip"):
     assert ws2.send(c, payload) == len(payload)
-    assert _recv_exact(s, len(payload)) == payload
+    assert recv_exact(s, len(payload)) == payload
 
 
 def test_empty_send():
@@ -52,7 +43,7 @@ def test_buffer_types():
         l, c, s = pair()
         for buf in (b"bytes", bytearray(b"bytearray"), memoryview(b"memoryview"), memoryview(b"xxslicexx")[2:7]):
             assert ws2.send(c, buf) == len(buf)
-            assert _recv_exact(s, len(buf)) == bytes(buf)
+            assert recv_exact(s, len(buf)) == bytes(buf)
         # recv_into: bytearray, memoryview, a slice of one; nothing past the count is touched
         for make in (lambda: bytearray(b"\xee" * 16), lambda: memoryview(bytearray(b"\xee" * 16))):
             target = make()

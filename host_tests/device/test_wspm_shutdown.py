@@ -8,21 +8,12 @@
 import sys
 
 import ws2
-from devhelp import err, pair
+from devhelp import err, pair, recv_exact
 
 # Every test here talks to the host's servers: the emulated RP2040 (docs/emulator.md) has no network.
 BOARD_SKIP = {"RPI_PICO_W_EMU": "no network on the emulated board"}
 
 NATIVE_SHUTDOWN = sys.implementation.name != "micropython"
-
-
-def _recv_exact(s, n):
-    got = b""
-    while len(got) < n:
-        d = ws2.recv(s, n - len(got))
-        assert d, "peer closed early"
-        got += d
-    return got
 
 
 def _sees_eof(s):
@@ -51,7 +42,7 @@ def test_shutdown_errors():
         for how in (3, -1, "1", None):
             err(ws2.WSAEINVAL, ws2.shutdown, c, how)
         ws2.send(c, b"still fine")
-        assert _recv_exact(s, 10) == b"still fine"
+        assert recv_exact(s, 10) == b"still fine"
         for h in (t, s, c, l):
             ws2.closesocket(h)
     finally:
@@ -66,14 +57,14 @@ def test_sd_send():
         ws2.shutdown(c, ws2.SD_SEND)
         err(ws2.WSAESHUTDOWN, ws2.send, c, b"x")
         err(ws2.WSAESHUTDOWN, ws2.WSASend, c, [b"x"])
-        assert _recv_exact(s, 10) == b"last words"
+        assert recv_exact(s, 10) == b"last words"
         if NATIVE_SHUTDOWN:
             assert _sees_eof(s)  # the FIN went out
         else:
             assert _sees_nothing(s)  # lwIP cannot send a FIN without closing
         # the other direction still works
         ws2.send(s, b"reply")
-        assert _recv_exact(c, 5) == b"reply"
+        assert recv_exact(c, 5) == b"reply"
         assert ws2.getpeername(c) == ws2.getsockname(l)
         # shutting the rest: now the peer sees the end everywhere
         ws2.shutdown(c, ws2.SD_RECEIVE)
@@ -103,7 +94,7 @@ def test_sd_receive():
         err(ws2.WSAESHUTDOWN, ws2.recv_into, c, bytearray(4))
         err(ws2.WSAESHUTDOWN, ws2.WSARecv, c, [bytearray(4)])
         assert ws2.send(c, b"sending still works") == 19
-        assert _recv_exact(s, 19) == b"sending still works"
+        assert recv_exact(s, 19) == b"sending still works"
         for h in (s, c, l):
             ws2.closesocket(h)
     finally:
@@ -116,7 +107,7 @@ def test_sd_both_peer_sees_eof():
         l, c, s = pair()
         ws2.send(c, b"bye")
         ws2.shutdown(c, ws2.SD_BOTH)
-        assert _recv_exact(s, 3) == b"bye"
+        assert recv_exact(s, 3) == b"bye"
         assert _sees_eof(s)
         err(ws2.WSAESHUTDOWN, ws2.send, c, b"x")
         err(ws2.WSAESHUTDOWN, ws2.recv, c, 1)
@@ -137,10 +128,10 @@ def test_disconnect_functions():
         err(ws2.WSAESHUTDOWN, ws2.send, c, b"x")
         err(ws2.WSAENOPROTOOPT, ws2.WSARecvDisconnect, c, bytearray(16))
         ws2.send(s, b"in")
-        assert _recv_exact(c, 2) == b"in"
+        assert recv_exact(c, 2) == b"in"
         assert ws2.WSARecvDisconnect(c) == 0  # no disconnect data on TCP/IP
         err(ws2.WSAESHUTDOWN, ws2.recv, c, 1)
-        assert _recv_exact(s, 2) == b"ok"
+        assert recv_exact(s, 2) == b"ok"
         assert _sees_eof(s)
         for h in (s, c, l):
             ws2.closesocket(h)

@@ -3,7 +3,7 @@
 import sys
 
 import ws2
-from devhelp import MP, TIMEO, err, sleep_ms
+from devhelp import MP, TIMEO, err, recv_exact, sleep_ms
 
 # Every test here talks to the host's servers: the emulated RP2040 (docs/emulator.md) has no network.
 BOARD_SKIP = {"RPI_PICO_W_EMU": "no network on the emulated board"}
@@ -41,15 +41,6 @@ def _wait_readable(s, n):
             return
         sleep_ms(10)
     raise AssertionError("%d bytes never arrived" % n)
-
-
-def _recv_exact(s, n):
-    got = b""
-    while len(got) < n:
-        d = ws2.recv(s, n - len(got))
-        assert d, "peer closed early"
-        got += d
-    return got
 
 
 def test_socket_from_protocol_info():
@@ -126,9 +117,9 @@ def test_accept_from_loopback():
         assert ws2.getpeername(c) == a
         ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, TIMEO)
         assert ws2.send(c, b"hello from the client") == 21
-        assert _recv_exact(s, 21) == b"hello from the client"
+        assert recv_exact(s, 21) == b"hello from the client"
         assert ws2.send(s, b"and back") == 8
-        assert _recv_exact(c, 8) == b"and back"
+        assert recv_exact(c, 8) == b"and back"
         if not MP:  # the kernel knows the client's port; MicroPython cannot ask
             assert ws2.getsockname(c) == peer
         ws2.closesocket(s)
@@ -154,7 +145,7 @@ def test_conditional_accept():
         s, peer = ws2.WSAAccept(l, cond, 77)
         assert seen == [(peer, None, None, a, 77)], seen
         ws2.send(c, b"x")
-        assert _recv_exact(s, 1) == b"x"
+        assert recv_exact(s, 1) == b"x"
         for h in (s, c, l):
             ws2.closesocket(h)
     finally:
@@ -207,7 +198,7 @@ def test_conditional_accept_defer():
         s, peer = ws2.WSAAccept(l, lambda *x: ws2.CF_ACCEPT, 0)  # now it is taken
         assert peer == calls[0]
         ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, TIMEO)
-        assert _recv_exact(s, 5) == b"early"
+        assert recv_exact(s, 5) == b"early"
         # A deferred request is also what a plain accept() takes next.
         c2 = _tcp()
         ws2.connect(c2, a)
@@ -296,7 +287,7 @@ def test_nonblocking_connect(env):
                 err(ws2.WSAEISCONN, ws2.connect, s, (env.host_ip, port))
                 ws2.ioctlsocket(s, ws2.FIONBIO, 0)
                 ws2.send(s, b"nb")
-                assert _recv_exact(s, 2) == b"nb"
+                assert recv_exact(s, 2) == b"nb"
             ws2.closesocket(s)
     finally:
         ws2.WSACleanup()
@@ -345,7 +336,7 @@ def test_recv_flags_and_modes():
         ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, 200)
         err(ws2.WSAETIMEDOUT, ws2.recv, s, 10)
         ws2.send(c, b"after")
-        assert _recv_exact(s, 5) == b"after"  # a timeout leaves the socket usable
+        assert recv_exact(s, 5) == b"after"  # a timeout leaves the socket usable
         for h in (s, c, l):
             ws2.closesocket(h)
     finally:
@@ -370,7 +361,7 @@ def test_oob():
                 sleep_ms(10)
             assert ws2.ioctlsocket(s, ws2.SIOCATMARK, 0) == 0  # urgent data waits
             assert ws2.recv(s, 1, ws2.MSG_OOB) == b"!"
-            assert _recv_exact(s, 4) == b"data"
+            assert recv_exact(s, 4) == b"data"
         u = ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0)
         err(ws2.WSAEOPNOTSUPP, ws2.sendto, u, b"x", ws2.MSG_OOB, ("127.0.0.1", 9))
         for h in (u, s, c, l):
