@@ -91,3 +91,19 @@ def test_calls_before_startup_fail(env):
         except ws2.WSAError as e:
             assert e.errno == ws2.WSANOTINITIALISED, e
         assert ws2.WSAGetLastError() == ws2.WSANOTINITIALISED
+
+
+def test_reset_returns_the_router_to_its_imported_state():
+    # ws2._reset() is what the CPython harness runs between tests: it must work on the board too.
+    from ws2 import catalog, handles, state
+
+    stop()
+    ws2.WSAStartup(0x0202)
+    ws2.WSAStartup(0x0101)
+    s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+    assert state.started == 2 and state.version == 0x0101 and handles.capacity > 0 and catalog.loaded
+    ws2._reset()
+    assert state.started == 0 and state.version == 0 and handles.capacity == 0 and not catalog.loaded
+    err(ws2.WSANOTINITIALISED, ws2.closesocket, s)
+    assert ws2.WSAStartup(0x0202).version == 0x0202
+    ws2.WSACleanup()
