@@ -5,6 +5,7 @@ import errno
 import sys
 
 import ws2
+from devhelp import stop
 
 ENV = ("tls_server", "http_server")
 TIMEOUT = 180
@@ -41,11 +42,7 @@ def restore():
     from ws2 import compat
 
     compat.uninstall()
-    while True:
-        try:
-            ws2.WSACleanup()
-        except ws2.WSAError:
-            break
+    stop()
     ws2.catalog.reset()
     ws2.config(tls_ca_file="", tls_verify="app", hosts={})
 

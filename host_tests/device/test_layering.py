@@ -3,7 +3,7 @@
 import sys
 
 import ws2
-from devhelp import catalog_entry, err, put_first
+from devhelp import catalog_entry, err, put_first, stop
 
 TIMEOUT = 120
 
@@ -44,14 +44,6 @@ def echo(env, s, payload):
         assert d, "peer closed early"
         got += d
     assert got == payload, got
-
-
-def stop():
-    while True:
-        try:
-            ws2.WSACleanup()
-        except ws2.WSAError:
-            return
 
 
 def test_install_and_order_decide_where_socket_lands(env):

@@ -2,7 +2,7 @@
 # network: create, bind, listen, connect, accept, send/recv, select, WSAEventSelect, overlapped, shutdown, close.
 # Runs on CPython and on the board (the emulated RP2040 too, which has no network). MIT licence; part of ws2.
 import ws2
-from devhelp import raises
+from devhelp import raises, stop
 
 TIMEOUT = 120
 
@@ -15,11 +15,7 @@ def _up():
 
 
 def _down():
-    while True:
-        try:
-            ws2.WSACleanup()
-        except ws2.WSAError:
-            break
+    stop()
     ws2.catalog.reset()
 
 
