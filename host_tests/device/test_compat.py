@@ -5,7 +5,6 @@ import errno
 import sys
 
 import ws2
-from devhelp import stop
 
 ENV = ("tls_server", "http_server")
 TIMEOUT = 180
@@ -42,7 +41,11 @@ def restore():
     from ws2 import compat
 
     compat.uninstall()
-    stop()
+    while True:
+        try:
+            ws2.WSACleanup()
+        except ws2.WSAError:
+            break
     ws2.catalog.reset()
     ws2.config(tls_ca_file="", tls_verify="app", hosts={})
 
