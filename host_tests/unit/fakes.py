@@ -33,6 +33,7 @@ def proto_info(**kw):
 
 GOOD_PROVIDER = '''
 from ws2.errors import WSAError
+from ws2.spiconst import WSP_CLEANUP, WSP_CLOSESOCKET, WSP_CONNECT, WSP_SOCKET
 starts = 0
 cleanups = 0
 def _x(*a):
@@ -50,9 +51,9 @@ def WSPStartup(version, info, upcalls):
     _up = upcalls
     starts += 1
     t = [_x] * 30
-    t[5] = WSPCleanup
-    t[6] = WSPCloseSocket
-    t[28] = WSPSocket
+    t[WSP_CLEANUP] = WSPCleanup
+    t[WSP_CLOSESOCKET] = WSPCloseSocket
+    t[WSP_SOCKET] = WSPSocket
     return %(RESULT)s
 '''
 

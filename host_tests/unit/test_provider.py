@@ -18,7 +18,7 @@ def clean(ws2_clean):
 @pytest.mark.parametrize("result,code", [
     ("(0x0202, 0x0202, 'x'), tuple(t[:29])", ws2.WSAEINVALIDPROCTABLE),
     ("(0x0202, 0x0202, 'x'), tuple(t + [_x])", ws2.WSAEINVALIDPROCTABLE),
-    ("(0x0202, 0x0202, 'x'), tuple(t[:7] + [None] + t[8:])", ws2.WSAEINVALIDPROCTABLE),
+    ("(0x0202, 0x0202, 'x'), tuple(t[:WSP_CONNECT] + [None] + t[WSP_CONNECT + 1:])", ws2.WSAEINVALIDPROCTABLE),
     ("(0x0202, 0x0202, 'x'), 'not a table'", ws2.WSAEINVALIDPROCTABLE),
     ("(0x0101, 0x0202, 'x'), tuple(t)", ws2.WSAEINVALIDPROVIDER),
     ("(0x0203, 0x0203, 'x'), tuple(t)", ws2.WSAEINVALIDPROVIDER),
