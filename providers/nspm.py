@@ -20,29 +20,8 @@ from ws2.errors import (WSAError, WSA_E_NO_MORE, WSA_INVALID_HANDLE, WSAEINVAL, 
                         WSAETIMEDOUT,
                         WSAEWOULDBLOCK, WSAHOST_NOT_FOUND, WSANO_DATA, WSANO_RECOVERY, WSANOTINITIALISED,
                         WSASERVICE_NOT_FOUND, WSATRY_AGAIN)
+from ws2.port import const, sleep_ms, ticks_add, ticks_diff, ticks_ms
 from ws2.queryset import RESULT_IS_ALIAS, WSAQuerySet
-
-try:
-    from micropython import const
-    from time import sleep_ms, ticks_add, ticks_diff, ticks_ms
-except ImportError:  # CPython
-    import time
-
-    def const(x):
-        return x
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
-
-    def ticks_add(t, d):
-        return t + d
-
-    def ticks_diff(a, b):
-        return a - b
-
-    def sleep_ms(ms):
-        time.sleep(ms / 1000)
-
 
 _AF_INET = const(2)
 _AF_INET6 = const(23)
