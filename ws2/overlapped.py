@@ -15,7 +15,7 @@ from ws2.port import const
 
 _F_PENDING = const(8)
 _MSG_DONTWAIT = const(0x40)
-_GEN_MASK = const(0xFFFFFF)  # the change count wraps: it must stay a small int
+_CHANGES_MASK = const(0xFFFFFF)  # the change count wraps: it must stay a small int
 _WSP_IOCTL = const(16)
 _WSP_RECV = const(19)
 _WSP_RECVFROM = const(21)
@@ -65,7 +65,7 @@ changes = 0  # moves after every change to pending (ws2.netevents rebuilds what 
 
 def _changed():
     global changes
-    changes = (changes + 1) & _GEN_MASK
+    changes = (changes + 1) & _CHANGES_MASK
 
 
 def _drop(q, op):
