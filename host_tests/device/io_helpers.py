@@ -70,6 +70,15 @@ def pair():
     return ls, c, a, port
 
 
+def threads(env):
+    # The port's _thread module, or the test skips.
+    try:
+        import _thread
+    except ImportError:
+        env.skip("no _thread on this port")
+    return _thread
+
+
 def cancel_when_blocked(thread_id, outcome, tries):
     # From another thread: cancel thread_id's blocking call once it is in one (a try every 50 ms);
     # appends "cancelled" or "never blocked" to outcome and returns whether it cancelled.

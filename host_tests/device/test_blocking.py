@@ -21,10 +21,7 @@ BOARD_SKIP = {"RPI_PICO_W_EMU": {
 
 
 def test_duplicated_socket_from_second_thread(env):
-    try:
-        import _thread
-    except ImportError:
-        env.skip("no _thread on this port")
+    _thread = ioh.threads(env)
     ioh.start()
     try:
         s = ioh.tcp(env)
@@ -57,10 +54,7 @@ def test_duplicated_socket_from_second_thread(env):
 
 
 def test_cancel_blocking_call_from_another_thread(env):
-    try:
-        import _thread
-    except ImportError:
-        env.skip("no _thread on this port")
+    _thread = ioh.threads(env)
     ioh.start()
     try:
         s = ioh.tcp(env)

@@ -391,10 +391,7 @@ def test_closed_and_cancelled_sockets_leave_the_poller(env):
 def test_two_threads_wait_at_once(env):
     # One thread pumps at a time (the groups and wspm's poller have one user); a second waiter
     # meanwhile sleeps short slices and still sees its event, set by the pumping thread.
-    try:
-        import _thread
-    except ImportError:
-        env.skip("no _thread on this port")
+    _thread = ioh.threads(env)
     import time
 
     ioh.start()

@@ -303,10 +303,7 @@ def test_select_across_providers(env):
 
 
 def test_cancel_ends_a_long_select(env):
-    try:
-        import _thread
-    except ImportError:
-        env.skip("no _thread on this port")
+    _thread = ioh.threads(env)
     ioh.start()
     try:
         s = ioh.tcp(env)
@@ -337,10 +334,7 @@ def test_cancel_ends_a_long_select(env):
 def test_threads_select_and_wait_at_once(env):
     # One thread sits in a long select (it holds the kept group), another selects meanwhile (a group of
     # its own) and a third waits on an event (the pump): each sees its own socket's data.
-    try:
-        import _thread
-    except ImportError:
-        env.skip("no _thread on this port")
+    _thread = ioh.threads(env)
     ioh.start()
     try:
         a, b, c = ioh.tcp(env), ioh.tcp(env), ioh.tcp(env)
