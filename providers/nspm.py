@@ -12,7 +12,7 @@
 # providers/dnsretry's schedule. Answers are accepted only from a server asked
 # (a connected socket per server), with the query's random id and question, on
 # a socket bound to a random port.
-from providers import dnsmsg, dnsretry
+from providers import dnsmsg
 from ws2 import inaddr
 from ws2.errors import (WSAError, WSA_E_NO_MORE, WSA_INVALID_HANDLE, WSAEINVAL, WSAEMSGSIZE, WSAEOPNOTSUPP,
                         WSAETIMEDOUT,
@@ -242,6 +242,7 @@ def _udp(ws2, server):
 def exchange(name, qtype, servers, timeout_ms):
     """Ask servers for (name, qtype) within timeout_ms; return the parsed reply or raise WSAError."""
     import ws2
+    from providers import dnsretry  # (on the first query: importing nspm costs no RAM for it)
 
     txid = _rand16()
     try:
