@@ -179,3 +179,17 @@ def test_wsapoll_maps_the_provider_s_answer():
 ])
 def test_wsapoll_revents(got, events, what, revents):
     assert R.revents(got, events, what) == revents
+
+
+def test_private_copies_of_the_rules_numbers_agree():
+    # The pump, select and the wait keep `_PEEK_DATA = const(1)`-style copies (MicroPython folds a const
+    # only inside its module); each must equal the number here.
+    from host_tests.unit.test_const_homes import _copies
+
+    homes = {n: getattr(R, n) for n in dir(R) if n.isupper() and not n.startswith("_")
+             and type(getattr(R, n)) is int}
+    copies = [(p, line, n, v) for p, line, n, v in _copies() if n in homes]
+    assert {n for _p, _l, n, _v in copies} >= {"PEEK_DATA", "PEEK_NONE", "PEEK_CLOSED"}
+    wrong = ["%s:%d: _%s = %r, ws2.fdrules.%s = %r" % (p, line, n, v, n, homes[n])
+             for p, line, n, v in copies if homes[n] != v]
+    assert not wrong, "\n".join(wrong)
