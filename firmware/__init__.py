@@ -3,6 +3,8 @@
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The scripts the host sends to the board to run there (bench, soak, demo): device code, not host tooling.
+BOARD_SCRIPTS = os.path.join(ROOT, "board_scripts")
 
 
 class FirmwareError(Exception):

@@ -4,7 +4,7 @@
 #
 # Every section is a list of rows: what was tried, how many times, how many of
 # those broke (the target of every "broke" is 0) and notes (the first failures,
-# counts by kind). Board-side parts are firmware/scripts/soak_*.py, run after
+# counts by kind). Board-side parts are board_scripts/soak_*.py, run after
 # soak_lib.py with the parameters P prepended, each after a soft reset; they
 # print "@S (row, what, tried, broke, notes)" lines. A board silent for longer
 # than the call limit is interrupted with Ctrl-C (the scripts count that as a

@@ -1,4 +1,4 @@
-# Device-side helpers of `make bench`, put in front of every other firmware/scripts/bench_*.py.
+# Device-side helpers of `make bench`, put in front of every other board_scripts/bench_*.py.
 # MIT licence; part of ws2 for MicroPython. Runs on MicroPython; the host prepends P = {...}.
 #
 # A result is one line "@R (kind, figure, side, value)" that the host reads

@@ -1,4 +1,4 @@
-# Device-side helpers of `make soak`, put in front of every other firmware/scripts/soak_*.py.
+# Device-side helpers of `make soak`, put in front of every other board_scripts/soak_*.py.
 # MIT licence; part of ws2 for MicroPython. Runs on MicroPython and CPython; the host prepends P = {...}.
 #
 # A result is one line "@S (row, what, tried, broke, notes)" that the host reads
