@@ -20,7 +20,7 @@ import socket
 import sys
 import time
 
-from firmware import ROOT, boards
+from firmware import ROOT, FirmwareError, boards
 
 SCHEMA = "ws2-soak/1"
 OUT_DIR = os.path.join(ROOT, "build", "soak")
@@ -50,7 +50,7 @@ QUICK_VALUES = ("None", "True", "-1", "2**100", "3.5", "str*300", "'1.2.3.4'", "
                 "event object", "handle from before WSACleanup", "UDP handle")
 
 
-class SoakError(Exception):
+class SoakError(FirmwareError):
     """The soak could not run at all (no board, no deploy); the CLI reports it as `firmware: message`."""
 
 

@@ -7,7 +7,7 @@ import socket
 import struct
 import time
 
-from firmware import BOARD_SCRIPTS, ROOT, boards
+from firmware import BOARD_SCRIPTS, ROOT, FirmwareError, boards
 from firmware.bench.figures import FULL, ORDER, OWN_PASS, QUICK, apply_results, new_figures, parse_lines
 from firmware.bench.report import OUT_DIR, assemble, write
 from firmware.bench.romfs import ROMFS_ROOM_KB, deployed_files, drop_romfs, put_romfs
@@ -17,7 +17,7 @@ from firmware.bench.stats import summarize
 SCRIPTS = BOARD_SCRIPTS
 
 
-class BenchError(Exception):
+class BenchError(FirmwareError):
     """The bench could not run at all (no board, no deploy); the CLI reports it as `firmware: message`."""
 
 
