@@ -38,22 +38,7 @@ def figure(fid, maker):
 
 def rtt(mod):
     k = tcp(mod, P["echo"])
-    send = k.send
-    recv = k.recv
-    n = P["rtt_n"]
-    ping = _PING
-
-    def run():
-        t = _us()
-        for _ in range(n):
-            send(ping)
-            got = len(recv(64))
-            while got < 64:
-                got += len(recv(64 - got))
-        return _diff(_us(), t) / n
-
-    run()
-    return run
+    return echo_rtt(type(k).send, type(k).recv, k, P["rtt_n"], _PING)
 
 
 def bulk(size):

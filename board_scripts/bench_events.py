@@ -128,10 +128,7 @@ def wake():
         run()
         return run
 
-    runs = []
-    attempt(fid, "raw", runs, make_raw)
-    attempt(fid, "ws2", runs, make_ws2)
-    measure(fid, runs)
+    pair(fid, make_raw, make_ws2)
     for k in socks:
         close(k)
 

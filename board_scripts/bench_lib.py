@@ -157,6 +157,54 @@ def attempt(fid, side, runs, make):
         out("miss", fid, side, why(e))
 
 
+def alloc_per_call(fn, chunk=50):
+    """Heap bytes allocated per call: fn(k) makes k calls, P["alloc_calls"] in all; the collector is off while
+    it runs."""
+    total = 0
+    done = 0
+    while done < P["alloc_calls"]:
+        gc.collect()
+        gc.disable()
+        try:
+            a = gc.mem_alloc()
+            fn(chunk)
+            total += gc.mem_alloc() - a
+        finally:
+            gc.enable()
+        done += chunk
+    return total / done
+
+
+def empty_loop(k):
+    """k turns of an empty loop: its allocation is what the callers of alloc_per_call subtract."""
+    for _ in range(k):
+        pass
+
+
+def echo_rtt(send, recv, s, n, ping):
+    """The function of one sample: us per round trip of ping (64 B) through the echo peer, n in a row.
+    send(s, data) and recv(s, size) are the side's own calls (an unbound method for a socket object)."""
+    def run():
+        t = _us()
+        for _ in range(n):
+            send(s, ping)
+            got = len(recv(s, 64))
+            while got < 64:
+                got += len(recv(s, 64 - got))
+        return _diff(_us(), t) / n
+
+    run()  # warm-up: connection and buffers settle
+    return run
+
+
+def pair(fid, make_raw, make_ws2):
+    """Measure fid on both sides: make_raw() and make_ws2() each return the function of one sample."""
+    runs = []
+    attempt(fid, "raw", runs, make_raw)
+    attempt(fid, "ws2", runs, make_ws2)
+    measure(fid, runs)
+
+
 def loop_cost(n):
     """us of n turns of an empty `for` loop (subtracted from per-call timings)."""
     t = _us()

@@ -80,10 +80,7 @@ def udp(size):
         run()
         return run
 
-    runs = []
-    attempt(fid, "raw", runs, make_raw)
-    attempt(fid, "ws2", runs, make_ws2)
-    measure(fid, runs)
+    pair(fid, make_raw, make_ws2)
     for k, side in ((0, "raw"), (1, "ws2")):
         if _lost[fid][k]:
             out("note", fid, side, "%d receive timeouts (lost datagrams)" % _lost[fid][k])

@@ -11,6 +11,7 @@ import threading
 import time
 
 from firmware import ROOT
+from firmware.ptyboard import die_with_parent
 
 TLS_NAME = "tls.ws2.test"
 DNS_NAME = "a.ws2.test"
@@ -302,7 +303,7 @@ class _PeerProcess:
 
         code = "import sys; from firmware.peers import %s; %s(sys.argv[1])" % (main, main)
         self.proc = subprocess.Popen([sys.executable, "-c", code, host_ip], cwd=ROOT, stdout=subprocess.PIPE,
-                                     preexec_fn=_die_with_parent)
+                                     preexec_fn=die_with_parent)
         words = self.proc.stdout.readline().split()
         if not words or not all(w.isdigit() for w in words):
             self.stop()
@@ -314,16 +315,6 @@ class _PeerProcess:
     def stop(self):
         self.proc.kill()
         self.proc.wait()
-
-
-def _die_with_parent():
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
 
 
 class BenchPeers:
