@@ -12,20 +12,14 @@ import time
 
 import ws2
 from ws2 import handles, state
+from ws2.port import sleep_ms
+from ws2.port import ticks_diff as _diff
+from ws2.port import ticks_ms as _ms
 
 HOST = P["host"]
 WORD = 8 if sys.maxsize > 0xFFFFFFFF else 4
 MAX_NOTES = 8
 MAX_FAILS = 200
-try:
-    _ms = time.ticks_ms
-    _diff = time.ticks_diff
-except AttributeError:  # CPython
-    def _ms():
-        return int(time.monotonic() * 1000)
-
-    def _diff(a, b):
-        return a - b
 
 
 def row(rid, what, tried, broke, notes=()):
