@@ -149,7 +149,6 @@ def tls_bulk():
     import ssl
 
     count = max(1, P["tls_bytes"] // 4096)
-    total = count * 4096
 
     def make(mod):
         ctx = (ssl if mod is socket else compat_tls).SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -160,34 +159,10 @@ def tls_bulk():
         k.connect(addr_of(mod, T["port"]))
         ss = ctx.wrap_socket(k, server_hostname=T["name"])
         _socks.append(ss)
-        write = ss.write
-        readinto = ss.readinto
-        out_ = memoryview(_BIG)[:4096]
-        in_ = memoryview(_IN)
-
-        def run():
-            t = _us()
-            for _ in range(count):
-                write(out_)
-                got = 0
-                while got < 4096:
-                    n = readinto(in_[got:])
-                    if not n:
-                        raise OSError("the TLS echo closed")
-                    got += n
-            return total / _diff(_us(), t)
-
-        run()
-        return run
+        return tls_echo_rate(ss.write, ss.readinto, memoryview(_BIG)[:4096], memoryview(_IN), count)
 
     # One TLS session at a time (mbedTLS buffers on the heap), as bench_tls.py.
-    for side, mod in SIDES:
-        runs = []
-        attempt(fid, side, runs, lambda: make(mod))
-        if runs:
-            measure(fid, runs)
-        while _socks:
-            close(_socks.pop())
+    each_alone(fid, [(side, lambda mod=mod: make(mod)) for side, mod in SIDES], _socks)
 
 
 for _fid, _maker in (("compat_rtt_64", rtt), ("compat_recv_4k", bulk_recv), ("compat_bulk_4k", bulk(4096)),

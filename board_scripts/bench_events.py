@@ -56,13 +56,7 @@ def sel(n):
         run()
         return run
 
-    for side, make in (("raw", make_raw), ("ws2", make_ws2)):
-        runs = []
-        attempt(fid, side, runs, make)
-        if runs:
-            measure(fid, runs)
-        while socks:
-            close(socks.pop())
+    each_alone(fid, (("raw", make_raw), ("ws2", make_ws2)), socks)
 
 
 def wake():

@@ -197,12 +197,46 @@ def echo_rtt(send, recv, s, n, ping):
     return run
 
 
+def tls_echo_rate(write, readinto, data, buf, count):
+    """The function of one sample: bytes per us of count writes of data through the TLS echo peer, each read
+    back whole into buf (a memoryview as long as data)."""
+    size = len(data)
+    total = count * size
+
+    def run():
+        t = _us()
+        for _ in range(count):
+            write(data)
+            got = 0
+            while got < size:
+                n = readinto(buf[got:])
+                if not n:
+                    raise OSError("the TLS echo closed")
+                got += n
+        return total / _diff(_us(), t)
+
+    run()
+    return run
+
+
 def pair(fid, make_raw, make_ws2):
     """Measure fid on both sides: make_raw() and make_ws2() each return the function of one sample."""
     runs = []
     attempt(fid, "raw", runs, make_raw)
     attempt(fid, "ws2", runs, make_ws2)
     measure(fid, runs)
+
+
+def each_alone(fid, makers, socks):
+    """Measure fid one side at a time (makers: [(side, make)]), closing socks after each: a board's heap or
+    socket table may not hold both sides' sockets at once."""
+    for side, make in makers:
+        runs = []
+        attempt(fid, side, runs, make)
+        if runs:
+            measure(fid, runs)
+        while socks:
+            close(socks.pop())
 
 
 def loop_cost(n):

@@ -86,31 +86,8 @@ def bulk_recv():
     fid = "tcp_recv_4k"
     total = _BULK
 
-    def make_raw():
-        k = keep(tcp_raw(P["sink"]))
-        send = k.send
-        recv = k.recv
-
-        def run():
-            t = _us()
-            send(header(82, total))
-            got = 0
-            while got < total:
-                d = recv(4096)
-                if not d:
-                    raise OSError("the source closed early")
-                got += len(d)
-            return total / _diff(_us(), t)
-
-        run()
-        return run
-
-    def make_ws2():
-        s, how = tcp_ws2(P["sink"])
-        keep(s)
-        send = ws2.send
-        recv = ws2.recv
-
+    def receiver(send, recv, s):
+        # send(s, data) and recv(s, size): the side's own calls (unbound methods for the raw socket).
         def run():
             t = _us()
             send(s, header(82, total))
@@ -124,6 +101,15 @@ def bulk_recv():
 
         run()
         return run
+
+    def make_raw():
+        k = keep(tcp_raw(P["sink"]))
+        return receiver(type(k).send, type(k).recv, k)
+
+    def make_ws2():
+        s, how = tcp_ws2(P["sink"])
+        keep(s)
+        return receiver(ws2.send, ws2.recv, s)
 
     pair(fid, make_raw, make_ws2)
 
