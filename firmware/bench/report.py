@@ -49,7 +49,8 @@ def _compare(f):
     return "-"
 
 
-def _esc(text):
+def esc(text):
+    """Text for a Markdown table cell."""
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
@@ -89,21 +90,21 @@ def markdown(report):
     for fid in FIGURE_IDS:
         f = report["figures"][fid]
         lines.append("| %s | %s | %s | %s | %s | %s |" % (
-            _esc(f["title"]), f["unit"], _esc(_cell(f["raw"])), _esc(_cell(f["ws2"])), _esc(_compare(f)),
-            _esc("; ".join(f["notes"]))))
+            esc(f["title"]), f["unit"], esc(_cell(f["raw"])), esc(_cell(f["ws2"])), esc(_compare(f)),
+            esc("; ".join(f["notes"]))))
     lines += ["", "## Budgets (docs/testing.md)", "", "| budget | limit | measured | verdict | note |",
               "|---|---|---|---|---|"]
     for g in report["budgets"]:
         lim = "%s %s %s" % (g["op"], fmt(g["limit"]), g["unit"])
         val = "-" if g["value"] is None else "%s %s" % (fmt(g["value"]), g["unit"])
-        lines.append("| %s | %s | %s | **%s** | %s |" % (_esc(g["what"]), lim, val, g["verdict"],
-                                                          _esc(g["note"] or "")))
+        lines.append("| %s | %s | %s | **%s** | %s |" % (esc(g["what"]), lim, val, g["verdict"],
+                                                          esc(g["note"] or "")))
     lines += ["", "## Flash: bundle per board", "",
               "| board | arch | bundle (.mpy) | at mpy-cross -O3 | budget | verdict |", "|---|---|---|---|---|---|"]
     for name, e in sorted(report["flash"].items()):
         if e.get("bytes") is None:
             lines.append("| %s | %s | missing: %s | - | %d KB | missing |" % (
-                name, e.get("arch", "?"), _esc(e.get("missing")), e["budget"] // 1024))
+                name, e.get("arch", "?"), esc(e.get("missing")), e["budget"] // 1024))
         else:
             o3 = e.get("bytes_O3")
             lines.append("| %s | %s | %s B | %s | %d KB | %s |" % (
@@ -118,9 +119,9 @@ def markdown(report):
         for op in sorted(report["profile"]):
             for layer, v in report["profile"][op].items():
                 if isinstance(v, dict) and "us" in v:
-                    lines.append("| %s | %s | %s | %s |" % (op, _esc(layer), fmt(v["us"]), fmt(v.get("alloc"))))
+                    lines.append("| %s | %s | %s | %s |" % (op, esc(layer), fmt(v["us"]), fmt(v.get("alloc"))))
                 else:
-                    lines.append("| %s | %s | missing: %s | - |" % (op, _esc(layer), _esc(v)))
+                    lines.append("| %s | %s | missing: %s | - |" % (op, esc(layer), esc(v)))
     lines.append("")
     return "\n".join(lines)
 
@@ -163,10 +164,7 @@ def assemble(board_info, figures, info, profile, flash, params, word=4, virtual=
         "only": sorted(only) if only else None,
         "reps": params.get("reps"),
         "params": {k: v for k, v in params.items() if k != "tls"},
-        "started": datetime.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
-        "duration_s": round(time.time() - started, 1),
-        "host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
-        "code": code_version(),
+        **run_facts(started),
         "info": info,
         "figures": figures,
         "budgets": budgets(figures, flash),
@@ -174,6 +172,16 @@ def assemble(board_info, figures, info, profile, flash, params, word=4, virtual=
         "profile": _profile_summary(profile),
     }
     return report
+
+
+def run_facts(started):
+    """What every report states about its run: when it started, how long it took, the host, the code measured."""
+    return {
+        "started": datetime.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
+        "duration_s": round(time.time() - started, 1),
+        "host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
+        "code": code_version(),
+    }
 
 
 def code_version():
