@@ -95,27 +95,7 @@ def udp(size):
         addr = addr_of(mod, P["udp_echo"])
         buf = memoryview(_BIG)[:size]
         windows = max(1, P["udp_n"] // 8)
-        sendto = u.sendto
-        recvfrom = u.recvfrom
-
-        def run():
-            got = 0
-            t = _us()
-            for _ in range(windows):
-                for _ in range(8):
-                    sendto(buf, addr)
-                for _ in range(8):
-                    try:
-                        recvfrom(2048)
-                    except OSError as e:
-                        if e.args[0] not in _TIMEOUTS:
-                            raise
-                        break
-                    got += 1
-            return got * 1000000 / _diff(_us(), t)
-
-        run()
-        return run
+        return udp_echo_rate(type(u).sendto, type(u).recvfrom, u, buf, addr, windows, _TIMEOUTS)
 
     return make
 

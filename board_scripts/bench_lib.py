@@ -219,6 +219,32 @@ def tls_echo_rate(write, readinto, data, buf, count):
     return run
 
 
+def udp_echo_rate(sendto, recvfrom, s, buf, addr, windows, timeouts, lost=None):
+    """The function of one sample: datagrams per second through the UDP echo peer, in windows of 8 (8 sendto,
+    then 8 recvfrom); sendto(s, data, addr) and recvfrom(s, size) are the side's own calls. A receive timeout
+    (an errno in timeouts) ends its window and is counted in lost[0]."""
+    def run():
+        got = 0
+        t = _us()
+        for _ in range(windows):
+            for _ in range(8):
+                sendto(s, buf, addr)
+            for _ in range(8):
+                try:
+                    recvfrom(s, 2048)
+                except OSError as e:
+                    if e.args[0] not in timeouts:
+                        raise
+                    if lost is not None:
+                        lost[0] += 1
+                    break
+                got += 1
+        return got * 1000000 / _diff(_us(), t)
+
+    run()
+    return run
+
+
 def pair(fid, make_raw, make_ws2):
     """Measure fid on both sides: make_raw() and make_ws2() each return the function of one sample."""
     runs = []

@@ -8,7 +8,6 @@ import errno
 
 start()
 _N = P["udp_n"]
-_W = 8
 _BIG = bytearray(1400)
 _lost = {}
 _TIMEOUTS = (errno.ETIMEDOUT, errno.EAGAIN, 10060, 10035)  # the port's, then WSAETIMEDOUT, WSAEWOULDBLOCK
@@ -17,9 +16,8 @@ _TIMEOUTS = (errno.ETIMEDOUT, errno.EAGAIN, 10060, 10035)  # the port's, then WS
 def udp(size):
     fid = "udp_%d" % size
     buf = memoryview(_BIG)[:size]
-    windows = max(1, _N // _W)
-    w = _W
-    _lost[fid] = [0, 0]
+    windows = max(1, _N // 8)
+    _lost[fid] = ([0], [0])  # receive timeouts: raw, ws2
     socks = []
 
     def make_raw():
@@ -27,28 +25,7 @@ def udp(size):
         socks.append(u)
         u.settimeout(1)
         addr = raw_addr(HOST, P["udp_echo"])
-        sendto = u.sendto
-        recvfrom = u.recvfrom
-
-        def run():
-            got = 0
-            t = _us()
-            for _ in range(windows):
-                for _ in range(w):
-                    sendto(buf, addr)
-                for _ in range(w):
-                    try:
-                        recvfrom(2048)
-                    except OSError as e:
-                        if e.args[0] not in _TIMEOUTS:
-                            raise
-                        _lost[fid][0] += 1
-                        break
-                    got += 1
-            return got * 1000000 / _diff(_us(), t)
-
-        run()
-        return run
+        return udp_echo_rate(type(u).sendto, type(u).recvfrom, u, buf, addr, windows, _TIMEOUTS, _lost[fid][0])
 
     def make_ws2():
         s = ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, ws2.IPPROTO_UDP)
@@ -57,33 +34,12 @@ def udp(size):
         if not how.startswith("ws2"):
             out("note", fid, "ws2", "receive timeout set through " + how)
         addr = (HOST, P["udp_echo"])
-        sendto = ws2.sendto
-        recvfrom = ws2.recvfrom
-
-        def run():
-            got = 0
-            t = _us()
-            for _ in range(windows):
-                for _ in range(w):
-                    sendto(s, buf, addr)
-                for _ in range(w):
-                    try:
-                        recvfrom(s, 2048)
-                    except OSError as e:
-                        if e.args[0] not in _TIMEOUTS:
-                            raise
-                        _lost[fid][1] += 1
-                        break
-                    got += 1
-            return got * 1000000 / _diff(_us(), t)
-
-        run()
-        return run
+        return udp_echo_rate(ws2.sendto, ws2.recvfrom, s, buf, addr, windows, _TIMEOUTS, _lost[fid][1])
 
     pair(fid, make_raw, make_ws2)
     for k, side in ((0, "raw"), (1, "ws2")):
-        if _lost[fid][k]:
-            out("note", fid, side, "%d receive timeouts (lost datagrams)" % _lost[fid][k])
+        if _lost[fid][k][0]:
+            out("note", fid, side, "%d receive timeouts (lost datagrams)" % _lost[fid][k][0])
     for x in socks:
         close(x)
 
