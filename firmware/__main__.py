@@ -407,7 +407,7 @@ def args_farm_test(c):
                    help="folder for the per-place reports (default build/farm/reports)")
     _farm_dir(c, "the local farm's directory (default build/farm)")
     c.add_argument("pytest_args", nargs="*", metavar="PYTEST_ARG",
-                   help="tests and pytest options after --, e.g. -- host_tests/device/test_router_handles.py "
+                   help="tests and pytest options after --, e.g. -- host_tests/device/test_handles.py "
                         "(default: the smoke subset)")
 
 
