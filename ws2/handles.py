@@ -81,7 +81,11 @@ def bad_handle(h):
     """The error for a handle that is not a live socket."""
     if not state.started:
         return WSAError(WSANOTINITIALISED)
-    return WSAError(WSAENOTSOCK, "handle %r is not an open socket" % (h,))
+    # Only an int is shown: the repr of whatever else was passed (a 64 KB buffer) could cost more heap
+    # than the board has left, and the error would become a MemoryError.
+    if isinstance(h, int):
+        return WSAError(WSAENOTSOCK, "handle %d is not an open socket" % h)
+    return WSAError(WSAENOTSOCK, "a %s is not a socket handle" % type(h).__name__)
 
 
 @micropython.native
