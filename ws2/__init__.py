@@ -30,23 +30,15 @@ _WHERE = (
                  " SVCID_DNS_TYPE_A SVCID_DNS_TYPE_PTR SVCID_DNS_TYPE_AAAA "),
 )
 
+from ws2.port import allocate_lock as _alloc, get_ident as _ident
 
-
-
-try:
-    from _thread import allocate_lock as _alloc, get_ident as _ident
-
-    _lock = _alloc()
-except ImportError:  # a port without threads
-    _lock = None
+_lock = _alloc()  # a port without threads gets a lock that never blocks
 _owner = [None]  # the thread inside _load (None: nobody)
 
 
 def __getattr__(name):
     # One thread at a time imports: two threads making a first call at once would otherwise see a
     # half-made module (AttributeError) or race on its file. Nested lookups on the same thread pass.
-    if _lock is None:
-        return _load(name)
     me = _ident()
     if _owner[0] == me:
         return _load(name)

@@ -10,14 +10,7 @@ import sys
 from ws2.dispatch import fail, prolog
 from ws2.errors import WSAError, WSAEAFNOSUPPORT, WSAEFAULT, WSAEINVAL
 from ws2.inaddr import ip4 as pton4, ntop4, ntop6 as _ntop6, pton6  # noqa: F401 (pton4, pton6: public)
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const
 
 _AF_INET = const(2)
 _AF_INET6 = const(23)

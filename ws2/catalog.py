@@ -6,14 +6,7 @@ from ws2 import store
 from ws2.errors import (WSAError, WSAEAFNOSUPPORT, WSAEINVAL, WSAEPROTONOSUPPORT,
                         WSAESOCKTNOSUPPORT)
 from ws2.protocol_info import check
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const
 
 # Indices into a catalog tuple (WSAPROTOCOL_INFOW order, see protocol_info.FIELDS).
 I_PROVIDER_FLAGS = const(4)

@@ -84,6 +84,11 @@ def bad_handle(h):
     return WSAError(WSAENOTSOCK, "handle %r is not an open socket" % (h,))
 
 
+def slot_of(h):
+    """Return the slot field of handle h, live or not (slot() checks that it is live)."""
+    return (h & _SLOT_MASK) - 1
+
+
 @micropython.native
 def slot(h):
     """Return the slot of live handle h, or raise WSAENOTSOCK / WSANOTINITIALISED."""

@@ -9,14 +9,7 @@ import json
 
 from ws2 import store
 from ws2.errors import WSAError, WSAEINVAL
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const
 
 # Indices into a catalog tuple
 I_IDENTIFIER = const(0)

@@ -21,14 +21,7 @@ from ws2.nscatalog import (WSAEnumNameSpaceProviders, WSANameSpaceInfo, WSCEnabl
                            WSCEnumNameSpaceProviders, WSCInstallNameSpace, WSCUnInstallNameSpace)
 from ws2.queryset import (SVCID_DNS_TYPE_A, SVCID_DNS_TYPE_AAAA, SVCID_DNS_TYPE_PTR,  # noqa: F401
                           SVCID_INET_SERVICEBYNAME)
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const
 
 _AF_INET = const(2)
 _AF_INET6 = const(23)
@@ -46,9 +39,9 @@ _NI_NOFQDN = const(0x1)
 _NI_NUMERICHOST = const(0x2)
 _NI_NAMEREQD = const(0x4)
 _NI_NUMERICSERV = const(0x8)
-_NSP_BEGIN = const(1)
-_NSP_NEXT = const(2)
-_NSP_END = const(3)
+_NSP_LOOKUPSERVICEBEGIN = const(1)
+_NSP_LOOKUPSERVICENEXT = const(2)
+_NSP_LOOKUPSERVICEEND = const(3)
 _NSP_IOCTL = const(8)
 _SIO_NSP_CACHED = const(0x58000010)  # ws2's own NSPIoctl code: the provider's cache-only lookup (see _cached)
 _MEMO = const(8)  # numeric getaddrinfo answers kept
@@ -107,7 +100,7 @@ def WSALookupServiceBegin(query, flags=0):
         for e in _targets(query):
             try:
                 p = nsprovider.for_entry(e)
-                opened.append((p, p.routines[_NSP_BEGIN](p.provider_id, query, None, flags)))
+                opened.append((p, p.routines[_NSP_LOOKUPSERVICEBEGIN](p.provider_id, query, None, flags)))
             except Exception as x:
                 if err is None or _rank(wsa_code(x)) > _rank(wsa_code(err)):
                     err = x
@@ -137,7 +130,7 @@ def WSALookupServiceNext(handle, flags=0):
     while lk[1] < len(opened):
         p, h = opened[lk[1]]
         try:
-            return p.routines[_NSP_NEXT](h, flags)
+            return p.routines[_NSP_LOOKUPSERVICENEXT](h, flags)
         except Exception as x:
             if wsa_code(x) not in (WSA_E_NO_MORE, WSAENOMORE):
                 raise fail(x)
@@ -153,7 +146,7 @@ def WSALookupServiceEnd(handle):
         raise fail(WSAError(WSA_INVALID_HANDLE, "no open lookup %r" % (handle,)))
     for p, h in lk[0]:
         try:
-            p.routines[_NSP_END](h)
+            p.routines[_NSP_LOOKUPSERVICEEND](h)
         except Exception as x:
             print("ws2: warning: %s.NSPLookupServiceEnd failed: %r" % (p.path, x))
     return 0
@@ -183,7 +176,7 @@ def cleanup():
         lk = _lookups.pop(h)
         for p, ph in lk[0]:
             try:
-                p.routines[_NSP_END](ph)
+                p.routines[_NSP_LOOKUPSERVICEEND](ph)
             except Exception:
                 pass
     nsprovider.release_all()
