@@ -141,9 +141,9 @@ def load():
             print("ws2: warning: catalog unreadable (%s); using the default catalog" % e)
     elif store.exists(_FILE):
         print("ws2: warning: catalog file is corrupt; using the default catalog")
-    from ws2 import instl
+    from ws2 import defcatalog
 
-    _use(*instl.default_catalog())
+    _use(*defcatalog.default_catalog())
 
 
 def ensure():

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import ws2
-from ws2 import catalog, instl, provider, store
+from ws2 import catalog, defcatalog, provider, store
 from ws2.protocol_info import WSAProtocolInfo
 
 PID = "{11111111-2222-3333-4444-555555555555}"
@@ -50,7 +50,7 @@ def clean(ws2_clean):
 def _base():
     # Install tests start from wspm's two IPv4 entries with ids from 1005 on,
     # whatever the board's default catalog grows into.
-    catalog.commit(list(WSPM_ENTRIES), {instl.WSPM_ID: instl.WSPM_PATH}, 1005)
+    catalog.commit(list(WSPM_ENTRIES), {defcatalog.WSPM_ID: defcatalog.WSPM_PATH}, 1005)
 
 
 # -- codec -------------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ def test_codec_golden_bytes():
 
 
 def test_default_catalog_roundtrips():
-    d = instl.default_catalog()
+    d = defcatalog.default_catalog()
     assert catalog.decode(catalog.encode(*d)) == d
     assert catalog.has_base(d[0])
 
@@ -140,7 +140,7 @@ def test_decode_raises_only_valueerror(payload):
 
 def test_missing_file_is_the_default_without_a_warning(capsys):
     catalog.load()
-    assert catalog.entries == instl.default_catalog()[0]
+    assert catalog.entries == defcatalog.default_catalog()[0]
     assert capsys.readouterr().out == ""
 
 
@@ -159,7 +159,7 @@ def test_corrupt_or_useless_file_falls_back_with_a_warning(tmp_path, capsys, slo
         if data is not None:
             (tmp_path / "ws2root" / ("catalog.%d" % i)).write_bytes(data)
     catalog.load()
-    assert catalog.entries == instl.default_catalog()[0]
+    assert catalog.entries == defcatalog.default_catalog()[0]
     out = capsys.readouterr().out
     assert "ws2: warning:" in out and warning in out and "using the default catalog" in out
 
@@ -282,7 +282,7 @@ def test_layer_and_chains_in_one_call_then_deinstall_order():
     assert catalog.by_id(1005)[catalog.I_CHAIN] == ()
     # the base under a chain cannot go first
     with pytest.raises(ws2.WSAError) as e:
-        ws2.WSCDeinstallProvider(instl.WSPM_ID)
+        ws2.WSCDeinstallProvider(defcatalog.WSPM_ID)
     assert e.value.errno == ws2.WSAEINVAL and "chains through" in str(e.value)
     # a separate chain install naming the layer by its id, Windows style
     pid3 = "{33333333-2222-3333-4444-555555555555}"
@@ -296,7 +296,7 @@ def test_layer_and_chains_in_one_call_then_deinstall_order():
 def test_deinstalling_the_last_base_provider_is_refused():
     _base()
     with pytest.raises(ws2.WSAError) as e:
-        ws2.WSCDeinstallProvider(instl.WSPM_ID)
+        ws2.WSCDeinstallProvider(defcatalog.WSPM_ID)
     assert "without networking" in str(e.value)
     assert len(catalog.entries) == 2
 
@@ -343,7 +343,7 @@ def test_a_failed_flash_write_changes_nothing(monkeypatch):
 
 
 def test_get_provider_path():
-    assert ws2.WSCGetProviderPath(instl.WSPM_ID.lower()) == "providers.wspm"
+    assert ws2.WSCGetProviderPath(defcatalog.WSPM_ID.lower()) == "providers.wspm"
     for bad in (PID, None, 5, "{x}"):
         with pytest.raises(ws2.WSAError) as e:
             ws2.WSCGetProviderPath(bad)
