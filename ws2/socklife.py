@@ -3,7 +3,7 @@
 from ws2 import catalog, handles, provider, state
 from ws2.dispatch import call, fail, prolog
 from ws2.errors import WSAError, WSAEINVAL, WSAEFAULT
-from ws2.protocol_info import WSAProtocolInfo, from_tuple
+from ws2.protocol_info import from_tuple
 from ws2.port import const
 
 # Private copies of shared numbers (slots: ws2.spiconst, flags: ws2.handles, request kinds:
@@ -92,12 +92,7 @@ def WSASocket(af, type, proto, protocol_info=None, group=0, flags=0):
                     except WSAError:
                         raise x  # no other entry: the busy provider's answer stands
         else:
-            if not isinstance(protocol_info, WSAProtocolInfo):
-                raise WSAError(WSAEFAULT, "protocol_info must be a WSAProtocolInfo")
-            e = catalog.by_id(protocol_info.catalog_entry_id)
-            if e is None:
-                raise WSAError(WSAEINVAL, "protocol_info names catalog entry %r, which is not installed"
-                               % (protocol_info.catalog_entry_id,))
+            e = catalog.by_info(protocol_info)
             info = protocol_info  # the caller's values, 0 and FROM_PROTOCOL_INFO included
         p = provider.for_entry(e)
         return p.table[_WSP_SOCKET](af, type, proto, info, group, flags)
