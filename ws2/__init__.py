@@ -20,7 +20,8 @@ _WHERE = (
     ("errors", " WSAError strerror "),
     ("event", " WSACreateEvent WSASetEvent WSAResetEvent WSACloseEvent WSAWaitForMultipleEvents"
               " sleep_alertable WSAEvent "),
-    ("netevents", " select WSAPoll WSAPOLLFD WSAEventSelect WSAEnumNetworkEvents WSAAsyncSelect "),
+    ("netevents", " WSAEventSelect WSAEnumNetworkEvents WSAAsyncSelect "),
+    ("sockselect", " select WSAPoll WSAPOLLFD "),
     ("overlapped", " WSAOverlapped WSAGetOverlappedResult "),
     ("blocking", " WSACancelBlockingCall "),
     ("addrinfo", " getaddrinfo getnameinfo gethostbyname gethostbyaddr "),
