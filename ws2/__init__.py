@@ -32,6 +32,7 @@ _WHERE = (
                  " SVCID_INET_SERVICEBYNAME SVCID_INET_HOSTADDRBYNAME SVCID_DNS_TYPE_A SVCID_DNS_TYPE_PTR"
                  " SVCID_DNS_TYPE_AAAA "),
 )
+
 _lock = _alloc()  # a port without threads gets a lock that never blocks
 _owner = [None]  # the thread inside _load (None: nobody)
 
