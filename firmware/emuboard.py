@@ -13,21 +13,19 @@
 # 512-byte CDC FIFO is long. A writer to the pty therefore blocks, as on USB.
 import fcntl
 import os
-import pty
 import select
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
-import tty
 
 from firmware import ROOT, FirmwareError, boards
+from firmware.ptyboard import PtyBoard, die_with_parent
 
 SCRIPT = os.path.join(ROOT, "firmware", "rp2emu.mjs")
 NODE_MODULES = os.path.join(ROOT, "node_modules")
 RP2040JS = "rp2040js"
-_PR_SET_PDEATHSIG = 1
 USB_UP = "rp2emu: usb connected"  # the emulator's note when the host side has enumerated the console
 _OUT_MAX = 1 << 20  # board output kept for a client that does not read; beyond it, it is dropped
 
@@ -83,15 +81,10 @@ def missing(image=None, bootrom=None):
 def _child_setup():
     # Own process group (the stop kills it whole), and die with this process.
     os.setsid()
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except Exception:
-        pass
+    die_with_parent()
 
 
-class EmulatedBoard:
+class EmulatedBoard(PtyBoard):
     """One emulated RP2040 board: start() it, open .device like a serial port, stop() it."""
 
     def __init__(self, board="RPI_PICO_W_EMU", flash=None, image=None, bootrom=None, log=None, **_):
@@ -113,10 +106,7 @@ class EmulatedBoard:
         self._thread = None
         self._err_thread = None
         self._restart_wanted = False
-        self._cfd, self._sfd = pty.openpty()
-        tty.setraw(self._sfd)
-        fcntl.fcntl(self._cfd, fcntl.F_SETFL, fcntl.fcntl(self._cfd, fcntl.F_GETFL) | os.O_NONBLOCK)
-        self.device = os.ttyname(self._sfd)
+        self._open_pty()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -154,21 +144,10 @@ class EmulatedBoard:
         self._kill()
         self._cleanup()
 
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
     def crash(self):
         """Cut the power: kill the emulator at once; the board starts again from its flash."""
         self._restart_wanted = True
-        if self._proc:
-            try:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
+        super().crash()
 
     # -- the emulator process ---------------------------------------------------------------
 
@@ -220,12 +199,7 @@ class EmulatedBoard:
         self._proc = None
 
     def _cleanup(self):
-        for fd in (self._cfd, self._sfd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._cfd = self._sfd = -1
+        self._close_pty()
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None

@@ -425,7 +425,7 @@ def worker_place(places):
 
 # -- the suite on several places --------------------------------------------------------------------------
 
-SMOKE = ("host_tests/device/test_router_path.py", "-m", "hil")
+SMOKE = ("host_tests/device/test_dispatch.py", "-m", "hil")
 
 
 def test(places, env_file, coordinator, pytest_args=(), report_dir=None, dist="each", log=print):

@@ -4,23 +4,21 @@
 #
 # Every section is a list of rows: what was tried, how many times, how many of
 # those broke (the target of every "broke" is 0) and notes (the first failures,
-# counts by kind). Board-side parts are firmware/scripts/soak_*.py, run after
+# counts by kind). Board-side parts are board_scripts/soak_*.py, run after
 # soak_lib.py with the parameters P prepended, each after a soft reset; they
 # print "@S (row, what, tried, broke, notes)" lines. A board silent for longer
 # than the call limit is interrupted with Ctrl-C (the scripts count that as a
 # timeout and go on). Host-side parts (power cuts, interrupted deploys, the DNS
 # codec fuzz) run here. Nothing that fails stops the run: it becomes a row that
 # broke, so the report always has every section.
-import datetime
 import json
 import os
-import platform
 import random
 import socket
 import sys
 import time
 
-from firmware import ROOT, boards
+from firmware import ROOT, FirmwareError, boards
 
 SCHEMA = "ws2-soak/1"
 OUT_DIR = os.path.join(ROOT, "build", "soak")
@@ -50,7 +48,7 @@ QUICK_VALUES = ("None", "True", "-1", "2**100", "3.5", "str*300", "'1.2.3.4'", "
                 "event object", "handle from before WSACleanup", "UDP handle")
 
 
-class SoakError(Exception):
+class SoakError(FirmwareError):
     """The soak could not run at all (no board, no deploy); the CLI reports it as `firmware: message`."""
 
 
@@ -387,7 +385,7 @@ def run(board="UNIX", port=None, host_ip=None, quick=False, only=None, out=print
 
 def assemble(r, sections, started, only=None):
     """The report dict (schema ws2-soak/1)."""
-    from firmware.bench import code_version
+    from firmware.bench.report import run_facts
 
     tried, broke = totals(sections)
     return {
@@ -401,22 +399,17 @@ def assemble(r, sections, started, only=None):
         "only": sorted(only) if only else None,
         "counts": r.counts,
         "seed": getattr(r, "seed", None),
-        "started": datetime.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
-        "duration_s": round(time.time() - started, 1),
-        "host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
-        "code": code_version(),
+        **run_facts(started),
         "tried": tried,
         "broke": broke,
         "sections": sections,
     }
 
 
-def _esc(text):
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def markdown(report):
     """The report as Markdown."""
+    from firmware.bench.report import esc
+
     b = report["board"]
     lines = ["# ws2 soak: %s" % b["name"], "",
              "%s run on %s, %s, in %.0f s; seed %s. Code: %s." % (
@@ -432,8 +425,8 @@ def markdown(report):
         lines += ["## %s" % s["title"], "", "%d tried, %d broke, %.1f s." % (tried, broke, s["duration_s"]), "",
                   "| what was tried | tried | broke | notes |", "|---|--:|--:|---|"]
         for r in s["rows"]:
-            lines.append("| %s | %d | %d | %s |" % (_esc(r["what"]), r["tried"], r["broke"],
-                                                    _esc("; ".join(r["notes"]))))
+            lines.append("| %s | %d | %d | %s |" % (esc(r["what"]), r["tried"], r["broke"],
+                                                    esc("; ".join(r["notes"]))))
         lines.append("")
     return "\n".join(lines)
 

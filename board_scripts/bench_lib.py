@@ -1,4 +1,4 @@
-# Device-side helpers of `make bench`, put in front of every other firmware/scripts/bench_*.py.
+# Device-side helpers of `make bench`, put in front of every other board_scripts/bench_*.py.
 # MIT licence; part of ws2 for MicroPython. Runs on MicroPython; the host prepends P = {...}.
 #
 # A result is one line "@R (kind, figure, side, value)" that the host reads
@@ -155,6 +155,114 @@ def attempt(fid, side, runs, make):
         runs.append((side, make()))
     except Exception as e:
         out("miss", fid, side, why(e))
+
+
+def alloc_per_call(fn, chunk=50):
+    """Heap bytes allocated per call: fn(k) makes k calls, P["alloc_calls"] in all; the collector is off while
+    it runs."""
+    total = 0
+    done = 0
+    while done < P["alloc_calls"]:
+        gc.collect()
+        gc.disable()
+        try:
+            a = gc.mem_alloc()
+            fn(chunk)
+            total += gc.mem_alloc() - a
+        finally:
+            gc.enable()
+        done += chunk
+    return total / done
+
+
+def empty_loop(k):
+    """k turns of an empty loop: its allocation is what the callers of alloc_per_call subtract."""
+    for _ in range(k):
+        pass
+
+
+def echo_rtt(send, recv, s, n, ping):
+    """The function of one sample: us per round trip of ping (64 B) through the echo peer, n in a row.
+    send(s, data) and recv(s, size) are the side's own calls (an unbound method for a socket object)."""
+    def run():
+        t = _us()
+        for _ in range(n):
+            send(s, ping)
+            got = len(recv(s, 64))
+            while got < 64:
+                got += len(recv(s, 64 - got))
+        return _diff(_us(), t) / n
+
+    run()  # warm-up: connection and buffers settle
+    return run
+
+
+def tls_echo_rate(write, readinto, data, buf, count):
+    """The function of one sample: bytes per us of count writes of data through the TLS echo peer, each read
+    back whole into buf (a memoryview as long as data)."""
+    size = len(data)
+    total = count * size
+
+    def run():
+        t = _us()
+        for _ in range(count):
+            write(data)
+            got = 0
+            while got < size:
+                n = readinto(buf[got:])
+                if not n:
+                    raise OSError("the TLS echo closed")
+                got += n
+        return total / _diff(_us(), t)
+
+    run()
+    return run
+
+
+def udp_echo_rate(sendto, recvfrom, s, buf, addr, windows, timeouts, lost=None):
+    """The function of one sample: datagrams per second through the UDP echo peer, in windows of 8 (8 sendto,
+    then 8 recvfrom); sendto(s, data, addr) and recvfrom(s, size) are the side's own calls. A receive timeout
+    (an errno in timeouts) ends its window and is counted in lost[0]."""
+    def run():
+        got = 0
+        t = _us()
+        for _ in range(windows):
+            for _ in range(8):
+                sendto(s, buf, addr)
+            for _ in range(8):
+                try:
+                    recvfrom(s, 2048)
+                except OSError as e:
+                    if e.args[0] not in timeouts:
+                        raise
+                    if lost is not None:
+                        lost[0] += 1
+                    break
+                got += 1
+        return got * 1000000 / _diff(_us(), t)
+
+    run()
+    return run
+
+
+def pair(fid, make_raw, make_ws2):
+    """Measure fid on both sides: make_raw() and make_ws2() each return the function of one sample."""
+    runs = []
+    attempt(fid, "raw", runs, make_raw)
+    attempt(fid, "ws2", runs, make_ws2)
+    measure(fid, runs)
+
+
+def each_alone(fid, makers, socks):
+    """Measure fid one side at a time (makers: [(side, make)]), closing socks after each: a board's heap or
+    socket table may not hold both sides' sockets at once."""
+    for side, make in makers:
+        runs = []
+        attempt(fid, side, runs, make)
+        if runs:
+            measure(fid, runs)
+        while socks:
+            close(socks.pop())
 
 
 def loop_cost(n):

@@ -6,43 +6,12 @@
 start()
 _N = P["prof_n"]
 _CALLS = P["alloc_calls"]
-_CHUNK = 50
 _REPS = 3 if QUICK else 5
 _BUF = bytearray(64)
 _IN = bytearray(64)
-_hdr = bytearray(5)
 _socks = []
 
-
-def header(op, n):
-    _hdr[0] = op
-    for k in range(4):
-        _hdr[1 + k] = (n >> (24 - 8 * k)) & 255
-    return _hdr
-
-
-def per_call(fn):
-    total = 0
-    done = 0
-    while done < _CALLS:
-        gc.collect()
-        gc.disable()
-        try:
-            a = gc.mem_alloc()
-            fn(_CHUNK)
-            total += gc.mem_alloc() - a
-        finally:
-            gc.enable()
-        done += _CHUNK
-    return total / done
-
-
-def _empty(k):
-    for _ in range(k):
-        pass
-
-
-_LOOP_ALLOC = per_call(_empty)
+_LOOP_ALLOC = alloc_per_call(empty_loop)
 _LOOP_US = sorted(loop_cost(_N) for _ in range(3))[1] / _N
 
 
@@ -80,7 +49,7 @@ def run_layers():
             out("prof", path, name, fn)
             continue
         try:
-            out("prof", path, name, {"us": us[k], "alloc": max(0.0, per_call(fn) - _LOOP_ALLOC)})
+            out("prof", path, name, {"us": us[k], "alloc": max(0.0, alloc_per_call(fn) - _LOOP_ALLOC)})
         except Exception as e:
             out("prof", path, name, why(e))
     del _layers[:]

@@ -106,10 +106,7 @@ def handshake():
         run()
         return run
 
-    runs = []
-    attempt(fid, "raw", runs, make_raw)
-    attempt(fid, "ws2", runs, make_ws2)
-    measure(fid, runs)
+    pair(fid, make_raw, make_ws2)
 
 
 def bulk():
@@ -122,23 +119,7 @@ def bulk():
     def make_raw():
         ss = raw_connect(_raw_ctx(), raw_addr(HOST, T["port"]))
         _socks.append(ss)
-        write = ss.write
-        readinto = ss.readinto
-
-        def run():
-            t = _us()
-            for _ in range(count):
-                write(out_)
-                got = 0
-                while got < 4096:
-                    k = readinto(in_[got:])
-                    if not k:
-                        raise OSError("the TLS echo closed")
-                    got += k
-            return total / _diff(_us(), t)
-
-        run()
-        return run
+        return tls_echo_rate(ss.write, ss.readinto, out_, in_, count)
 
     def make_ws2():
         ssllsp_ready()
@@ -163,13 +144,7 @@ def bulk():
         return run
 
     # One TLS session at a time: two of them (mbedTLS buffers on the heap) do not fit the budget.
-    for side, make in (("raw", make_raw), ("ws2", make_ws2)):
-        runs = []
-        attempt(fid, side, runs, make)
-        if runs:
-            measure(fid, runs)
-        while _socks:
-            close(_socks.pop())
+    each_alone(fid, (("raw", make_raw), ("ws2", make_ws2)), _socks)
 
 
 _old_ca = ws2.config().get("tls_ca_file") or ""

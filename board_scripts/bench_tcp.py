@@ -25,44 +25,15 @@ def rtt():
 
     def make_raw():
         k = keep(tcp_raw(P["echo"]))
-        send = k.send
-        recv = k.recv
-
-        def run():
-            t = _us()
-            for _ in range(n):
-                send(ping)
-                got = len(recv(64))
-                while got < 64:
-                    got += len(recv(64 - got))
-            return _diff(_us(), t) / n
-
-        run()  # warm-up: connection and buffers settle
-        return run
+        return echo_rtt(type(k).send, type(k).recv, k, n, ping)
 
     def make_ws2():
         s, how = tcp_ws2(P["echo"])
         keep(s)
         out("note", fid, "ws2", "TCP_NODELAY set through " + how)
-        send = ws2.send
-        recv = ws2.recv
+        return echo_rtt(ws2.send, ws2.recv, s, n, ping)
 
-        def run():
-            t = _us()
-            for _ in range(n):
-                send(s, ping)
-                got = len(recv(s, 64))
-                while got < 64:
-                    got += len(recv(s, 64 - got))
-            return _diff(_us(), t) / n
-
-        run()
-        return run
-
-    runs = []
-    attempt(fid, "raw", runs, make_raw)
-    attempt(fid, "ws2", runs, make_ws2)
-    measure(fid, runs)
+    pair(fid, make_raw, make_ws2)
 
 
 def bulk(size):
@@ -108,41 +79,15 @@ def bulk(size):
         run()
         return run
 
-    runs = []
-    attempt(fid, "raw", runs, make_raw)
-    attempt(fid, "ws2", runs, make_ws2)
-    measure(fid, runs)
+    pair(fid, make_raw, make_ws2)
 
 
 def bulk_recv():
     fid = "tcp_recv_4k"
     total = _BULK
 
-    def make_raw():
-        k = keep(tcp_raw(P["sink"]))
-        send = k.send
-        recv = k.recv
-
-        def run():
-            t = _us()
-            send(header(82, total))
-            got = 0
-            while got < total:
-                d = recv(4096)
-                if not d:
-                    raise OSError("the source closed early")
-                got += len(d)
-            return total / _diff(_us(), t)
-
-        run()
-        return run
-
-    def make_ws2():
-        s, how = tcp_ws2(P["sink"])
-        keep(s)
-        send = ws2.send
-        recv = ws2.recv
-
+    def receiver(send, recv, s):
+        # send(s, data) and recv(s, size): the side's own calls (unbound methods for the raw socket).
         def run():
             t = _us()
             send(s, header(82, total))
@@ -157,10 +102,16 @@ def bulk_recv():
         run()
         return run
 
-    runs = []
-    attempt(fid, "raw", runs, make_raw)
-    attempt(fid, "ws2", runs, make_ws2)
-    measure(fid, runs)
+    def make_raw():
+        k = keep(tcp_raw(P["sink"]))
+        return receiver(type(k).send, type(k).recv, k)
+
+    def make_ws2():
+        s, how = tcp_ws2(P["sink"])
+        keep(s)
+        return receiver(ws2.send, ws2.recv, s)
+
+    pair(fid, make_raw, make_ws2)
 
 
 def life(fid, n, connect):
@@ -192,10 +143,7 @@ def life(fid, n, connect):
         run()
         return run
 
-    runs = []
-    attempt(fid, "raw", runs, lambda: make("raw"))
-    attempt(fid, "ws2", runs, lambda: make("ws2"))
-    measure(fid, runs)
+    pair(fid, lambda: make("raw"), lambda: make("ws2"))
 
 
 def connect_close():

@@ -56,10 +56,7 @@ def numeric():
             wgai("127.0.0.1", 80, af, st)
         return _diff(_us(), t) / n
 
-    runs = []
-    attempt("gai_numeric", "raw", runs, lambda: raw)
-    attempt("gai_numeric", "ws2", runs, lambda: mine)
-    measure("gai_numeric", runs)
+    pair("gai_numeric", lambda: raw, lambda: mine)
 
 
 def _nspm():

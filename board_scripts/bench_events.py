@@ -56,13 +56,7 @@ def sel(n):
         run()
         return run
 
-    for side, make in (("raw", make_raw), ("ws2", make_ws2)):
-        runs = []
-        attempt(fid, side, runs, make)
-        if runs:
-            measure(fid, runs)
-        while socks:
-            close(socks.pop())
+    each_alone(fid, (("raw", make_raw), ("ws2", make_ws2)), socks)
 
 
 def wake():
@@ -128,10 +122,7 @@ def wake():
         run()
         return run
 
-    runs = []
-    attempt(fid, "raw", runs, make_raw)
-    attempt(fid, "ws2", runs, make_ws2)
-    measure(fid, runs)
+    pair(fid, make_raw, make_ws2)
     for k in socks:
         close(k)
 

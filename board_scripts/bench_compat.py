@@ -38,22 +38,7 @@ def figure(fid, maker):
 
 def rtt(mod):
     k = tcp(mod, P["echo"])
-    send = k.send
-    recv = k.recv
-    n = P["rtt_n"]
-    ping = _PING
-
-    def run():
-        t = _us()
-        for _ in range(n):
-            send(ping)
-            got = len(recv(64))
-            while got < 64:
-                got += len(recv(64 - got))
-        return _diff(_us(), t) / n
-
-    run()
-    return run
+    return echo_rtt(type(k).send, type(k).recv, k, P["rtt_n"], _PING)
 
 
 def bulk(size):
@@ -110,27 +95,7 @@ def udp(size):
         addr = addr_of(mod, P["udp_echo"])
         buf = memoryview(_BIG)[:size]
         windows = max(1, P["udp_n"] // 8)
-        sendto = u.sendto
-        recvfrom = u.recvfrom
-
-        def run():
-            got = 0
-            t = _us()
-            for _ in range(windows):
-                for _ in range(8):
-                    sendto(buf, addr)
-                for _ in range(8):
-                    try:
-                        recvfrom(2048)
-                    except OSError as e:
-                        if e.args[0] not in _TIMEOUTS:
-                            raise
-                        break
-                    got += 1
-            return got * 1000000 / _diff(_us(), t)
-
-        run()
-        return run
+        return udp_echo_rate(type(u).sendto, type(u).recvfrom, u, buf, addr, windows, _TIMEOUTS)
 
     return make
 
@@ -164,7 +129,6 @@ def tls_bulk():
     import ssl
 
     count = max(1, P["tls_bytes"] // 4096)
-    total = count * 4096
 
     def make(mod):
         ctx = (ssl if mod is socket else compat_tls).SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -175,34 +139,10 @@ def tls_bulk():
         k.connect(addr_of(mod, T["port"]))
         ss = ctx.wrap_socket(k, server_hostname=T["name"])
         _socks.append(ss)
-        write = ss.write
-        readinto = ss.readinto
-        out_ = memoryview(_BIG)[:4096]
-        in_ = memoryview(_IN)
-
-        def run():
-            t = _us()
-            for _ in range(count):
-                write(out_)
-                got = 0
-                while got < 4096:
-                    n = readinto(in_[got:])
-                    if not n:
-                        raise OSError("the TLS echo closed")
-                    got += n
-            return total / _diff(_us(), t)
-
-        run()
-        return run
+        return tls_echo_rate(ss.write, ss.readinto, memoryview(_BIG)[:4096], memoryview(_IN), count)
 
     # One TLS session at a time (mbedTLS buffers on the heap), as bench_tls.py.
-    for side, mod in SIDES:
-        runs = []
-        attempt(fid, side, runs, lambda: make(mod))
-        if runs:
-            measure(fid, runs)
-        while _socks:
-            close(_socks.pop())
+    each_alone(fid, [(side, lambda mod=mod: make(mod)) for side, mod in SIDES], _socks)
 
 
 for _fid, _maker in (("compat_rtt_64", rtt), ("compat_recv_4k", bulk_recv), ("compat_bulk_4k", bulk(4096)),

@@ -21,20 +21,7 @@ def _import_heap(fid, names):
 
 
 def _rtt(s):
-    send = ws2.send
-    recv = ws2.recv
-
-    def run():
-        t = _us()
-        for _ in range(_N):
-            send(s, _PING)
-            got = len(recv(s, 64))
-            while got < 64:
-                got += len(recv(s, 64 - got))
-        return _diff(_us(), t) / _N
-
-    run()
-    return run
+    return echo_rtt(ws2.send, ws2.recv, s, _N, _PING)
 
 
 def _sock(info):

@@ -39,11 +39,8 @@ def poisoned():
     return n
 
 
-try:
-    from time import ticks_diff, ticks_ms
-except ImportError:
-    ticks_ms = _ms
-    ticks_diff = _diff
+ticks_ms = _ms
+ticks_diff = _diff
 
 spoof = Tally("dns.spoof", "resolutions under attack (answers accepted from a forger = broke)")
 genuine = Tally("dns.genuine", "the genuine answer returned under attack")

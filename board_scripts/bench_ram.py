@@ -311,10 +311,7 @@ def per_socket():
         run()  # warm-up: the provider is loaded by the first socket
         return run
 
-    runs = []
-    attempt(fid, "raw", runs, make_raw)
-    attempt(fid, "ws2", runs, make_ws2)
-    measure(fid, runs)
+    pair(fid, make_raw, make_ws2)
     if _OFFLINE:
         out("note", fid, None, "sockets created, not connected, on both sides (%s); a connection's own state "
             "lives in the port's socket on both sides, not in the router" % _OFFLINE)

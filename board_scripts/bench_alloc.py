@@ -8,47 +8,15 @@ import errno
 
 start()
 _CALLS = P["alloc_calls"]
-_CHUNK = 50
 _BUF = bytearray(64)
 _IN = bytearray(64)
-_hdr = bytearray(5)
 _socks = []
 
-
-def header(op, n):
-    _hdr[0] = op
-    for k in range(4):
-        _hdr[1 + k] = (n >> (24 - 8 * k)) & 255
-    return _hdr
-
-
-def per_call(fn, chunk=_CHUNK):
-    """Bytes allocated per call: fn(k) makes k calls; the collector is off while it runs."""
-    total = 0
-    done = 0
-    while done < _CALLS:
-        gc.collect()
-        gc.disable()
-        try:
-            a = gc.mem_alloc()
-            fn(chunk)
-            total += gc.mem_alloc() - a
-        finally:
-            gc.enable()
-        done += chunk
-    return total / done
-
-
-def _empty(k):
-    for _ in range(k):
-        pass
-
-
-_LOOP = per_call(_empty)
+_LOOP = alloc_per_call(empty_loop)
 
 
 def sample(fn):
-    return lambda: max(0.0, per_call(fn) - _LOOP)
+    return lambda: max(0.0, alloc_per_call(fn) - _LOOP)
 
 
 def keep(x):
@@ -57,10 +25,7 @@ def keep(x):
 
 
 def figure(fid, make_raw, make_ws2):
-    runs = []
-    attempt(fid, "raw", runs, lambda: sample(make_raw()))
-    attempt(fid, "ws2", runs, lambda: sample(make_ws2()))
-    measure(fid, runs)
+    pair(fid, lambda: sample(make_raw()), lambda: sample(make_ws2()))
     while _socks:
         close(_socks.pop())
 
@@ -195,10 +160,10 @@ def recvfrom():
 
         return w
 
-    runs = []
-    attempt("alloc_recvfrom", "raw", runs, lambda: (lambda: max(0.0, per_call(make_raw(), 48) - _LOOP)))
-    attempt("alloc_recvfrom", "ws2", runs, lambda: (lambda: max(0.0, per_call(make_ws2(), 48) - _LOOP)))
-    measure("alloc_recvfrom", runs)
+    def sampler(make):
+        return lambda: (lambda: max(0.0, alloc_per_call(make(), 48) - _LOOP))
+
+    pair("alloc_recvfrom", sampler(make_raw), sampler(make_ws2))
     while _socks:
         close(_socks.pop())
 

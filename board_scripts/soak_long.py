@@ -13,7 +13,7 @@ _PAT = bytes(range(256)) * 16  # 4 KB with a pattern a reordering or a lost byte
 def fd_mark(when, rid):
     # The host counts the interpreter's descriptors when it reads this line: hold still meanwhile.
     print("@FD %s %s" % (when, rid))
-    time.sleep_ms(250) if hasattr(time, "sleep_ms") else time.sleep(0.25)
+    sleep_ms(250)
 
 
 def _create_close(n, t):

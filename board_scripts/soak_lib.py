@@ -1,4 +1,4 @@
-# Device-side helpers of `make soak`, put in front of every other firmware/scripts/soak_*.py.
+# Device-side helpers of `make soak`, put in front of every other board_scripts/soak_*.py.
 # MIT licence; part of ws2 for MicroPython. Runs on MicroPython and CPython; the host prepends P = {...}.
 #
 # A result is one line "@S (row, what, tried, broke, notes)" that the host reads
@@ -12,20 +12,14 @@ import time
 
 import ws2
 from ws2 import handles, state
+from ws2.port import sleep_ms
+from ws2.port import ticks_diff as _diff
+from ws2.port import ticks_ms as _ms
 
 HOST = P["host"]
 WORD = 8 if sys.maxsize > 0xFFFFFFFF else 4
 MAX_NOTES = 8
 MAX_FAILS = 200
-try:
-    _ms = time.ticks_ms
-    _diff = time.ticks_diff
-except AttributeError:  # CPython
-    def _ms():
-        return int(time.monotonic() * 1000)
-
-    def _diff(a, b):
-        return a - b
 
 
 def row(rid, what, tried, broke, notes=()):
