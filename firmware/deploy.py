@@ -157,7 +157,7 @@ def _read(path):
 
 def catalog_modules(reads):
     """Return {module path: [what names it]} from the board's catalogs (the scan's reads; defaults when absent)."""
-    from ws2 import catalog, instl, nscatalog, store
+    from ws2 import catalog, defcatalog, nscatalog, store
 
     out = {}
     got = store.pick(reads[1], reads[2])
@@ -167,7 +167,7 @@ def catalog_modules(reads):
         except ValueError:
             got = None  # the board falls back to its default catalog
     if not got:
-        entries, paths, _ = instl.default_catalog()
+        entries, paths, _ = defcatalog.default_catalog()
     for e in entries:
         path = paths.get(e[catalog.I_PROVIDER_ID])
         if path:

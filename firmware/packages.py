@@ -20,8 +20,9 @@ DIR = os.path.join(ROOT, "packages")
 TABLE = (
     (CORE, "the Winsock 2 router and wspm: TCP and UDP sockets", (), ()),
     ("ws2-dns", "name resolution: the namespace router, nspm (DNS) and its message codec",
-     ("ws2/nsrouter.py", "ws2/nscatalog.py", "ws2/nsprovider.py", "ws2/queryset.py", "providers/nspm.py",
-      "providers/dnsmsg.py", "providers/dnsretry.py", "ws2/nsconst.py"), (CORE,)),
+     ("ws2/addrinfo.py", "ws2/nsrouter.py", "ws2/nscatalog.py", "ws2/nsinstall.py", "ws2/nsprovider.py",
+      "ws2/queryset.py", "providers/nspm.py", "providers/dnsmsg.py", "providers/dnsretry.py", "ws2/nsconst.py"),
+     (CORE,)),
     ("ws2-tls", "TLS as a layered provider (ssllsp)", ("providers/ssllsp.py", "ws2/tlsconst.py"), (CORE,)),
     ("ws2-io", "event objects, select/WSAPoll, WSAEventSelect, overlapped I/O, asyncio bridge, blocking hooks",
      ("ws2/event.py", "ws2/netevents.py", "ws2/sockselect.py", "ws2/waitset.py", "ws2/fdrules.py",
@@ -38,8 +39,9 @@ TABLE = (
 # What a TCP client loads (WSAStartup, socket, connect, send, recv, closesocket
 # through the default catalog): the "router + wspm" of the flash budget. The
 # mip install test checks that a TCP echo loads nothing outside it.
-TCP = ("ws2/__init__.py", "ws2/board.py", "ws2/catalog.py", "ws2/const.py", "ws2/dispatch.py", "ws2/errors.py",
-       "ws2/handles.py", "ws2/inaddr.py", "ws2/instl.py", "ws2/native.py", "ws2/port.py", "ws2/protocol_info.py", "ws2/provider.py",
+TCP = ("ws2/__init__.py", "ws2/board.py", "ws2/catalog.py", "ws2/const.py", "ws2/defcatalog.py", "ws2/dispatch.py",
+       "ws2/errors.py", "ws2/handles.py", "ws2/inaddr.py", "ws2/native.py", "ws2/port.py", "ws2/protocol_info.py",
+       "ws2/provider.py",
        "ws2/settings.py", "ws2/sockctrl.py", "ws2/sockio.py", "ws2/socklife.py", "ws2/startup.py", "ws2/state.py",
        "ws2/store.py", "ws2/upcalls.py", "providers/__init__.py", "providers/wspm.py")
 

@@ -41,7 +41,7 @@ def install(which, over, first=False):
 
 def ssllsp_over(chain_id):
     """Add an ssllsp chain over another layer's chain (TLS above it: that layer sees the TLS records); its id."""
-    from ws2.instl import SSLLSP_ID, SSLLSP_PATH
+    from ws2.defcatalog import SSLLSP_ID, SSLLSP_PATH
 
     mine = sorted((p for p in ws2.WSCEnumProtocols() if p.provider_id == SSLLSP_ID), key=lambda p: p.catalog_entry_id)
     layer_id = [p.catalog_entry_id for p in mine if not p.protocol_chain][0]

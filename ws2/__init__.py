@@ -1,6 +1,7 @@
 # ws2: the Winsock 2 router for MicroPython. Lazy root: `import ws2` costs little RAM;
 # each public name's module is imported on first use and the name cached here.
 # MIT licence; part of ws2 for MicroPython.
+from ws2.port import allocate_lock as _alloc, get_ident as _ident
 
 # module -> the public names it defines (searched only on the first use of a name).
 _WHERE = (
@@ -23,31 +24,22 @@ _WHERE = (
     ("sockselect", " select WSAPoll WSAPOLLFD "),
     ("overlapped", " WSAOverlapped WSAGetOverlappedResult "),
     ("blocking", " WSACancelBlockingCall "),
-    ("nsrouter", " getaddrinfo getnameinfo gethostbyname gethostbyaddr WSALookupServiceBegin"
-                 " WSALookupServiceNext WSALookupServiceEnd WSAQuerySet WSCInstallNameSpace"
-                 " WSCUnInstallNameSpace WSCEnableNSProvider WSCEnumNameSpaceProviders"
-                 " WSAEnumNameSpaceProviders WSANameSpaceInfo RESULT_IS_ALIAS SVCID_HOSTNAME"
-                 " SVCID_INET_HOSTADDRBYINETSTRING SVCID_INET_SERVICEBYNAME SVCID_INET_HOSTADDRBYNAME"
-                 " SVCID_DNS_TYPE_A SVCID_DNS_TYPE_PTR SVCID_DNS_TYPE_AAAA "),
+    ("addrinfo", " getaddrinfo getnameinfo gethostbyname gethostbyaddr "),
+    ("nsrouter", " WSALookupServiceBegin WSALookupServiceNext WSALookupServiceEnd "),
+    ("nsinstall", " WSCInstallNameSpace WSCUnInstallNameSpace WSCEnableNSProvider WSCEnumNameSpaceProviders"
+                  " WSAEnumNameSpaceProviders WSANameSpaceInfo "),
+    ("queryset", " WSAQuerySet RESULT_IS_ALIAS SVCID_HOSTNAME SVCID_INET_HOSTADDRBYINETSTRING"
+                 " SVCID_INET_SERVICEBYNAME SVCID_INET_HOSTADDRBYNAME SVCID_DNS_TYPE_A SVCID_DNS_TYPE_PTR"
+                 " SVCID_DNS_TYPE_AAAA "),
 )
 
-
-
-
-try:
-    from _thread import allocate_lock as _alloc, get_ident as _ident
-
-    _lock = _alloc()
-except ImportError:  # a port without threads
-    _lock = None
+_lock = _alloc()  # a port without threads gets a lock that never blocks
 _owner = [None]  # the thread inside _load (None: nobody)
 
 
 def __getattr__(name):
     # One thread at a time imports: two threads making a first call at once would otherwise see a
     # half-made module (AttributeError) or race on its file. Nested lookups on the same thread pass.
-    if _lock is None:
-        return _load(name)
     me = _ident()
     if _owner[0] == me:
         return _load(name)

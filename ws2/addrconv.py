@@ -10,14 +10,7 @@ import sys
 from ws2.dispatch import fail, prolog
 from ws2.errors import WSAError, WSAEAFNOSUPPORT, WSAEFAULT, WSAEINVAL
 from ws2.inaddr import ip4 as pton4, ntop4, ntop6 as _ntop6, pton6  # noqa: F401 (pton4, pton6: public)
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const
 
 _AF_INET = const(2)
 _AF_INET6 = const(23)
@@ -115,16 +108,9 @@ def _entry(af, protocol_info):
     # As ReactOS's rnr.c: the entry named by protocol_info, else the first
     # catalog entry of the family; no socket is involved.
     from ws2 import catalog
-    from ws2.protocol_info import WSAProtocolInfo
 
     if protocol_info is not None:
-        if not isinstance(protocol_info, WSAProtocolInfo):
-            raise WSAError(WSAEFAULT, "protocol_info must be a WSAProtocolInfo")
-        e = catalog.by_id(protocol_info.catalog_entry_id)
-        if e is None:
-            raise WSAError(WSAEINVAL, "protocol_info names catalog entry %r, which is not installed"
-                           % (protocol_info.catalog_entry_id,))
-        return e, protocol_info
+        return catalog.by_info(protocol_info), protocol_info
     e = catalog.by_af(af)
     if e is None:
         raise WSAError(WSAEINVAL, "no transport provider handles address family %d" % af)

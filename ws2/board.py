@@ -2,13 +2,7 @@
 # MIT licence; part of ws2 for MicroPython.
 import sys
 
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const
 
 # Handle-table capacity per port: lwIP's own socket limit, since a router
 # handle without a socket underneath is useless (esp32 CONFIG_LWIP_MAX_SOCKETS

@@ -3,17 +3,10 @@
 import json
 
 from ws2 import store
-from ws2.errors import (WSAError, WSAEAFNOSUPPORT, WSAEINVAL, WSAEPROTONOSUPPORT,
+from ws2.errors import (WSAError, WSAEAFNOSUPPORT, WSAEFAULT, WSAEINVAL, WSAEPROTONOSUPPORT,
                         WSAESOCKTNOSUPPORT)
-from ws2.protocol_info import check
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.protocol_info import WSAProtocolInfo, check
+from ws2.port import const
 
 # Indices into a catalog tuple (WSAPROTOCOL_INFOW order, see protocol_info.FIELDS).
 I_PROVIDER_FLAGS = const(4)
@@ -148,9 +141,9 @@ def load():
             print("ws2: warning: catalog unreadable (%s); using the default catalog" % e)
     elif store.exists(_FILE):
         print("ws2: warning: catalog file is corrupt; using the default catalog")
-    from ws2 import instl
+    from ws2 import defcatalog
 
-    _use(*instl.default_catalog())
+    _use(*defcatalog.default_catalog())
 
 
 def ensure():
@@ -190,6 +183,17 @@ def by_id(catalog_id):
         if e[I_CATALOG_ID] == catalog_id:
             return e
     return None
+
+
+def by_info(protocol_info):
+    """Return the entry a WSAProtocolInfo names; WSAEFAULT when it is not one, WSAEINVAL when not installed."""
+    if not isinstance(protocol_info, WSAProtocolInfo):
+        raise WSAError(WSAEFAULT, "protocol_info must be a WSAProtocolInfo")
+    e = by_id(protocol_info.catalog_entry_id)
+    if e is None:
+        raise WSAError(WSAEINVAL, "protocol_info names catalog entry %r, which is not installed"
+                       % (protocol_info.catalog_entry_id,))
+    return e
 
 
 def by_af(af):

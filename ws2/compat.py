@@ -199,9 +199,9 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
             return [(_n.AF_INET, type or _n.SOCK_STREAM, proto, "", (host, port))]
     _start()
     try:
-        from ws2 import nsrouter
+        from ws2 import addrinfo
 
-        got = nsrouter.getaddrinfo(host, port, _AF.get(af, af) if af else 0, _TYPE.get(type, type) if type else 0,
+        got = addrinfo.getaddrinfo(host, port, _AF.get(af, af) if af else 0, _TYPE.get(type, type) if type else 0,
                                    proto, flags)
     except WSAError as e:
         code = e.args[0]

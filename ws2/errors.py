@@ -3,13 +3,7 @@
 import errno
 import sys
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
+from ws2.port import const
 
 WSABASEERR = 10000
 WSAEINTR = 10004

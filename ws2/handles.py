@@ -88,6 +88,11 @@ def bad_handle(h):
     return WSAError(WSAENOTSOCK, "a %s is not a socket handle" % type(h).__name__)
 
 
+def slot_of(h):
+    """Return the slot field of handle h, live or not (slot() checks that it is live)."""
+    return (h & _SLOT_MASK) - 1
+
+
 @micropython.native
 def slot(h):
     """Return the slot of live handle h, or raise WSAENOTSOCK / WSANOTINITIALISED."""

@@ -9,14 +9,7 @@ from ws2 import catalog, provider, state
 from ws2.dispatch import fail
 from ws2.errors import WSAError, WSAEINVAL
 from ws2.protocol_info import WSAProtocolInfo, check
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const
 
 _MAX_CHAIN = const(7)
 

@@ -31,7 +31,7 @@ def wifi(path="/secrets.json"):
     except ImportError:
         print("boot: this firmware has no network module: Wi-Fi stays off")
         return
-    import time
+    from ws2.port import sleep_ms, ticks_diff, ticks_ms
 
     wlan = network.WLAN(network.STA_IF)
     if wlan.active() and wlan.isconnected():
@@ -47,13 +47,13 @@ def wifi(path="/secrets.json"):
     wlan.active(True)
     wlan.connect(ssid, cfg.get("password", ""))
     wrong = getattr(network, "STAT_WRONG_PASSWORD", None)
-    t0 = time.ticks_ms()
+    t0 = ticks_ms()
     st = None
     while not wlan.isconnected():
         st = wlan.status()
-        if st == wrong or time.ticks_diff(time.ticks_ms(), t0) > limit:
+        if st == wrong or ticks_diff(ticks_ms(), t0) > limit:
             break
-        time.sleep_ms(100)
+        sleep_ms(100)
     else:
         print("boot: Wi-Fi %r up, address %s" % (ssid, wlan.ifconfig()[0]))
         return
@@ -63,7 +63,7 @@ def wifi(path="/secrets.json"):
             why = k
     print("boot: Wi-Fi %r not joined after %d ms (status %s): check the SSID and password (make wifi ...) "
           "and that the access point is in range; continuing without network"
-          % (ssid, time.ticks_diff(time.ticks_ms(), t0), why))
+          % (ssid, ticks_diff(ticks_ms(), t0), why))
 
 
 def catalog():

@@ -1,4 +1,4 @@
-# ws2/nscatalog: the namespace provider catalog (WSCInstallNameSpace & co) and its file.
+# ws2/nscatalog: the namespace provider catalog and its file (the WSC* calls are ws2/nsinstall's).
 # MIT licence; part of ws2 for MicroPython.
 #
 # Kept like the protocol catalog: a list of tuples in catalog order (the order
@@ -9,14 +9,7 @@ import json
 
 from ws2 import store
 from ws2.errors import WSAError, WSAEINVAL
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const
 
 # Indices into a catalog tuple
 I_IDENTIFIER = const(0)
@@ -33,21 +26,6 @@ _NS_DNS = const(12)
 
 entries = []
 loaded = False
-
-
-class WSANameSpaceInfo:
-    """One installed namespace provider (WSANAMESPACE_INFOW)."""
-
-    def __init__(self, provider_id, name_space, active, version, identifier):
-        self.provider_id = provider_id
-        self.name_space = name_space
-        self.active = active
-        self.version = version
-        self.identifier = identifier
-
-    def __repr__(self):
-        return "WSANameSpaceInfo(%r, name_space=%d, active=%r, identifier=%r)" % (
-            self.provider_id, self.name_space, self.active, self.identifier)
 
 
 def default_entries():
@@ -156,7 +134,8 @@ def reset():
     load()
 
 
-def _save(new):
+def commit(new):
+    """Write a new namespace catalog to flash, then make it current (a failed write changes nothing)."""
     global entries
     store.save(_FILE, encode(new))
     entries = new
@@ -174,83 +153,3 @@ def active(namespace):
     """Enabled entries serving namespace (0 = NS_ALL: every enabled entry), in catalog order."""
     ensure()
     return [e for e in entries if e[I_ACTIVE] and (namespace == 0 or e[I_NAMESPACE] == namespace)]
-
-
-def _release(provider_id):
-    # A loaded provider that is removed or disabled is cleaned up now; the
-    # name-service router is only asked when it is already in memory.
-    import sys
-
-    m = sys.modules.get("ws2.nsprovider")
-    if m is not None:
-        m.release(provider_id)
-
-
-# -- WSC* -------------------------------------------------------------------------
-
-def WSCInstallNameSpace(identifier, path, namespace, version, provider_id):
-    """Install a namespace provider (module path exporting NSPStartup) at the end of the catalog."""
-    from ws2.dispatch import fail
-
-    try:
-        ensure()
-        e = check((identifier, path, namespace, version, guid(provider_id), True))
-        if find(e[I_PROVIDER_ID]) >= 0:
-            raise WSAError(WSAEINVAL, "namespace provider %s is already installed" % e[I_PROVIDER_ID])
-        _save(entries + [e])
-    except Exception as x:
-        raise fail(x)
-    return 0
-
-
-def WSCUnInstallNameSpace(provider_id):
-    """Remove a namespace provider from the catalog (cleaning it up if loaded)."""
-    from ws2.dispatch import fail
-
-    try:
-        ensure()
-        pid = guid(provider_id)
-        i = find(pid)
-        if i < 0:
-            raise WSAError(WSAEINVAL, "namespace provider %s is not installed" % pid)
-        _save(entries[:i] + entries[i + 1 :])
-        _release(pid)
-    except Exception as x:
-        raise fail(x)
-    return 0
-
-
-def WSCEnableNSProvider(provider_id, enable):
-    """Enable or disable an installed namespace provider."""
-    from ws2.dispatch import fail
-
-    try:
-        ensure()
-        pid = guid(provider_id)
-        i = find(pid)
-        if i < 0:
-            raise WSAError(WSAEINVAL, "namespace provider %s is not installed" % pid)
-        e = entries[i]
-        new = list(entries)
-        new[i] = e[:I_ACTIVE] + (bool(enable),)
-        _save(new)
-        if not enable:
-            _release(pid)
-    except Exception as x:
-        raise fail(x)
-    return 0
-
-
-def WSCEnumNameSpaceProviders():
-    """Return every installed namespace provider as WSANameSpaceInfo, in catalog order."""
-    ensure()
-    return [WSANameSpaceInfo(e[I_PROVIDER_ID], e[I_NAMESPACE], e[I_ACTIVE], e[I_VERSION], e[I_IDENTIFIER])
-            for e in entries]
-
-
-def WSAEnumNameSpaceProviders():
-    """Like WSCEnumNameSpaceProviders, for applications: needs WSAStartup."""
-    from ws2.dispatch import prolog
-
-    prolog()
-    return WSCEnumNameSpaceProviders()

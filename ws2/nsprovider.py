@@ -7,14 +7,7 @@
 from ws2 import nscatalog, state
 from ws2.errors import WSAError, WSAEINVALIDPROCTABLE, WSAEPROVIDERFAILEDINIT
 from ws2.provider import drop_module, import_module
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const
 
 _NSP_TABLE_SIZE = const(9)
 _NSP_CLEANUP = const(0)

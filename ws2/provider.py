@@ -10,17 +10,10 @@ import sys
 from ws2 import catalog, state
 from ws2.errors import (WSAError, WSAEINVALIDPROCTABLE, WSAEINVALIDPROVIDER,
                         WSAEPROVIDERFAILEDINIT, WSAEINVAL)
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const
 
 _VERSION_2_2 = const(0x0202)
-_TABLE_SIZE = const(30)
+_WSP_TABLE_SIZE = const(30)
 _WSP_CLEANUP = const(5)
 
 loaded = {}  # provider_id -> Provider
@@ -75,10 +68,10 @@ def drop_module(path):
 
 def validate_table(table):
     """Return table as a tuple if it is a proc table of 30 callables, else raise WSAEINVALIDPROCTABLE."""
-    if not isinstance(table, (tuple, list)) or len(table) != _TABLE_SIZE:
+    if not isinstance(table, (tuple, list)) or len(table) != _WSP_TABLE_SIZE:
         n = len(table) if isinstance(table, (tuple, list)) else type(table).__name__
         raise WSAError(WSAEINVALIDPROCTABLE, "proc table must have 30 entries, got %s" % (n,))
-    for i in range(_TABLE_SIZE):
+    for i in range(_WSP_TABLE_SIZE):
         if not callable(table[i]):
             raise WSAError(WSAEINVALIDPROCTABLE, "proc table slot %d is not callable" % i)
     return tuple(table)

@@ -3,15 +3,10 @@
 from ws2 import handles
 from ws2.dispatch import call, fail
 from ws2.errors import WSAError, WSAEINVAL
+from ws2.port import const
 
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
-
+# Private copies of shared numbers (slots: ws2.spiconst, flags: ws2.handles, request kinds:
+# ws2.overlapped, codes: ws2.errors/const), folded by the compiler; the unit tests check each one.
 _WSP_CONNECT = const(7)
 _WSP_GETPEERNAME = const(12)
 _WSP_GETSOCKNAME = const(13)
@@ -27,7 +22,7 @@ _F_EVENTS = const(4)
 _FIONBIO = const(0x8004667E)
 _SOL_SOCKET = const(0xFFFF)
 _SO_SECURE = const(0x2001)
-_WOULDBLOCK = const(10035)
+_WSAEWOULDBLOCK = const(10035)
 
 
 def connect(s, addr):
@@ -40,7 +35,7 @@ def WSAConnect(s, addr, caller_data=None, callee_data=None, sqos=None, gqos=None
     try:
         return call(s, _WSP_CONNECT, addr, caller_data, callee_data, sqos, gqos)
     except WSAError as e:
-        if e.args[0] == _WOULDBLOCK and handles.flags[handles.slot(s)] & _F_EVENTS:
+        if e.args[0] == _WSAEWOULDBLOCK and handles.flags[handles.slot(s)] & _F_EVENTS:
             from ws2 import netevents
 
             netevents.connecting(s)  # FD_CONNECT will report how it ends
@@ -106,7 +101,7 @@ def WSAIoctl(s, code, in_data=None, out_len=0, overlapped=None, completion=None)
     if overlapped is not None:
         from ws2 import overlapped as ov
 
-        return ov.submit(s, 4, (code, in_data, out_len), 0, None, overlapped, completion)
+        return ov.submit(s, ov.IOCTL, (code, in_data, out_len), 0, None, overlapped, completion)
     return call(s, _WSP_IOCTL, code, in_data, out_len, None, None, None)
 
 

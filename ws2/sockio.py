@@ -7,29 +7,26 @@
 from ws2 import handles
 from ws2.dispatch import fail
 from ws2.errors import WSAError
+from ws2.port import const, micropython
 
-try:
-    import micropython
-    from micropython import const
-except ImportError:  # CPython: the emitter decorators are no-ops
-
-    class micropython:
-        native = staticmethod(lambda f: f)
-
-    def const(x):
-        return x
-
-
+# Private copies of shared numbers (slots: ws2.spiconst, flags: ws2.handles, request kinds:
+# ws2.overlapped, codes: ws2.errors/const), folded by the compiler; the unit tests check each one.
 _WSP_RECV = const(19)
 _WSP_RECVFROM = const(21)
 _WSP_SEND = const(23)
 _WSP_SENDTO = const(25)
-_EFAULT = const(10014)
-_EINVAL = const(10022)
+_WSAEFAULT = const(10014)
+_WSAEINVAL = const(10022)
 _F_EVENTS = const(4)  # handles.flags: the socket has a WSAEventSelect/WSAAsyncSelect registration
-_FD_READ_OOB = const(0x05)
+_FD_READ = const(0x01)
+_FD_OOB = const(0x04)
 _FD_WRITE = const(0x02)
-_WOULDBLOCK = const(10035)
+_WSAEWOULDBLOCK = const(10035)
+# overlapped request kinds (ws2.overlapped.SEND ...)
+_SEND = const(0)
+_RECV = const(1)
+_SENDTO = const(2)
+_RECVFROM = const(3)
 _slot = handles.slot
 
 
@@ -44,7 +41,7 @@ def _rearm(s, events):
 
 def _sent_fail(s, i, e):
     e = fail(e)
-    if e.args[0] == _WOULDBLOCK and handles.flags[i] & _F_EVENTS:
+    if e.args[0] == _WSAEWOULDBLOCK and handles.flags[i] & _F_EVENTS:
         _rearm(s, _FD_WRITE)
     return e
 
@@ -70,10 +67,10 @@ def recv(s, n, flags=0):
     """Receive up to n bytes; b'' when the peer has closed."""
     i = _slot(s)
     if handles.flags[i] & _F_EVENTS:
-        _rearm(s, _FD_READ_OOB)
+        _rearm(s, _FD_READ | _FD_OOB)
     try:
         if n < 0:  # sizes the router checks itself, for every provider (a TypeError here is WSAEFAULT)
-            raise WSAError(_EINVAL, "negative receive size")
+            raise WSAError(_WSAEINVAL, "negative receive size")
         return handles.prov[i].table[_WSP_RECV](handles.ctx[i], n, flags, None, None, None)[0]
     except Exception as e:
         raise fail(e)
@@ -84,15 +81,15 @@ def recv_into(s, buf, n=0, flags=0):
     """Receive into buf (at most n bytes when n > 0); returns the count."""
     i = _slot(s)
     if handles.flags[i] & _F_EVENTS:
-        _rearm(s, _FD_READ_OOB)
+        _rearm(s, _FD_READ | _FD_OOB)
     try:
         if isinstance(buf, int):  # an int means "n bytes, new bytes" to WSPRecv: not a buffer here
-            raise WSAError(_EFAULT, "recv_into needs a writable buffer")
+            raise WSAError(_WSAEFAULT, "recv_into needs a writable buffer")
         if n:
             if n < 0:
-                raise WSAError(_EINVAL, "negative receive size")
+                raise WSAError(_WSAEINVAL, "negative receive size")
             if n > len(buf):
-                raise WSAError(_EFAULT, "n is larger than the buffer")
+                raise WSAError(_WSAEFAULT, "n is larger than the buffer")
             buf = memoryview(buf)[:n]
         return handles.prov[i].table[_WSP_RECV](handles.ctx[i], buf, flags, None, None, None)[0]
     except Exception as e:
@@ -118,10 +115,10 @@ def recvfrom(s, n, flags=0):
     """Receive a datagram of at most n bytes; returns (data, address)."""
     i = _slot(s)
     if handles.flags[i] & _F_EVENTS:
-        _rearm(s, _FD_READ_OOB)
+        _rearm(s, _FD_READ | _FD_OOB)
     try:
         if n < 0:
-            raise WSAError(_EINVAL, "negative receive size")
+            raise WSAError(_WSAEINVAL, "negative receive size")
         r = handles.prov[i].table[_WSP_RECVFROM](handles.ctx[i], n, flags, None, None, None)
         return r[0], r[2]
     except Exception as e:
@@ -133,7 +130,7 @@ def WSASend(s, buffers, flags=0, overlapped=None, completion=None):
     """Gather-send a buffer or list of buffers; returns the bytes sent (overlapped: or raises WSA_IO_PENDING)."""
     i = _slot(s)
     if overlapped is not None:
-        return _overlapped(s, 0, buffers, flags, None, overlapped, completion)
+        return _overlapped(s, _SEND, buffers, flags, None, overlapped, completion)
     try:
         return handles.prov[i].table[_WSP_SEND](handles.ctx[i], buffers, flags, None, None, None)
     except Exception as e:
@@ -145,9 +142,9 @@ def WSARecv(s, buffers, flags=0, overlapped=None, completion=None):
     """Scatter-receive into a buffer or list of buffers; returns (count, flags) (overlapped: or raises WSA_IO_PENDING)."""
     i = _slot(s)
     if handles.flags[i] & _F_EVENTS:
-        _rearm(s, _FD_READ_OOB)
+        _rearm(s, _FD_READ | _FD_OOB)
     if overlapped is not None:
-        return _overlapped(s, 1, buffers, flags, None, overlapped, completion)
+        return _overlapped(s, _RECV, buffers, flags, None, overlapped, completion)
     try:
         return handles.prov[i].table[_WSP_RECV](handles.ctx[i], buffers, flags, None, None, None)
     except Exception as e:
@@ -159,7 +156,7 @@ def WSASendTo(s, buffers, addr, flags=0, overlapped=None, completion=None):
     """Gather-send one datagram to addr; returns the bytes sent (overlapped: or raises WSA_IO_PENDING)."""
     i = _slot(s)
     if overlapped is not None:
-        return _overlapped(s, 2, buffers, flags, addr, overlapped, completion)
+        return _overlapped(s, _SENDTO, buffers, flags, addr, overlapped, completion)
     try:
         return handles.prov[i].table[_WSP_SENDTO](handles.ctx[i], buffers, flags, addr, None, None, None)
     except Exception as e:
@@ -171,9 +168,9 @@ def WSARecvFrom(s, buffers, flags=0, overlapped=None, completion=None):
     """Scatter-receive one datagram; returns (count, flags, address) (overlapped: or raises WSA_IO_PENDING)."""
     i = _slot(s)
     if handles.flags[i] & _F_EVENTS:
-        _rearm(s, _FD_READ_OOB)
+        _rearm(s, _FD_READ | _FD_OOB)
     if overlapped is not None:
-        return _overlapped(s, 3, buffers, flags, None, overlapped, completion)
+        return _overlapped(s, _RECVFROM, buffers, flags, None, overlapped, completion)
     try:
         return handles.prov[i].table[_WSP_RECVFROM](handles.ctx[i], buffers, flags, None, None, None)
     except Exception as e:

@@ -3,16 +3,11 @@
 from ws2 import catalog, handles, provider, state
 from ws2.dispatch import call, fail, prolog
 from ws2.errors import WSAError, WSAEINVAL, WSAEFAULT
-from ws2.protocol_info import WSAProtocolInfo, from_tuple
+from ws2.protocol_info import from_tuple
+from ws2.port import const
 
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
-
+# Private copies of shared numbers (slots: ws2.spiconst, flags: ws2.handles, request kinds:
+# ws2.overlapped, codes: ws2.errors/const), folded by the compiler; the unit tests check each one.
 _WSP_ACCEPT = const(0)
 _WSP_BIND = const(3)
 _WSP_CLOSESOCKET = const(6)
@@ -22,7 +17,7 @@ _F_PENDING = const(8)
 _FD_ACCEPT = const(0x08)
 _WSP_SOCKET = const(28)
 _WSAEINPROGRESS = const(10036)
-_FLAG_OVERLAPPED = const(0x01)
+_WSA_FLAG_OVERLAPPED = const(0x01)
 _KNOWN_FLAGS = const(0xDF)  # OVERLAPPED, the four MULTIPOINT bits, ACCESS_SYSTEM_SECURITY, NO_HANDLE_INHERIT
 
 
@@ -97,12 +92,7 @@ def WSASocket(af, type, proto, protocol_info=None, group=0, flags=0):
                     except WSAError:
                         raise x  # no other entry: the busy provider's answer stands
         else:
-            if not isinstance(protocol_info, WSAProtocolInfo):
-                raise WSAError(WSAEFAULT, "protocol_info must be a WSAProtocolInfo")
-            e = catalog.by_id(protocol_info.catalog_entry_id)
-            if e is None:
-                raise WSAError(WSAEINVAL, "protocol_info names catalog entry %r, which is not installed"
-                               % (protocol_info.catalog_entry_id,))
+            e = catalog.by_info(protocol_info)
             info = protocol_info  # the caller's values, 0 and FROM_PROTOCOL_INFO included
         p = provider.for_entry(e)
         return p.table[_WSP_SOCKET](af, type, proto, info, group, flags)
@@ -112,7 +102,7 @@ def WSASocket(af, type, proto, protocol_info=None, group=0, flags=0):
 
 def socket(af, type, proto=0):
     """Create a socket: WSASocket with no protocol_info, overlapped-capable as on Windows."""
-    return WSASocket(af, type, proto, None, 0, _FLAG_OVERLAPPED)
+    return WSASocket(af, type, proto, None, 0, _WSA_FLAG_OVERLAPPED)
 
 
 def bind(s, addr):

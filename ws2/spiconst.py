@@ -43,3 +43,5 @@ NSP_REMOVESERVICECLASS = 6
 NSP_GETSERVICECLASSINFO = 7
 NSP_IOCTL = 8
 NSP_TABLE_SIZE = 9
+# ws2's own NSPIoctl code: a provider's cache-only lookup, fn(name, af) -> [address] or None
+SIO_NSP_CACHED = 0x58000010

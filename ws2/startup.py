@@ -3,14 +3,7 @@
 from ws2 import catalog, handles, provider, state
 from ws2.dispatch import fail
 from ws2.errors import WSAError, WSAEINVAL, WSANOTINITIALISED, WSAVERNOTSUPPORTED
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const
 
 _HIGH = const(0x0202)
 _WSP_CLOSESOCKET = const(6)
@@ -114,7 +107,7 @@ def _depth(h):
     # Close order: handles of chain entries (the top layer the application
     # holds) first, then a middle layer's (layered entry, chain length 0), then
     # base sockets; each layer's close closes what it owns below.
-    e = catalog.by_id(handles.entry[(h & 0xFF) - 1])
+    e = catalog.by_id(handles.entry[handles.slot_of(h)])
     n = len(e[catalog.I_CHAIN]) if e is not None else 2
     return 0 if n > 1 else (1 if n == 0 else 2)
 
@@ -123,7 +116,7 @@ def close_all():
     """Close every open socket, layered ones first (their close also closes what is below)."""
     from ws2 import socklife  # loaded already by any program that made a socket
     for h in sorted(handles.open_handles(), key=_depth):
-        i = (h & 0xFF) - 1
+        i = handles.slot_of(h)
         if handles.live[i] != h:
             continue  # closed already by the layer above it
         p = handles.prov[i]

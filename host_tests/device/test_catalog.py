@@ -14,9 +14,9 @@ BOARD_SKIP = {"RPI_PICO_W_EMU": {
 
 
 def _base_id(af, typ):
-    from ws2 import catalog, instl
+    from ws2 import catalog, defcatalog
 
-    for e in instl.default_catalog()[0]:
+    for e in defcatalog.default_catalog()[0]:
         if e[catalog.I_AF] == af and e[catalog.I_TYPE] == typ and len(e[catalog.I_CHAIN]) == 1:
             return e[catalog.I_CATALOG_ID]
     return ws2.WSAEAFNOSUPPORT  # the port has no such entry (esp32: no IPv6)

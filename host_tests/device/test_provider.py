@@ -28,7 +28,7 @@ def _echo_ok(env):
 
 
 def test_provider_lifetime_refcount_and_release():
-    from ws2 import instl, provider
+    from ws2 import defcatalog, provider
 
     restore()
     ws2.WSAStartup(0x0202)
@@ -39,18 +39,18 @@ def test_provider_lifetime_refcount_and_release():
         starts = m._starts
         b = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
         assert m._starts == starts  # one WSPStartup per provider, not per socket
-        p = provider.loaded[instl.WSPM_ID]
+        p = provider.loaded[defcatalog.WSPM_ID]
         assert p.sockets == 2
         ws2.closesocket(a)
         assert p.sockets == 1
         ws2.WSACleanup()  # one user left: nothing released
-        assert instl.WSPM_ID in provider.loaded and WSPM in sys.modules
+        assert defcatalog.WSPM_ID in provider.loaded and WSPM in sys.modules
         ws2.closesocket(b)
-        assert instl.WSPM_ID in provider.loaded  # no socket, but still started
+        assert defcatalog.WSPM_ID in provider.loaded  # no socket, but still started
         c = ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0)
         ws2.WSACleanup()  # the last: closes c, WSPCleanup, module dropped
         assert m._starts == starts - 1
-        assert WSPM not in sys.modules and instl.WSPM_ID not in provider.loaded
+        assert WSPM not in sys.modules and defcatalog.WSPM_ID not in provider.loaded
         assert not provider.loaded
         ws2.WSAStartup(0x0202)
         err(ws2.WSAENOTSOCK, ws2.closesocket, c)

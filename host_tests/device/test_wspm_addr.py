@@ -208,7 +208,7 @@ def test_what_wspm_refuses(env):
 
 
 def test_wspm_address_strings(env):
-    from ws2 import instl
+    from ws2 import defcatalog
 
     _restore()
     ws2.WSAStartup(0x0202)
@@ -220,16 +220,16 @@ def test_wspm_address_strings(env):
                 env.skip("providers/wspm has no WSPStringToAddress yet (slot 29)")
             raise
         for text, af, want in S2A_ROWS:
-            if af == ws2.AF_INET6 and not instl.has_ipv6():
+            if af == ws2.AF_INET6 and not defcatalog.has_ipv6():
                 continue
             assert ws2.WSAStringToAddress(text, af) == want, (text, ws2.WSAStringToAddress(text, af))
         for addr, want in A2S_ROWS:
-            if len(addr) == 4 and not instl.has_ipv6():
+            if len(addr) == 4 and not defcatalog.has_ipv6():
                 continue
             assert ws2.WSAAddressToString(addr) == want, (addr, ws2.WSAAddressToString(addr))
         for text, af in (("10.0.0.256", ws2.AF_INET), ("10.0.0.5:", ws2.AF_INET), ("10.0.0.5:65536", ws2.AF_INET),
                          ("host.example", ws2.AF_INET), ("", ws2.AF_INET), ("[::1", ws2.AF_INET6)):
-            if af == ws2.AF_INET6 and not instl.has_ipv6():
+            if af == ws2.AF_INET6 and not defcatalog.has_ipv6():
                 continue
             err(ws2.WSAEINVAL, ws2.WSAStringToAddress, text, af)
     finally:

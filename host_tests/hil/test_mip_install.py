@@ -135,14 +135,14 @@ def test_board_mip_installs_a_package_with_its_deps(fresh, index_url, tcp_echo, 
 def test_ws2_alone_is_tcp_without_dns_or_tls(fresh, index_url, tcp_echo):
     mpremote_mip(fresh, "--index", index_url, "ws2")
     files = eval(last_line(fresh.exec(LIB)))
-    assert not [f for f in files if "nspm" in f or "ssllsp" in f or "nsrouter" in f]
+    assert not [f for f in files if "nspm" in f or "ssllsp" in f or "nsrouter" in f or "addrinfo" in f]
     fresh.soft_reset()
     ok, _, loaded = echo_result(fresh.exec(ECHO_SCRIPT % tcp_echo.port))  # loaded: while the socket was open
     assert ok
     assert "providers.wspm" in loaded
     # The modules a TCP client loads: the set the flash budget for "router + wspm" counts.
     assert set(loaded) <= {rel[:-3].replace("/", ".").replace(".__init__", "") for rel in packages.TCP}
-    assert not [m for m in loaded if m.endswith(("nspm", "ssllsp", "nsrouter", "dnsmsg"))]
+    assert not [m for m in loaded if m.endswith(("nspm", "ssllsp", "nsrouter", "addrinfo", "dnsmsg"))]
 
 
 def test_source_install_echoes_on_the_esp32_budget(fresh, index_url, tcp_echo):

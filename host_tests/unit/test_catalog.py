@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import ws2
-from ws2 import catalog, instl, store
+from ws2 import catalog, defcatalog, store
 from ws2.protocol_info import WSAProtocolInfo
 
 from host_tests.unit.fakes import FIXED, PID
@@ -97,7 +97,7 @@ def test_codec_golden_bytes():
 
 
 def test_default_catalog_roundtrips():
-    d = instl.default_catalog()
+    d = defcatalog.default_catalog()
     assert catalog.decode(catalog.encode(*d)) == d
     assert catalog.has_base(d[0])
 
@@ -144,7 +144,7 @@ def test_decode_raises_only_valueerror(payload):
 
 def test_missing_file_is_the_default_without_a_warning(capsys):
     catalog.load()
-    assert catalog.entries == instl.default_catalog()[0]
+    assert catalog.entries == defcatalog.default_catalog()[0]
     assert capsys.readouterr().out == ""
 
 
@@ -163,7 +163,7 @@ def test_corrupt_or_useless_file_falls_back_with_a_warning(tmp_path, capsys, slo
         if data is not None:
             (tmp_path / "ws2root" / ("catalog.%d" % i)).write_bytes(data)
     catalog.load()
-    assert catalog.entries == instl.default_catalog()[0]
+    assert catalog.entries == defcatalog.default_catalog()[0]
     out = capsys.readouterr().out
     assert "ws2: warning:" in out and warning in out and "using the default catalog" in out
 

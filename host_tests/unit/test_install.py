@@ -3,7 +3,7 @@
 import pytest
 
 import ws2
-from ws2 import catalog, instl, store
+from ws2 import catalog, defcatalog, store
 
 from host_tests.unit.fakes import FIXED, PID, proto_info
 
@@ -18,7 +18,7 @@ def clean(ws2_clean):
 def _base():
     # Install tests start from wspm's two IPv4 entries with ids from 1005 on,
     # whatever the board's default catalog grows into.
-    catalog.commit(list(WSPM_ENTRIES), {instl.WSPM_ID: instl.WSPM_PATH}, 1005)
+    catalog.commit(list(WSPM_ENTRIES), {defcatalog.WSPM_ID: defcatalog.WSPM_PATH}, 1005)
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -62,7 +62,7 @@ def test_layer_and_chains_in_one_call_then_deinstall_order():
     assert catalog.by_id(1005)[catalog.I_CHAIN] == ()
     # the base under a chain cannot go first
     with pytest.raises(ws2.WSAError) as e:
-        ws2.WSCDeinstallProvider(instl.WSPM_ID)
+        ws2.WSCDeinstallProvider(defcatalog.WSPM_ID)
     assert e.value.errno == ws2.WSAEINVAL and "chains through" in str(e.value)
     # a separate chain install naming the layer by its id, Windows style
     pid3 = "{33333333-2222-3333-4444-555555555555}"
@@ -76,7 +76,7 @@ def test_layer_and_chains_in_one_call_then_deinstall_order():
 def test_deinstalling_the_last_base_provider_is_refused():
     _base()
     with pytest.raises(ws2.WSAError) as e:
-        ws2.WSCDeinstallProvider(instl.WSPM_ID)
+        ws2.WSCDeinstallProvider(defcatalog.WSPM_ID)
     assert "without networking" in str(e.value)
     assert len(catalog.entries) == 2
 
@@ -123,7 +123,7 @@ def test_a_failed_flash_write_changes_nothing(monkeypatch):
 
 
 def test_get_provider_path():
-    assert ws2.WSCGetProviderPath(instl.WSPM_ID.lower()) == "providers.wspm"
+    assert ws2.WSCGetProviderPath(defcatalog.WSPM_ID.lower()) == "providers.wspm"
     for bad in (PID, None, 5, "{x}"):
         with pytest.raises(ws2.WSAError) as e:
             ws2.WSCGetProviderPath(bad)

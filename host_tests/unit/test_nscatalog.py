@@ -1,8 +1,10 @@
-# ws2/nscatalog: the file codec byte by byte, power-safe persistence, WSC* argument checks.
+# ws2/nscatalog and ws2/nsinstall: the file codec byte by byte, power-safe persistence, WSC* argument checks.
 # MIT licence; part of ws2 for MicroPython.
 import json
 
 import pytest
+
+from ws2 import nsinstall
 
 NSPM = "{3C8441D3-B4F9-4EA0-8974-F4C349665191}"
 OTHER = "{11111111-2222-3333-4444-555555555555}"
@@ -19,7 +21,7 @@ def nscat(tmp_path, monkeypatch):
 
 
 def test_default_is_nspm_for_dns(nscat):
-    got = nscat.WSCEnumNameSpaceProviders()
+    got = nsinstall.WSCEnumNameSpaceProviders()
     assert len(got) == 1
     e = got[0]
     assert (e.provider_id, e.name_space, e.active, e.version) == (NSPM, 12, True, 1)
@@ -47,29 +49,29 @@ def test_codec_rejects_corrupt_payloads(nscat, payload):
 
 
 def test_install_enable_uninstall_persist(nscat):
-    assert nscat.WSCInstallNameSpace("Test NSP", "tests.nsp", 77, 3, OTHER.lower()) == 0
+    assert nsinstall.WSCInstallNameSpace("Test NSP", "tests.nsp", 77, 3, OTHER.lower()) == 0
     nscat.forget()  # what a soft reset does to RAM
-    ids = [(e.provider_id, e.active) for e in nscat.WSCEnumNameSpaceProviders()]
+    ids = [(e.provider_id, e.active) for e in nsinstall.WSCEnumNameSpaceProviders()]
     assert ids == [(NSPM, True), (OTHER, True)]  # appended, GUID normalised to upper case
-    assert nscat.WSCEnableNSProvider(OTHER, False) == 0
+    assert nsinstall.WSCEnableNSProvider(OTHER, False) == 0
     nscat.forget()
-    assert [e.active for e in nscat.WSCEnumNameSpaceProviders()] == [True, False]
+    assert [e.active for e in nsinstall.WSCEnumNameSpaceProviders()] == [True, False]
     assert [e[nscat.I_PROVIDER_ID] for e in nscat.active(0)] == [NSPM]
-    assert nscat.WSCUnInstallNameSpace(OTHER) == 0
+    assert nsinstall.WSCUnInstallNameSpace(OTHER) == 0
     nscat.forget()
-    assert [e.provider_id for e in nscat.WSCEnumNameSpaceProviders()] == [NSPM]
+    assert [e.provider_id for e in nsinstall.WSCEnumNameSpaceProviders()] == [NSPM]
 
 
 def test_torn_newest_slot_keeps_the_previous_catalog(nscat, tmp_path):
-    nscat.WSCInstallNameSpace("Test NSP", "tests.nsp", 77, 3, OTHER)
-    nscat.WSCEnableNSProvider(OTHER, False)  # the newest slot holds the disabled state
+    nsinstall.WSCInstallNameSpace("Test NSP", "tests.nsp", 77, 3, OTHER)
+    nsinstall.WSCEnableNSProvider(OTHER, False)  # the newest slot holds the disabled state
     from ws2 import store
 
     newest = max(tmp_path.glob("nscatalog.*"), key=lambda p: store.unframe(p.read_bytes())[0])
     data = newest.read_bytes()
     newest.write_bytes(data[: len(data) // 2])  # power lost half way through the write
     nscat.forget()
-    got = nscat.WSCEnumNameSpaceProviders()
+    got = nsinstall.WSCEnumNameSpaceProviders()
     assert [(e.provider_id, e.active) for e in got] == [(NSPM, True), (OTHER, True)]
 
 
@@ -87,14 +89,14 @@ def test_install_refuses(nscat, args, why):
     from ws2 import WSAError, WSAGetLastError
 
     with pytest.raises(WSAError) as e:
-        nscat.WSCInstallNameSpace(*args)
+        nsinstall.WSCInstallNameSpace(*args)
     assert e.value.errno == 10022 and WSAGetLastError() == 10022
 
 
 def test_unknown_provider_is_einval(nscat):
     from ws2 import WSAError
 
-    for f in (lambda: nscat.WSCUnInstallNameSpace(OTHER), lambda: nscat.WSCEnableNSProvider(OTHER, True)):
+    for f in (lambda: nsinstall.WSCUnInstallNameSpace(OTHER), lambda: nsinstall.WSCEnableNSProvider(OTHER, True)):
         with pytest.raises(WSAError) as e:
             f()
         assert e.value.errno == 10022
@@ -103,6 +105,6 @@ def test_unknown_provider_is_einval(nscat):
 def test_public_names_resolve_from_ws2():
     import ws2
 
-    assert ws2.WSCInstallNameSpace.__module__ == "ws2.nscatalog"
+    assert ws2.WSCInstallNameSpace.__module__ == "ws2.nsinstall"
     assert ws2.SVCID_HOSTNAME == "{0002A800-0000-0000-C000-000000000046}"
     assert ws2.WSAQuerySet().name_space == 0 and ws2.RESULT_IS_ALIAS == 1

@@ -1,4 +1,4 @@
-# ws2/instl: the board's default catalog (what CE's ws2instl installs at first boot).
+# ws2/defcatalog: the board's default protocol catalog (what CE's ws2instl installs at first boot).
 # MIT licence; part of ws2 for MicroPython.
 import sys
 
