@@ -5,6 +5,8 @@ import sys
 
 from ws2.port import const
 
+_SHOWN_MAX = const(48)  # longest str/bytes/container an error detail shows in full
+
 WSABASEERR = 10000
 WSAEINTR = 10004
 WSAEBADF = 10009
@@ -194,3 +196,12 @@ def as_wsa_error(exc):
     if isinstance(exc, WSAError) and exc.args[0] == code:
         return exc
     return WSAError(code, "%s: %s" % (type(exc).__name__, exc))
+
+
+def shown(x):
+    """Return x as an error's detail shows it: repr when short, else its type and length."""
+    # A caller may pass anything (a 64 KB buffer for a handle): its full repr could need more
+    # heap than is left, turning a clean WSA error into a MemoryError.
+    if isinstance(x, (str, bytes, bytearray, memoryview, list, tuple, dict)) and len(x) > _SHOWN_MAX:
+        return "<%s of length %d>" % (type(x).__name__, len(x))
+    return repr(x)

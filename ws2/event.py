@@ -12,7 +12,7 @@ import sys
 
 from ws2 import state
 from ws2.dispatch import fail, prolog
-from ws2.errors import WSAError, WSA_INVALID_HANDLE, WSA_INVALID_PARAMETER
+from ws2.errors import shown, WSAError, WSA_INVALID_HANDLE, WSA_INVALID_PARAMETER
 from ws2.port import const, sleep_ms, ticks_diff, ticks_ms
 
 _SLICE_MS = const(50)
@@ -37,7 +37,7 @@ class WSAEvent:
 def check(event):
     """Return event if it is an open WSAEvent, else raise WSA_INVALID_HANDLE."""
     if not isinstance(event, WSAEvent) or event.closed:
-        raise WSAError(WSA_INVALID_HANDLE, "%r is not an open event object" % (event,))
+        raise WSAError(WSA_INVALID_HANDLE, "%s is not an open event object" % shown(event))
     return event
 
 

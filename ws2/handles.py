@@ -7,7 +7,7 @@
 # than somebody else's socket. Lookup is one index and one compare; nothing is
 # allocated after init().
 from ws2 import state
-from ws2.errors import WSAError, WSAEMFILE, WSAENOTSOCK, WSANOTINITIALISED
+from ws2.errors import shown, WSAError, WSAEMFILE, WSAENOTSOCK, WSANOTINITIALISED
 
 from ws2.port import const, micropython  # noqa: F401
 
@@ -81,11 +81,7 @@ def bad_handle(h):
     """The error for a handle that is not a live socket."""
     if not state.started:
         return WSAError(WSANOTINITIALISED)
-    # Only an int is shown: the repr of whatever else was passed (a 64 KB buffer) could cost more heap
-    # than the board has left, and the error would become a MemoryError.
-    if isinstance(h, int):
-        return WSAError(WSAENOTSOCK, "handle %d is not an open socket" % h)
-    return WSAError(WSAENOTSOCK, "a %s is not a socket handle" % type(h).__name__)
+    return WSAError(WSAENOTSOCK, "handle %s is not an open socket" % shown(h))
 
 
 def slot_of(h):

@@ -9,7 +9,7 @@
 # DNS by its place in the namespace catalog.
 from ws2 import nscatalog, nsprovider, state
 from ws2.dispatch import fail, prolog
-from ws2.errors import (WSAError, WSA_E_NO_MORE, WSA_INVALID_HANDLE, WSAEFAULT, WSAEINVAL, WSAENOMORE,
+from ws2.errors import (shown, WSAError, WSA_E_NO_MORE, WSA_INVALID_HANDLE, WSAEFAULT, WSAEINVAL, WSAENOMORE,
                         WSAHOST_NOT_FOUND, WSANO_DATA, WSANO_RECOVERY, WSASERVICE_NOT_FOUND, WSATRY_AGAIN,
                         wsa_code)
 from ws2.port import const
@@ -89,7 +89,7 @@ def WSALookupServiceNext(handle, flags=0):
     prolog()
     lk = _lookups.get(handle) if _is_handle(handle) else None
     if lk is None:
-        raise fail(WSAError(WSA_INVALID_HANDLE, "no open lookup %r" % (handle,)))
+        raise fail(WSAError(WSA_INVALID_HANDLE, "no open lookup %s" % shown(handle)))
     opened = lk[0]
     while lk[1] < len(opened):
         p, h = opened[lk[1]]
@@ -107,7 +107,7 @@ def WSALookupServiceEnd(handle):
     prolog()
     lk = _lookups.pop(handle, None) if _is_handle(handle) else None
     if lk is None:
-        raise fail(WSAError(WSA_INVALID_HANDLE, "no open lookup %r" % (handle,)))
+        raise fail(WSAError(WSA_INVALID_HANDLE, "no open lookup %s" % shown(handle)))
     for p, h in lk[0]:
         try:
             p.routines[_NSP_LOOKUPSERVICEEND](h)

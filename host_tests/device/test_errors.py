@@ -72,3 +72,22 @@ def test_a_real_failure_prints_its_name(env):
         ws2.closesocket(s)
     finally:
         ws2.WSACleanup()
+
+
+def test_a_large_argument_is_named_not_printed(env):
+    # A 64 KB buffer where a handle belongs is WSAENOTSOCK, and the detail names it by type and length:
+    # its full repr would need several times its size of heap.
+    big = bytes(65536)
+    ws2.WSAStartup(0x0202)
+    try:
+        for call in (lambda: ws2.closesocket(big), lambda: ws2.WSALookupServiceEnd(big),
+                     lambda: ws2.inet_pton(ws2.AF_INET, "1" * 4096)):
+            try:
+                call()
+            except ws2.WSAError as e:
+                assert "of length" in str(e), str(e)
+                assert len(str(e)) < 200, len(str(e))
+            else:
+                raise AssertionError("no error")
+    finally:
+        ws2.WSACleanup()
