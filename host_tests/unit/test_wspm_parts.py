@@ -72,6 +72,11 @@ def test_table_slots_and_lazy_parts():
         "assert t[s.WSP_CLEANUP] is w.WSPCleanup and t[s.WSP_IOCTL] is w.WSPIoctl\n"
         "assert t[s.WSP_STRINGTOADDRESS]('1.2.3.4:80', 2, None) == ('1.2.3.4', 80)\n"
         "print(sorted(m for m in sys.modules if m.startswith('providers.wspm.')))\n"
+        "import importlib\n"
+        "for n in ('WSPAccept', 'WSPListen', 'WSPGetPeerName', 'WSPGetSockName', 'WSPShutdown', 'WSPSendDisconnect',\n"
+        "          'WSPRecvDisconnect', 'WSPJoinLeaf', 'WSPAddressToString', 'WSPStringToAddress', 'WSPSelect',\n"
+        "          'WSPDuplicateSocket'):\n"
+        "    assert callable(getattr(importlib.import_module('providers.wspm.' + w._home(n)), n)), n\n"
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

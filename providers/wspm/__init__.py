@@ -918,10 +918,24 @@ def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
 
 # -- startup, cleanup, the table ------------------------------------------------------------------
 
-def _cold(part, name):
+def _home(name):
+    # The part that serves the cold slot `name`. Comparisons, not a second variable captured by each
+    # of the twelve slots below nor tuples of names: both would stay in RAM, this is bytecode.
+    if name == "WSPAccept" or name == "WSPListen" or name == "WSPGetPeerName" or name == "WSPGetSockName":
+        return "listen"
+    if name == "WSPAddressToString" or name == "WSPStringToAddress":
+        return "addrtext"
+    if name == "WSPSelect":
+        return "poller"
+    if name == "WSPDuplicateSocket":
+        return "options"
+    return "stream"  # WSPShutdown, WSPSendDisconnect, WSPRecvDisconnect, WSPJoinLeaf
+
+
+def _cold(name):
     # A table slot served by a part, imported when the slot is first used.
     def slot(*args):
-        return getattr(_part(part), name)(*args)
+        return getattr(_part(_home(name)), name)(*args)
 
     return slot
 
@@ -991,36 +1005,36 @@ _WSP_TABLE_SIZE = const(30)
 def _table():
     # The proc table, slot by name; the router and layers see a tuple.
     t = [None] * _WSP_TABLE_SIZE
-    t[_WSP_ACCEPT] = _cold("listen", "WSPAccept")
-    t[_WSP_ADDRESSTOSTRING] = _cold("addrtext", "WSPAddressToString")
+    t[_WSP_ACCEPT] = _cold("WSPAccept")
+    t[_WSP_ADDRESSTOSTRING] = _cold("WSPAddressToString")
     t[_WSP_ASYNCSELECT] = _syscall_failure
     t[_WSP_BIND] = WSPBind
     t[_WSP_CANCELBLOCKINGCALL] = _syscall_failure
     t[_WSP_CLEANUP] = WSPCleanup
     t[_WSP_CLOSESOCKET] = WSPCloseSocket
     t[_WSP_CONNECT] = WSPConnect
-    t[_WSP_DUPLICATESOCKET] = _cold("options", "WSPDuplicateSocket")
+    t[_WSP_DUPLICATESOCKET] = _cold("WSPDuplicateSocket")
     t[_WSP_ENUMNETWORKEVENTS] = _unsupported  # the router runs events and overlapped I/O
     t[_WSP_EVENTSELECT] = _unsupported
     t[_WSP_GETOVERLAPPEDRESULT] = _unsupported
-    t[_WSP_GETPEERNAME] = _cold("listen", "WSPGetPeerName")
-    t[_WSP_GETSOCKNAME] = _cold("listen", "WSPGetSockName")
+    t[_WSP_GETPEERNAME] = _cold("WSPGetPeerName")
+    t[_WSP_GETSOCKNAME] = _cold("WSPGetSockName")
     t[_WSP_GETSOCKOPT] = WSPGetSockOpt
     t[_WSP_GETQOSBYNAME] = _syscall_failure
     t[_WSP_IOCTL] = WSPIoctl
-    t[_WSP_JOINLEAF] = _cold("stream", "WSPJoinLeaf")
-    t[_WSP_LISTEN] = _cold("listen", "WSPListen")
+    t[_WSP_JOINLEAF] = _cold("WSPJoinLeaf")
+    t[_WSP_LISTEN] = _cold("WSPListen")
     t[_WSP_RECV] = WSPRecv
-    t[_WSP_RECVDISCONNECT] = _cold("stream", "WSPRecvDisconnect")
+    t[_WSP_RECVDISCONNECT] = _cold("WSPRecvDisconnect")
     t[_WSP_RECVFROM] = WSPRecvFrom
-    t[_WSP_SELECT] = _cold("poller", "WSPSelect")
+    t[_WSP_SELECT] = _cold("WSPSelect")
     t[_WSP_SEND] = WSPSend
-    t[_WSP_SENDDISCONNECT] = _cold("stream", "WSPSendDisconnect")
+    t[_WSP_SENDDISCONNECT] = _cold("WSPSendDisconnect")
     t[_WSP_SENDTO] = WSPSendTo
     t[_WSP_SETSOCKOPT] = WSPSetSockOpt
-    t[_WSP_SHUTDOWN] = _cold("stream", "WSPShutdown")
+    t[_WSP_SHUTDOWN] = _cold("WSPShutdown")
     t[_WSP_SOCKET] = WSPSocket
-    t[_WSP_STRINGTOADDRESS] = _cold("addrtext", "WSPStringToAddress")
+    t[_WSP_STRINGTOADDRESS] = _cold("WSPStringToAddress")
     return _tuple(t)
 
 
