@@ -29,7 +29,6 @@ import pytest
 
 from host_tests.tls_fixtures import _Listener, _read_until
 
-__all__ = ["http_server"]
 
 HELLO = b"hello from ws2 http\n" * 20
 MIP_SOURCE = b"VALUE = 4242\n"

@@ -41,7 +41,6 @@ cached.ws2.test.     IN A    192.0.2.4
 """
 ZONE += "".join("big.ws2.test. IN A 198.51.100.%d\n" % i for i in range(1, 41))
 FORGED_ADDR = "192.0.2.66"
-__all__ = ["dns_servers", "dns_server"]  # what conftest's `import *` takes: the fixtures only
 
 
 def _key(qname):

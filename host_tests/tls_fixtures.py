@@ -30,7 +30,6 @@ import threading
 import pytest
 import trustme
 
-__all__ = ["tls_server"]  # what conftest's `import *` takes: the fixture only
 
 NAME = "tls.ws2.test"
 BOARD_NAME = "board.ws2.test"

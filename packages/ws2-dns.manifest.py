@@ -3,6 +3,7 @@
 
 include("ws2.manifest.py")
 module("providers/dnsmsg.py", base_path="..")
+module("providers/dnsretry.py", base_path="..")
 module("providers/nspm.py", base_path="..")
 module("ws2/nscatalog.py", base_path="..")
 module("ws2/nsconst.py", base_path="..")

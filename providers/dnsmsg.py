@@ -8,14 +8,7 @@
 import struct
 
 from ws2.inaddr import ip4, ip6, ntop4, ntop6
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const
 
 TYPE_A = const(1)
 TYPE_CNAME = const(5)

@@ -8,41 +8,18 @@
 # whole query, all retries included), hosts {name: address}. With no server
 # configured it falls back to the port's own resolver (lwIP on the boards).
 #
-# Retries: each server in turn gets a try, the first round with a short wait
-# (deadline / 3 / servers, at least 100 ms), each later round twice as long,
-# never past the deadline; a SERVFAIL or REFUSED takes that server out of the
-# rotation for this query, and so does an ICMP "port unreachable". Answers are
-# accepted only from a server asked (a connected socket per server), with the
-# query's random id and question, on a socket bound to a random port.
+# Which server is asked, for how long, and when one is out of the rotation is
+# providers/dnsretry's schedule. Answers are accepted only from a server asked
+# (a connected socket per server), with the query's random id and question, on
+# a socket bound to a random port.
 from providers import dnsmsg
 from ws2 import inaddr
 from ws2.errors import (WSAError, WSA_E_NO_MORE, WSA_INVALID_HANDLE, WSAEINVAL, WSAEMSGSIZE, WSAEOPNOTSUPP,
                         WSAETIMEDOUT,
                         WSAEWOULDBLOCK, WSAHOST_NOT_FOUND, WSANO_DATA, WSANO_RECOVERY, WSANOTINITIALISED,
                         WSASERVICE_NOT_FOUND, WSATRY_AGAIN)
+from ws2.port import const, sleep_ms, ticks_add, ticks_diff, ticks_ms
 from ws2.queryset import RESULT_IS_ALIAS, WSAQuerySet
-
-try:
-    from micropython import const
-    from time import sleep_ms, ticks_add, ticks_diff, ticks_ms
-except ImportError:  # CPython
-    import time
-
-    def const(x):
-        return x
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
-
-    def ticks_add(t, d):
-        return t + d
-
-    def ticks_diff(a, b):
-        return a - b
-
-    def sleep_ms(ms):
-        time.sleep(ms / 1000)
-
 
 _AF_INET = const(2)
 _AF_INET6 = const(23)
@@ -60,7 +37,6 @@ _LUP_RETURN_ADDR = const(0x100)
 _LUP_RETURN_BLOB = const(0x200)
 _LUP_RETURN_ALIASES = const(0x400)
 _LUP_FLUSHCACHE = const(0x1000)
-_MIN_TRY_MS = const(100)
 _POLL_MS = const(8)
 _UDP_MAX = const(512)  # no EDNS: a bigger answer comes back TC and is fetched over TCP
 _CACHE_ENTRIES = const(32)
@@ -266,6 +242,7 @@ def _udp(ws2, server):
 def exchange(name, qtype, servers, timeout_ms):
     """Ask servers for (name, qtype) within timeout_ms; return the parsed reply or raise WSAError."""
     import ws2
+    from providers import dnsretry  # (on the first query: importing nspm costs no RAM for it)
 
     txid = _rand16()
     try:
@@ -278,13 +255,13 @@ def exchange(name, qtype, servers, timeout_ms):
     ws2.WSAStartup()
     socks = []  # [(server index, connected socket)], in the order asked
     try:
-        deadline = ticks_add(ticks_ms(), timeout_ms)
-        live = list(range(len(servers)))
-        wait = max(_MIN_TRY_MS, timeout_ms // 3 // len(servers))
-        transient = False  # a SERVFAIL or a failed TCP retry: the answer may come later
-        turn = 0
-        while live and ticks_diff(deadline, ticks_ms()) > 0:
-            k = live[turn % len(live)]
+        start = ticks_ms()
+        plan = dnsretry.Schedule(len(servers), timeout_ms)
+        while True:
+            now = ticks_diff(ticks_ms(), start)
+            k = plan.server(now)
+            if k < 0:
+                break
             s = None
             for j, t in socks:
                 if j == k:
@@ -295,23 +272,18 @@ def exchange(name, qtype, servers, timeout_ms):
                     socks.append((k, s))
                 ws2.send(s, query)
             except WSAError:
-                live.remove(k)  # no route to it, no socket for it: the next server
-                transient = True
+                plan.unreachable(k)  # no route to it, no socket for it: the next server
                 continue
-            until = ticks_add(ticks_ms(), wait)
-            if ticks_diff(until, deadline) > 0:
-                until = deadline
+            until = ticks_add(ticks_ms(), plan.try_ms(now))
             got = None
-            cands = [x for x in socks if x[0] in live and x[0] != k] + [(k, s)]  # this try's socket last
+            cands = [x for x in socks if x[0] in plan.live and x[0] != k] + [(k, s)]  # this try's socket last
             while got is None:
                 r = _recv(ws2, cands, _UDP_MAX, until)
                 if r is None:
                     break
                 j, data = r
                 if not isinstance(data, bytes):  # refused (ICMP) or broken: that server is out
-                    if j in live:
-                        live.remove(j)
-                    transient = True
+                    plan.unreachable(j)
                     if j == k:
                         break
                     cands = [x for x in cands if x[0] != j]
@@ -320,26 +292,18 @@ def exchange(name, qtype, servers, timeout_ms):
                 if got is not None:
                     k = j  # possibly a late answer from a server asked before
             if got is None:
-                if live and k in live:
-                    turn += 1
-                    if turn % len(live) == 0 and wait < timeout_ms:
-                        wait *= 2
+                plan.no_answer(k)
                 continue
             if dnsmsg.truncated(got[1]):
-                got = _tcp(ws2, servers[k], query, txid, name, qtype, deadline)
+                got = _tcp(ws2, servers[k], query, txid, name, qtype, ticks_add(start, timeout_ms))
                 if got is None:
-                    transient = True
-                    live.remove(k)
+                    plan.unreachable(k)
                     continue
-            rc = dnsmsg.rcode(got[1])
-            if rc == dnsmsg.RCODE_NOERROR or rc == dnsmsg.RCODE_NXDOMAIN:
+            if plan.answer(k, dnsmsg.rcode(got[1])):
                 return got
-            if rc == dnsmsg.RCODE_SERVFAIL:
-                transient = True
-            live.remove(k)  # SERVFAIL, REFUSED, FORMERR, NOTIMP: this server cannot help, next one
-        if live:
-            raise WSAError(WSATRY_AGAIN, "no DNS answer for %s within %d ms" % (name, timeout_ms))
-        raise WSAError(WSATRY_AGAIN if transient else WSANO_RECOVERY, "every DNS server failed for %s" % name)
+        if plan.live:
+            raise WSAError(plan.failure(), "no DNS answer for %s within %d ms" % (name, timeout_ms))
+        raise WSAError(plan.failure(), "every DNS server failed for %s" % name)
     finally:
         for _, s in socks:
             try:
@@ -666,8 +630,17 @@ def NSPCleanup(provider_id):
     return 0
 
 
-_ROUTINES = (NSPCleanup, NSPLookupServiceBegin, NSPLookupServiceNext, NSPLookupServiceEnd, _unsupported,
-             _unsupported, _unsupported, _unsupported, NSPIoctl)
+def _routines():
+    # The NSP_ROUTINE table by slot name (built at each NSPStartup: that is rare).
+    from ws2 import spiconst as S
+
+    t = [_unsupported] * S.NSP_TABLE_SIZE
+    t[S.NSP_CLEANUP] = NSPCleanup
+    t[S.NSP_LOOKUPSERVICEBEGIN] = NSPLookupServiceBegin
+    t[S.NSP_LOOKUPSERVICENEXT] = NSPLookupServiceNext
+    t[S.NSP_LOOKUPSERVICEEND] = NSPLookupServiceEnd
+    t[S.NSP_IOCTL] = NSPIoctl
+    return tuple(t)
 
 
 def NSPStartup(provider_id):
@@ -675,4 +648,4 @@ def NSPStartup(provider_id):
     global _starts, _provider_id
     _provider_id = provider_id
     _starts += 1
-    return _ROUTINES
+    return _routines()

@@ -94,3 +94,28 @@ def _load(name):
         value = getattr(__import__("ws2.const", None, None, [name]), name)
     globals()[name] = value
     return value
+
+
+def _reset():
+    # For tests: the router as just imported - stopped, the handle table unsized,
+    # the catalogs and settings read again from flash on their next use. Modules
+    # not imported yet are already in that state and stay unimported.
+    import sys
+
+    m = sys.modules.get("ws2.state")
+    if m is not None:
+        from ws2.startup import WSACleanup
+
+        while m.started:
+            try:
+                WSACleanup()
+            except Exception:  # a provider failing its cleanup must not keep the router up
+                m.started = 0
+        m.version = 0
+    m = sys.modules.get("ws2.handles")
+    if m is not None:
+        m.capacity = 0
+    for name in ("ws2.catalog", "ws2.settings", "ws2.nscatalog"):
+        m = sys.modules.get(name)
+        if m is not None:
+            m.forget()

@@ -10,14 +10,7 @@ import sys
 
 import ws2
 from ws2.errors import WSAError
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const
 
 _WOULDBLOCK = const(10035)
 _MSG_DONTWAIT = const(0x40)

@@ -9,24 +9,11 @@
 from ws2 import state
 from ws2.dispatch import fail, prolog
 from ws2.errors import WSAError, WSAEINVAL
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const, ticks_diff, ticks_ms
 
 _RECENT_MS = const(500)  # a thread that checked in this recently is blocked in a call
 _cancel = {}  # thread id -> True: its blocking call must end with WSAEINTR
 _seen = {}  # thread id -> ticks of its last check-in from inside a blocking call
-
-
-def _now():
-    from ws2.event import _ticks
-
-    return _ticks()
 
 
 def check_in(context=None):
@@ -35,7 +22,7 @@ def check_in(context=None):
     if _cancel.pop(tid, False):
         _seen.pop(tid, None)
         return False
-    _seen[tid] = _now()
+    _seen[tid] = ticks_ms()
     return True
 
 
@@ -50,10 +37,8 @@ def WSACancelBlockingCall(thread_id=None):
     """Make the blocking call in thread_id (default: the caller, e.g. from a callback) fail with WSAEINTR."""
     prolog()
     tid = state.get_ident() if thread_id is None else thread_id
-    from ws2.event import _diff
-
     t = _seen.get(tid)
-    if t is None or _diff(_now(), t) > _RECENT_MS:
+    if t is None or ticks_diff(ticks_ms(), t) > _RECENT_MS:
         raise fail(WSAError(WSAEINVAL, "thread %r has no blocking call in progress" % (tid,)))
     _cancel[tid] = True
     return 0

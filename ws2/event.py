@@ -9,19 +9,11 @@
 # (ws2.netevents keeps what it waits on between pumps), so nothing here
 # allocates per slice either: no generators, no imports in the loop.
 import sys
-import time
 
 from ws2 import state
 from ws2.dispatch import fail, prolog
 from ws2.errors import WSAError, WSA_INVALID_HANDLE, WSA_INVALID_PARAMETER
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const, sleep_ms, ticks_diff, ticks_ms
 
 _SLICE_MS = const(50)
 _MAX_EVENTS = const(64)
@@ -29,20 +21,6 @@ _WAIT_IO_COMPLETION = const(0xC0)
 _WAIT_TIMEOUT = const(0x102)
 _INFINITE = const(0xFFFFFFFF)
 
-try:
-    _ticks = time.ticks_ms
-    _diff = time.ticks_diff
-    _sleep_ms = time.sleep_ms
-except AttributeError:  # CPython
-
-    def _ticks():
-        return int(time.monotonic() * 1000)
-
-    def _diff(a, b):
-        return a - b
-
-    def _sleep_ms(ms):
-        time.sleep(ms / 1000)
 
 
 class WSAEvent:
@@ -138,7 +116,7 @@ def _pump(ms):
     ne = sys.modules.get("ws2.netevents")
     if ne is None or not ne.pump(ms):
         if ms:
-            _sleep_ms(ms)
+            sleep_ms(ms)
 
 
 def _all_set(events):
@@ -161,7 +139,7 @@ def WSAWaitForMultipleEvents(events, wait_all=False, timeout_ms=_INFINITE, alert
             raise WSAError(WSA_INVALID_PARAMETER, "timeout_ms must be an int >= 0 or WSA_INFINITE")
     except Exception as e:
         raise fail(e)
-    start = _ticks()
+    start = ticks_ms()
     while True:
         if alertable and run_apcs():
             return _WAIT_IO_COMPLETION
@@ -177,7 +155,7 @@ def WSAWaitForMultipleEvents(events, wait_all=False, timeout_ms=_INFINITE, alert
                     return i
         left = _SLICE_MS
         if timeout_ms != _INFINITE:
-            left = timeout_ms - _diff(_ticks(), start)
+            left = timeout_ms - ticks_diff(ticks_ms(), start)
             if left <= 0:
                 _pump(0)  # a last look at the network before giving up
                 if wait_all and _all_set(events):
@@ -199,11 +177,11 @@ def sleep_alertable(ms):
     """SleepEx: sleep up to ms, driving the network and async-select callbacks; returns WSA_WAIT_IO_COMPLETION if APCs ran, else 0."""
     if not _is_ms(ms):
         raise fail(WSAError(WSA_INVALID_PARAMETER, "ms must be an int from 0 to WSA_INFINITE"))
-    start = _ticks()
+    start = ticks_ms()
     while True:
         if run_apcs():
             return _WAIT_IO_COMPLETION
-        left = ms - _diff(_ticks(), start)
+        left = ms - ticks_diff(ticks_ms(), start)
         if left <= 0:
             return 0
         _pump(min(left, _SLICE_MS))

@@ -11,17 +11,11 @@ from ws2 import event, handles, state
 from ws2.dispatch import fail
 from ws2.errors import (WSAError, WSAEFAULT, WSAEINVAL, WSAEWOULDBLOCK, WSA_IO_INCOMPLETE,
                         WSA_IO_PENDING, WSA_OPERATION_ABORTED, wsa_code)
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const
 
 _F_PENDING = const(8)
 _MSG_DONTWAIT = const(0x40)
+_CHANGES_MASK = const(0xFFFFFF)  # the change count wraps: it must stay a small int
 _WSP_IOCTL = const(16)
 _WSP_RECV = const(19)
 _WSP_RECVFROM = const(21)
@@ -71,7 +65,7 @@ changes = 0  # moves after every change to pending (ws2.netevents rebuilds what 
 
 def _changed():
     global changes
-    changes = (changes + 1) & 0xFFFFFF
+    changes = (changes + 1) & _CHANGES_MASK
 
 
 def _drop(q, op):

@@ -133,13 +133,19 @@ def _raising_send(c, buffers, flags, ov, cr, tid):
     raise RuntimeError("WSPSend failed on purpose")
 
 
-_TABLE = (
-    _unsupported, WSPAddressToString, _unsupported, _ok, _unsupported, WSPCleanup, WSPCloseSocket,
-    WSPConnect, _unsupported, _unsupported, _unsupported, _unsupported, _unsupported,
-    _unsupported, _no_option, _unsupported, _unsupported, _unsupported, _ok, WSPRecv,
-    _unsupported, WSPRecvFrom, _unsupported, WSPSend, _unsupported, WSPSendTo, _no_option,
-    _ok, WSPSocket, WSPStringToAddress,
-)
+def _table():
+    # Built by slot name at each WSPStartup (a load), as a provider author does;
+    # every slot not named here is WSAEOPNOTSUPP.
+    from ws2 import spiconst as n
+
+    t = [_unsupported] * n.WSP_TABLE_SIZE
+    for slot, fn in ((n.WSP_ADDRESSTOSTRING, WSPAddressToString), (n.WSP_BIND, _ok), (n.WSP_CLEANUP, WSPCleanup),
+                     (n.WSP_CLOSESOCKET, WSPCloseSocket), (n.WSP_CONNECT, WSPConnect), (n.WSP_GETSOCKOPT, _no_option),
+                     (n.WSP_LISTEN, _ok), (n.WSP_RECV, WSPRecv), (n.WSP_RECVFROM, WSPRecvFrom), (n.WSP_SEND, WSPSend),
+                     (n.WSP_SENDTO, WSPSendTo), (n.WSP_SETSOCKOPT, _no_option), (n.WSP_SHUTDOWN, _ok),
+                     (n.WSP_SOCKET, WSPSocket), (n.WSP_STRINGTOADDRESS, WSPStringToAddress)):
+        t[slot] = fn
+    return t, n.WSP_SEND
 
 
 def WSPStartup(version, info, upcalls):
@@ -150,13 +156,13 @@ def WSPStartup(version, info, upcalls):
         raise RuntimeError("WSPStartup failed on purpose")
     _upcalls = upcalls
     starts += 1
-    table = list(_TABLE)
+    table, send = _table()
     if mode == MODE_SHORT_TABLE:
-        table = table[:29]
+        table = table[:-1]
     elif mode == MODE_NOT_CALLABLE:
-        table[23] = None
+        table[send] = None
     elif mode == MODE_RAISING_SEND:
-        table[23] = _raising_send
+        table[send] = _raising_send
     elif mode == MODE_BAD_RESULT:
         return tuple(table)
     return (0x0101 if mode == MODE_OLD_VERSION else 0x0202, 0x0202, "bad_providers"), tuple(table)

@@ -5,6 +5,7 @@
 import sys
 
 import ws2
+from devhelp import raises
 
 ENV = ("dns_server", "tls_server")
 TIMEOUT = 120
@@ -35,15 +36,6 @@ def stop(**restore):
 
 def module():
     return sys.modules["providers.faults"]
-
-
-def expect(code, fn, *args):
-    try:
-        fn(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        return e
-    raise AssertionError("expected WSA error %d" % code)
 
 
 def tcp(env):
@@ -127,20 +119,20 @@ def test_nth_call_fails_with_the_chosen_error(env):
                                                        ["recv", 3, ws2.WSAEWOULDBLOCK], ["send", 4, ws2.WSAENETDOWN]]})
         assert ws2.send(s, b"one") == 3
         assert ws2.recv(s, 10) == b"one"
-        expect(ws2.WSAENOBUFS, ws2.send, s, b"two")  # transient: the next send goes
+        raises(ws2.WSAENOBUFS, ws2.send, s, b"two")  # transient: the next send goes
         assert ws2.send(s, b"two") == 3
-        expect(ws2.WSAETIMEDOUT, ws2.recv, s, 10)
-        expect(ws2.WSAEWOULDBLOCK, ws2.recv, s, 10)
+        raises(ws2.WSAETIMEDOUT, ws2.recv, s, 10)
+        raises(ws2.WSAEWOULDBLOCK, ws2.recv, s, 10)
         assert ws2.recv(s, 10) == b"two"
-        expect(ws2.WSAENETDOWN, ws2.send, s, b"x")  # connection-ending: it stays
-        expect(ws2.WSAENETDOWN, ws2.recv, s, 10)
+        raises(ws2.WSAENETDOWN, ws2.send, s, b"x")  # connection-ending: it stays
+        raises(ws2.WSAENETDOWN, ws2.recv, s, 10)
         assert ws2.WSAIoctl(s, ws2.SIO_FAULTS_GET) == {"error": 4}  # injected; not the repeats of the last
         ws2.closesocket(s)
         # a bad plan is refused with WSAEINVAL, saying what is wrong
         s = tcp(env)
-        e = expect(ws2.WSAEINVAL, ws2.WSAIoctl, s, ws2.SIO_FAULTS_SET, {"fail": [["recv", 0, 10054]]})
+        e = raises(ws2.WSAEINVAL, ws2.WSAIoctl, s, ws2.SIO_FAULTS_SET, {"fail": [["recv", 0, 10054]]})
         assert "fail entry" in str(e), e
-        expect(ws2.WSAEINVAL, lambda: ws2.config(faults={"x": {}}))
+        raises(ws2.WSAEINVAL, lambda: ws2.config(faults={"x": {}}))
         ws2.closesocket(s)
     finally:
         stop()
@@ -160,7 +152,7 @@ def test_short_sends_short_reads_and_a_peer_that_closes(env):
             got += d
         assert got == b"0123456789ab"
         assert ws2.recv(s, 100) == b""  # the "peer" closed after 12 bytes
-        expect(ws2.WSAECONNRESET, ws2.send, s, b"more")
+        raises(ws2.WSAECONNRESET, ws2.send, s, b"more")
         counts = ws2.WSAIoctl(s, ws2.SIO_FAULTS_GET)
         assert counts["short_send"] == 2 and counts["short_recv"] >= 2 and counts["peer_close"] == 1, counts
         ws2.closesocket(s)
@@ -173,7 +165,7 @@ def test_stalled_connect_times_out():
     try:
         ws2.config(faults={"*": {"stall_connect_ms": 150}})
         s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-        expect(ws2.WSAETIMEDOUT, ws2.connect, s, ("127.0.0.1", 9))
+        raises(ws2.WSAETIMEDOUT, ws2.connect, s, ("127.0.0.1", 9))
         assert module().plan_for("*").counts == {"stall": 1}
         ws2.closesocket(s)
     finally:
@@ -187,7 +179,7 @@ def test_stalled_non_blocking_connect_reports_its_error(env):
         # A stall long enough that a loaded machine still looks before it ends.
         ws2.WSAIoctl(s, ws2.SIO_FAULTS_SET, {"stall_connect_ms": 1500})
         ws2.ioctlsocket(s, ws2.FIONBIO, 1)
-        expect(ws2.WSAEWOULDBLOCK, ws2.connect, s, (env.host_ip, env.tcp_echo_port))
+        raises(ws2.WSAEWOULDBLOCK, ws2.connect, s, (env.host_ip, env.tcp_echo_port))
         r, w, x = ws2.select([], [s], [s], 0)
         assert (w, x) == ([], []), (w, x)  # not connected, not failed yet
         r, w, x = ws2.select([], [s], [s], 10)
@@ -229,10 +221,10 @@ def test_overlapped_recv_reports_the_injected_error(env):
         ev = ws2.WSACreateEvent()
         ov = ws2.WSAOverlapped(ev)
         buf = bytearray(16)
-        expect(ws2.WSA_IO_PENDING, ws2.WSARecv, s, [buf], 0, ov)  # nothing to read yet
+        raises(ws2.WSA_IO_PENDING, ws2.WSARecv, s, [buf], 0, ov)  # nothing to read yet
         ws2.WSAIoctl(s, ws2.SIO_FAULTS_PEER_CLOSE, ws2.WSAECONNRESET)  # then the connection is reset
         assert ws2.WSAWaitForMultipleEvents([ev], False, 3000, False) == 0
-        expect(ws2.WSAECONNRESET, ws2.WSAGetOverlappedResult, s, ov, False)
+        raises(ws2.WSAECONNRESET, ws2.WSAGetOverlappedResult, s, ov, False)
         ws2.closesocket(s)
         ws2.WSACloseEvent(ev)
     finally:
@@ -288,7 +280,7 @@ def test_nspm_retries_rotates_and_falls_back_to_tcp(env):
         assert module().plan_for("*").counts == {"drop": 1}
         # every datagram lost: a clean WSA error, not a hang
         ws2.config(faults={"*": {"drop": 1000}}, dns_timeout_ms=600)
-        expect(ws2.WSATRY_AGAIN, ws2.getaddrinfo, "b.ws2.test", 80, ws2.AF_INET)
+        raises(ws2.WSATRY_AGAIN, ws2.getaddrinfo, "b.ws2.test", 80, ws2.AF_INET)
     finally:
         stop(dns_servers=[], dns_timeout_ms=2000)
 

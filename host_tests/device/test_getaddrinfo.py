@@ -1,24 +1,12 @@
 # Device tests: getaddrinfo / getnameinfo / gethostbyname edge cases (Winsock semantics, catalog-driven).
 # Runs on CPython and on the board. MIT licence; part of ws2 for MicroPython.
-import time
-
 import ws2
+from devhelp import err, ticks_diff, ticks_ms
 
 ENV = ("dns_server",)
 
 # Every test here talks to the host's servers: the emulated RP2040 (docs/emulator.md) has no network.
 BOARD_SKIP = {"RPI_PICO_W_EMU": "no network on the emulated board"}
-
-try:
-    _ms = time.ticks_ms
-    _diff = time.ticks_diff
-except AttributeError:  # CPython
-
-    def _ms():
-        return int(time.monotonic() * 1000)
-
-    def _diff(a, b):
-        return a - b
 
 
 def _start(env):
@@ -34,17 +22,6 @@ def _stop():
         ws2.WSACleanup()
 
 
-def _raises(code, f, *args):
-    ws2.WSASetLastError(12345)
-    try:
-        f(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        assert ws2.WSAGetLastError() == code
-        return e
-    raise AssertionError("expected WSAError %d" % code)
-
-
 def _kinds():
     """(af, type, proto) of the visible catalog, one per kind, in catalog order (what type 0 expands to)."""
     out = []
@@ -56,9 +33,9 @@ def _kinds():
 
 
 def test_not_started():
-    _raises(ws2.WSANOTINITIALISED, ws2.getaddrinfo, "127.0.0.1", 80)
-    _raises(ws2.WSANOTINITIALISED, ws2.getnameinfo, ("127.0.0.1", 80))
-    _raises(ws2.WSANOTINITIALISED, ws2.gethostbyname, "localhost")
+    err(ws2.WSANOTINITIALISED, ws2.getaddrinfo, "127.0.0.1", 80)
+    err(ws2.WSANOTINITIALISED, ws2.getnameinfo, ("127.0.0.1", 80))
+    err(ws2.WSANOTINITIALISED, ws2.gethostbyname, "localhost")
 
 
 def test_passive_none_host_is_the_wildcard(env):
@@ -82,19 +59,19 @@ def test_passive_none_host_is_the_wildcard(env):
 def test_numeric_hosts_never_touch_the_network(env):
     _start(env)
     try:
-        t = _ms()
+        t = ticks_ms()
         got = ws2.getaddrinfo("192.0.2.5", 80, 0, ws2.SOCK_STREAM)
         assert got == [(2, 1, 6, "", ("192.0.2.5", 80))]
-        _raises(ws2.WSAHOST_NOT_FOUND, ws2.getaddrinfo, "printer.lan", 80, 0, 0, 0, ws2.AI_NUMERICHOST)
-        _raises(ws2.WSAHOST_NOT_FOUND, ws2.getaddrinfo, "192.0.2.5", 80, ws2.AF_INET6)  # family mismatch
+        err(ws2.WSAHOST_NOT_FOUND, ws2.getaddrinfo, "printer.lan", 80, 0, 0, 0, ws2.AI_NUMERICHOST)
+        err(ws2.WSAHOST_NOT_FOUND, ws2.getaddrinfo, "192.0.2.5", 80, ws2.AF_INET6)  # family mismatch
         got = ws2.getaddrinfo("192.0.2.5", 80, ws2.AF_INET, ws2.SOCK_STREAM, 0, ws2.AI_NUMERICHOST | ws2.AI_CANONNAME)
         assert got == [(2, 1, 6, "192.0.2.5", ("192.0.2.5", 80))]
         if 23 in [k[0] for k in _kinds()]:
             got = ws2.getaddrinfo("FE80:0::1%3", 80, 0, ws2.SOCK_STREAM)
             assert got == [(23, 1, 6, "", ("fe80::1", 80, 0, 3))], got
         else:
-            _raises(ws2.WSAEAFNOSUPPORT, ws2.getaddrinfo, "fe80::1", 80)
-        assert _diff(_ms(), t) < 500, "a numeric lookup waited for the (silent) DNS server"
+            err(ws2.WSAEAFNOSUPPORT, ws2.getaddrinfo, "fe80::1", 80)
+        assert ticks_diff(ticks_ms(), t) < 500, "a numeric lookup waited for the (silent) DNS server"
     finally:
         _stop()
 
@@ -128,7 +105,7 @@ def test_canonname_only_on_the_first_result(env):
     try:
         got = ws2.getaddrinfo("127.0.0.1", 80, ws2.AF_INET, 0, 0, ws2.AI_CANONNAME)
         assert [r[3] for r in got] == ["127.0.0.1"] + [""] * (len(got) - 1)
-        _raises(ws2.WSAEINVAL, ws2.getaddrinfo, None, 80, 0, 0, 0, ws2.AI_CANONNAME)
+        err(ws2.WSAEINVAL, ws2.getaddrinfo, None, 80, 0, 0, 0, ws2.AI_CANONNAME)
     finally:
         _stop()
 
@@ -141,11 +118,11 @@ def test_services(env):
 
         assert port("8080") == 8080 and port(b"443") == 443 and port(None) == 0 and port(0) == 0
         assert port("http") == 80 and port("HTTPS") == 443 and port("mqtt") == 1883
-        _raises(ws2.WSATYPE_NOT_FOUND, port, "no-such-service")
-        _raises(ws2.WSATYPE_NOT_FOUND, port, 70000)
-        _raises(ws2.WSATYPE_NOT_FOUND, port, "65536")
-        _raises(ws2.WSAHOST_NOT_FOUND, port, "http", ws2.AI_NUMERICSERV)
-        _raises(ws2.WSAHOST_NOT_FOUND, ws2.getaddrinfo, None, None)
+        err(ws2.WSATYPE_NOT_FOUND, port, "no-such-service")
+        err(ws2.WSATYPE_NOT_FOUND, port, 70000)
+        err(ws2.WSATYPE_NOT_FOUND, port, "65536")
+        err(ws2.WSAHOST_NOT_FOUND, port, "http", ws2.AI_NUMERICSERV)
+        err(ws2.WSAHOST_NOT_FOUND, ws2.getaddrinfo, None, None)
     finally:
         _stop()
 
@@ -159,11 +136,11 @@ def test_family_type_and_protocol_filters(env):
         assert ws2.AF_INET == 2 and ws2.AF_INET6 == 23 and got[0][0] == 2
         assert [r[:3] for r in ws2.getaddrinfo("127.0.0.1", 1, 0, ws2.SOCK_DGRAM)] == [(2, 2, 17)]
         assert [r[:3] for r in ws2.getaddrinfo("127.0.0.1", 1, 0, 0, ws2.IPPROTO_UDP)] == [(2, 2, 17)]
-        _raises(ws2.WSAEAFNOSUPPORT, ws2.getaddrinfo, "127.0.0.1", 1, 99)
-        _raises(ws2.WSAESOCKTNOSUPPORT, ws2.getaddrinfo, "127.0.0.1", 1, 0, ws2.SOCK_RAW)
-        _raises(ws2.WSAEPROTONOSUPPORT, ws2.getaddrinfo, "127.0.0.1", 1, 0, ws2.SOCK_STREAM, ws2.IPPROTO_UDP)
-        _raises(ws2.WSAEINVAL, ws2.getaddrinfo, "127.0.0.1", 1, 0, 0, 0, 0x10000)  # unknown flag
-        _raises(ws2.WSAEINVAL, ws2.getaddrinfo, 5, 1)
+        err(ws2.WSAEAFNOSUPPORT, ws2.getaddrinfo, "127.0.0.1", 1, 99)
+        err(ws2.WSAESOCKTNOSUPPORT, ws2.getaddrinfo, "127.0.0.1", 1, 0, ws2.SOCK_RAW)
+        err(ws2.WSAEPROTONOSUPPORT, ws2.getaddrinfo, "127.0.0.1", 1, 0, ws2.SOCK_STREAM, ws2.IPPROTO_UDP)
+        err(ws2.WSAEINVAL, ws2.getaddrinfo, "127.0.0.1", 1, 0, 0, 0, 0x10000)  # unknown flag
+        err(ws2.WSAEINVAL, ws2.getaddrinfo, 5, 1)
     finally:
         _stop()
 
@@ -175,7 +152,7 @@ def test_names_go_to_the_namespace_providers(env):
         got = ws2.getaddrinfo("www.ws2.test", 443, ws2.AF_INET, 0, 0, ws2.AI_CANONNAME)
         assert got[0][3] == "a.ws2.test" and all(r[4] == ("192.0.2.1", 443) for r in got)
         assert len(got) == len([k for k in _kinds() if k[0] == 2])
-        _raises(ws2.WSANO_DATA, ws2.getaddrinfo, "v6only.ws2.test", 80, ws2.AF_INET)
+        err(ws2.WSANO_DATA, ws2.getaddrinfo, "v6only.ws2.test", 80, ws2.AF_INET)
     finally:
         _stop()
 
@@ -185,11 +162,11 @@ def test_getnameinfo_and_gethostbyname_numeric(env):
     try:
         assert ws2.getnameinfo(("192.0.2.5", 80), ws2.NI_NUMERICHOST) == ("192.0.2.5", "http")
         assert ws2.getnameinfo(("192.0.2.5", 8883), ws2.NI_NUMERICHOST | ws2.NI_NUMERICSERV) == ("192.0.2.5", "8883")
-        _raises(ws2.WSAEFAULT, ws2.getnameinfo, "192.0.2.5")
-        _raises(ws2.WSAEFAULT, ws2.getnameinfo, ("192.0.2.5", 70000))
-        _raises(ws2.WSAEAFNOSUPPORT, ws2.getnameinfo, ("printer.lan", 80))
+        err(ws2.WSAEFAULT, ws2.getnameinfo, "192.0.2.5")
+        err(ws2.WSAEFAULT, ws2.getnameinfo, ("192.0.2.5", 70000))
+        err(ws2.WSAEAFNOSUPPORT, ws2.getnameinfo, ("printer.lan", 80))
         assert ws2.gethostbyname("192.0.2.5") == ("192.0.2.5", [], 2, ["192.0.2.5"])
         assert ws2.gethostbyname("localhost") == ("localhost", [], 2, ["127.0.0.1"])
-        _raises(ws2.WSAEFAULT, ws2.gethostbyaddr, "printer.lan")
+        err(ws2.WSAEFAULT, ws2.gethostbyaddr, "printer.lan")
     finally:
         _stop()

@@ -3,6 +3,7 @@
 import sys
 
 import ws2
+from devhelp import catalog_entry, err, put_first, stop
 
 TIMEOUT = 120
 
@@ -16,7 +17,6 @@ BOARD_SKIP = {"RPI_PICO_W_EMU": {
 
 EX_ID = "{E0A5C1D2-0B7E-4C3A-9F11-2D4B6A8C0E13}"  # the example layer, installed by these tests
 EX2_ID = "{E0A5C1D2-0B7E-4C3A-9F11-2D4B6A8C0E14}"  # a second example chain stacked on the first
-JUNK = 12345
 
 
 def info(name, chain, af=2, typ=1, proto=6, sa=16):
@@ -32,32 +32,8 @@ def install_example(over=1001):
                                   [info("example layer", ()), info("example over TCP", (0, over))])
 
 
-def entry(cid):
-    for p in ws2.WSCEnumProtocols():
-        if p.catalog_entry_id == cid:
-            return p
-    raise AssertionError("no catalog entry %d" % cid)
-
-
-def put_first(cid):
-    ids = [p.catalog_entry_id for p in ws2.WSCEnumProtocols()]
-    ids.remove(cid)
-    ws2.WSCWriteProviderOrder([cid] + ids)
-
-
 def stats():
     return sys.modules["providers.example_lsp"].stats
-
-
-def expect(code, fn, *args):
-    ws2.WSASetLastError(JUNK)
-    try:
-        fn(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        assert ws2.WSAGetLastError() == code
-        return e
-    raise AssertionError("expected WSA error %d" % code)
 
 
 def echo(env, s, payload):
@@ -70,21 +46,13 @@ def echo(env, s, payload):
     assert got == payload, got
 
 
-def stop():
-    while True:
-        try:
-            ws2.WSACleanup()
-        except ws2.WSAError:
-            return
-
-
 def test_install_and_order_decide_where_socket_lands(env):
     ws2.WSAStartup(0x0202)
     try:
         layer, chain = install_example()
-        e = entry(chain)
+        e = catalog_entry(chain)
         assert e.protocol_chain == (layer, 1001), e.protocol_chain
-        assert entry(layer).protocol_chain == ()
+        assert catalog_entry(layer).protocol_chain == ()
         # Installed at the end: socket() still lands on the base entry.
         s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
         ws2.connect(s, (env.host_ip, env.tcp_echo_port))
@@ -98,9 +66,9 @@ def test_install_and_order_decide_where_socket_lands(env):
         echo(env, s, b"layered!")
         assert stats()["sent"] == 8 and stats()["received"] == 8, stats()
         ws2.closesocket(s)
-        expect(ws2.WSAENOTSOCK, ws2.send, s, b"x")
+        err(ws2.WSAENOTSOCK, ws2.send, s, b"x")
         # And an explicit protocol_info picks the base entry whatever the order.
-        t = ws2.WSASocket(ws2.AF_INET, ws2.SOCK_STREAM, 0, entry(1001))
+        t = ws2.WSASocket(ws2.AF_INET, ws2.SOCK_STREAM, 0, catalog_entry(1001))
         ws2.connect(t, (env.host_ip, env.tcp_echo_port))
         before = stats()["sent"]
         echo(env, t, b"base")
@@ -117,7 +85,7 @@ def test_two_layers_over_one_base(env):
         layer, chain = install_example()
         ids = ws2.WSCInstallProvider(EX2_ID, "providers.example_lsp",
                                      [info("example layer 2", ()), info("example over example", (0, layer, 1001))])
-        assert entry(ids[1]).protocol_chain == (ids[0], layer, 1001)
+        assert catalog_entry(ids[1]).protocol_chain == (ids[0], layer, 1001)
         put_first(ids[1])
         s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
         ws2.connect(s, (env.host_ip, env.tcp_echo_port))
@@ -145,13 +113,13 @@ def test_cleanup_closes_layers_first(env):
             s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
             ws2.connect(s, (env.host_ip, env.tcp_echo_port))
             open_.append(s)
-        plain = ws2.WSASocket(ws2.AF_INET, ws2.SOCK_STREAM, 0, entry(1001))
+        plain = ws2.WSASocket(ws2.AF_INET, ws2.SOCK_STREAM, 0, catalog_entry(1001))
         assert len(ws2.handles.open_handles()) == 3 * 3 + 1
         ws2.WSACleanup()
         assert ws2.handles.open_handles() == []
         ws2.WSAStartup(0x0202)
         for s in open_ + [plain]:
-            expect(ws2.WSAENOTSOCK, ws2.send, s, b"x")
+            err(ws2.WSAENOTSOCK, ws2.send, s, b"x")
     finally:
         stop()
         ws2.catalog.reset()
@@ -161,12 +129,12 @@ def test_refused_chains(env):
     ws2.WSAStartup(0x0202)
     try:
         # Lower entries must exist, and a chain must end at a base entry.
-        expect(ws2.WSAEINVAL, ws2.WSCInstallProvider, EX_ID, "providers.example_lsp",
+        err(ws2.WSAEINVAL, ws2.WSCInstallProvider, EX_ID, "providers.example_lsp",
                [info("layer", ()), info("over nothing", (0, 4242))])
-        expect(ws2.WSAEINVAL, ws2.WSCInstallProvider, EX_ID, "providers.example_lsp",
+        err(ws2.WSAEINVAL, ws2.WSCInstallProvider, EX_ID, "providers.example_lsp",
                [info("layer", ()), info("over a layer", (0, 1005))])
         # Between its ends a chain names layered entries only, not another chain.
-        expect(ws2.WSAEINVAL, ws2.WSCInstallProvider, EX_ID, "providers.example_lsp",
+        err(ws2.WSAEINVAL, ws2.WSCInstallProvider, EX_ID, "providers.example_lsp",
                [info("layer", ()), info("through a chain", (0, 1006, 1001))])
         assert ws2.WSCEnumProtocols()[-1].protocol_name != "layer"  # nothing half installed
     finally:
@@ -186,7 +154,7 @@ def test_chain_missing_its_lower_entry_fails_clearly(env):
             assert e.errno == ws2.WSAEINVAL
             # ...so lose the entries the way a stale or hand-edited catalog would.
             ws2.catalog.entries[:] = [e for e in ws2.catalog.entries if e[5] != EX_ID]
-        e = expect(ws2.WSAEPROVIDERFAILEDINIT, ws2.WSASocket, ws2.AF_INET, ws2.SOCK_STREAM, 0, entry(ids[1]))
+        e = err(ws2.WSAEPROVIDERFAILEDINIT, ws2.WSASocket, ws2.AF_INET, ws2.SOCK_STREAM, 0, catalog_entry(ids[1]))
         assert "no longer installed" in str(e), e
         # The router is still fine.
         s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
@@ -218,8 +186,8 @@ def test_rehome_a_connected_socket_under_a_layer(env):
         echo(env, s, b"through the layer")  # the same connection, now through the layer
         assert stats()["sent"] == 17 and stats()["received"] == 17, stats()
         # A second layer over the first: the chain must extend the socket's own.
-        expect(ws2.WSAEINVAL, rehome.rehome, s, chain)
-        expect(ws2.WSAEINVAL, rehome.rehome, s, 1002)
+        err(ws2.WSAEINVAL, rehome.rehome, s, chain)
+        err(ws2.WSAEINVAL, rehome.rehome, s, 1002)
         _, chain2 = ws2.WSCInstallProvider(EX2_ID, "providers.example_lsp",
                                            [info("example layer 2", ()), info("example over example", (0, layer, 1001))])
         rehome.rehome(s, chain2)
@@ -228,12 +196,12 @@ def test_rehome_a_connected_socket_under_a_layer(env):
         assert stats()["sent"] == 17 + 2 * 3, stats()  # both example layers counted
         ws2.closesocket(s)  # closes every layer and the socket below
         assert ws2.handles.open_handles() == []
-        expect(ws2.WSAENOTSOCK, ws2.WSAIoctl, low, ws2.SIO_BASE_HANDLE)
+        err(ws2.WSAENOTSOCK, ws2.WSAIoctl, low, ws2.SIO_BASE_HANDLE)
         # A shared (duplicated) socket keeps its handles: refused, nothing changed.
         s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
         d = ws2.WSASocket(ws2.FROM_PROTOCOL_INFO, ws2.FROM_PROTOCOL_INFO, ws2.FROM_PROTOCOL_INFO,
                           ws2.WSADuplicateSocket(s))
-        expect(ws2.WSAEOPNOTSUPP, rehome.rehome, s, chain)
+        err(ws2.WSAEOPNOTSUPP, rehome.rehome, s, chain)
         assert sorted(ws2.handles.open_handles()) == sorted([s, d])
         assert ws2.WSAIoctl(s, ws2.SIO_BASE_HANDLE) == s
         ws2.closesocket(d)

@@ -2,6 +2,7 @@
 # network: create, bind, listen, connect, accept, send/recv, select, WSAEventSelect, overlapped, shutdown, close.
 # Runs on CPython and on the board (the emulated RP2040 too, which has no network). MIT licence; part of ws2.
 import ws2
+from devhelp import raises, stop
 
 TIMEOUT = 120
 
@@ -14,21 +15,8 @@ def _up():
 
 
 def _down():
-    while True:
-        try:
-            ws2.WSACleanup()
-        except ws2.WSAError:
-            break
+    stop()
     ws2.catalog.reset()
-
-
-def _raises(code, fn, *args):
-    try:
-        fn(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected WSA error %d, got %r" % (code, e)
-        return
-    raise AssertionError("expected WSA error %d from %r" % (code, fn))
 
 
 def _connected():
@@ -96,12 +84,12 @@ def test_tcp_connect_accept_send_recv_shutdown_close():
             total += n
         ws2.shutdown(c, ws2.SD_SEND)
         assert ws2.recv(a, 16) == b""  # end of stream
-        _raises(ws2.WSAESHUTDOWN, ws2.send, c, b"x")
+        raises(ws2.WSAESHUTDOWN, ws2.send, c, b"x")
         ws2.send(a, b"after")  # the other direction still works
         assert ws2.recv(c, 16) == b"after"
         for h in (a, c, ls):
             ws2.closesocket(h)
-        _raises(ws2.WSAENOTSOCK, ws2.send, c, b"x")
+        raises(ws2.WSAENOTSOCK, ws2.send, c, b"x")
     finally:
         _down()
 
@@ -114,12 +102,12 @@ def test_connect_refused_and_bad_addresses():
         port = ws2.getsockname(ls)[1]  # bound, not listening
         c = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
         ws2.WSASetLastError(0)
-        _raises(ws2.WSAECONNREFUSED, ws2.connect, c, ("127.0.0.1", port))
+        raises(ws2.WSAECONNREFUSED, ws2.connect, c, ("127.0.0.1", port))
         assert ws2.WSAGetLastError() == ws2.WSAECONNREFUSED
-        _raises(ws2.WSAEADDRINUSE, ws2.bind, c, ("127.0.0.1", port))
-        _raises(ws2.WSAEADDRNOTAVAIL, ws2.bind, c, ("10.0.0.1", 0))
-        _raises(ws2.WSAEFAULT, ws2.connect, c, ("127.0.0.1",))
-        _raises(ws2.WSAENOTCONN, ws2.recv, c, 4)
+        raises(ws2.WSAEADDRINUSE, ws2.bind, c, ("127.0.0.1", port))
+        raises(ws2.WSAEADDRNOTAVAIL, ws2.bind, c, ("10.0.0.1", 0))
+        raises(ws2.WSAEFAULT, ws2.connect, c, ("127.0.0.1",))
+        raises(ws2.WSAENOTCONN, ws2.recv, c, 4)
         ws2.closesocket(c)
         ws2.closesocket(ls)
     finally:
@@ -132,7 +120,7 @@ def test_close_with_unread_data_resets_the_peer():
         ls, c, a = _connected()
         ws2.send(c, b"unread")
         ws2.closesocket(a)
-        _raises(ws2.WSAECONNRESET, ws2.recv, c, 4)
+        raises(ws2.WSAECONNRESET, ws2.recv, c, 4)
         ws2.closesocket(c)
         ws2.closesocket(ls)
     finally:
@@ -152,7 +140,7 @@ def test_udp_sendto_recvfrom_and_truncation():
         assert data == b"datagram" and frm == ("127.0.0.1", p1)
         ws2.sendto(u2, b"0123456789", ("127.0.0.1", p1))
         small = bytearray(4)
-        _raises(ws2.WSAEMSGSIZE, ws2.WSARecvFrom, u1, [small])
+        raises(ws2.WSAEMSGSIZE, ws2.WSARecvFrom, u1, [small])
         assert bytes(small) == b"0123"  # the datagram's head, the rest is gone
         ws2.connect(u1, ("127.0.0.1", p2))
         ws2.send(u1, b"conn")
@@ -170,7 +158,7 @@ def test_select_and_nonblocking():
         r, w, x = ws2.select([a, c], [c], [], 0)
         assert (r, w, x) == ([], [c], [])
         ws2.ioctlsocket(a, ws2.FIONBIO, 1)
-        _raises(ws2.WSAEWOULDBLOCK, ws2.recv, a, 4)
+        raises(ws2.WSAEWOULDBLOCK, ws2.recv, a, 4)
         ws2.send(c, b"ready")
         assert ws2.ioctlsocket(a, ws2.FIONREAD, 0) == 5
         r, w, x = ws2.select([a, c], [], [], 100)
@@ -179,11 +167,11 @@ def test_select_and_nonblocking():
         # a non-blocking connect completes later: writable once connected, exceptional when refused
         n = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
         ws2.ioctlsocket(n, ws2.FIONBIO, 1)
-        _raises(ws2.WSAEWOULDBLOCK, ws2.connect, n, ("127.0.0.1", ws2.getsockname(ls)[1]))
+        raises(ws2.WSAEWOULDBLOCK, ws2.connect, n, ("127.0.0.1", ws2.getsockname(ls)[1]))
         assert ws2.select([], [n], [n], 100)[1] == [n]
         f = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
         ws2.ioctlsocket(f, ws2.FIONBIO, 1)
-        _raises(ws2.WSAEWOULDBLOCK, ws2.connect, f, ("127.0.0.1", 9))
+        raises(ws2.WSAEWOULDBLOCK, ws2.connect, f, ("127.0.0.1", 9))
         assert ws2.select([], [f], [f], 100)[2] == [f]
         assert ws2.getsockopt(f, ws2.SOL_SOCKET, ws2.SO_ERROR) == ws2.WSAECONNREFUSED
         for h in (a, c, n, f, ls):
@@ -203,7 +191,7 @@ def test_event_select_accept_connect_read_close():
         c = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
         ev = ws2.WSACreateEvent()
         ws2.WSAEventSelect(c, ev, ws2.FD_CONNECT | ws2.FD_WRITE | ws2.FD_READ | ws2.FD_CLOSE)
-        _raises(ws2.WSAEWOULDBLOCK, ws2.connect, c, ("127.0.0.1", ws2.getsockname(ls)[1]))
+        raises(ws2.WSAEWOULDBLOCK, ws2.connect, c, ("127.0.0.1", ws2.getsockname(ls)[1]))
         got, codes = _events(c, ev, ws2.FD_CONNECT | ws2.FD_WRITE)
         assert got & ws2.FD_CONNECT and got & ws2.FD_WRITE and codes[ws2.FD_CONNECT_BIT] == 0, (got, codes)
         got, _ = _events(ls, lev, ws2.FD_ACCEPT)
@@ -230,15 +218,15 @@ def test_overlapped_recv_completes_by_event_and_close_aborts():
         ev = ws2.WSACreateEvent()
         ov = ws2.WSAOverlapped(ev)
         buf = bytearray(16)
-        _raises(ws2.WSA_IO_PENDING, ws2.WSARecv, a, [buf], 0, ov)
-        _raises(ws2.WSA_IO_INCOMPLETE, ws2.WSAGetOverlappedResult, a, ov, False)
+        raises(ws2.WSA_IO_PENDING, ws2.WSARecv, a, [buf], 0, ov)
+        raises(ws2.WSA_IO_INCOMPLETE, ws2.WSAGetOverlappedResult, a, ov, False)
         assert ws2.WSASend(c, [b"over", b"lapped"]) == 10
         assert ws2.WSAWaitForMultipleEvents([ev], False, 3000, False) == 0
         assert ws2.WSAGetOverlappedResult(a, ov, False) == (10, 0)
         assert bytes(buf[:10]) == b"overlapped"
         done = []
         ov2 = ws2.WSAOverlapped(ws2.WSACreateEvent())
-        _raises(ws2.WSA_IO_PENDING, ws2.WSARecv, a, bytearray(8), 0, ov2, lambda err, n, o, fl: done.append(err))
+        raises(ws2.WSA_IO_PENDING, ws2.WSARecv, a, bytearray(8), 0, ov2, lambda err, n, o, fl: done.append(err))
         ws2.closesocket(a)
         assert ov2.error == ws2.WSA_OPERATION_ABORTED
         ws2.sleep_alertable(10)
@@ -259,7 +247,7 @@ def test_last_cleanup_closes_loopback_sockets_and_releases_the_provider():
         ws2.WSACleanup()
         assert "providers.loopback" not in sys.modules
         ws2.WSAStartup(0x0202)
-        _raises(ws2.WSAENOTSOCK, ws2.send, c, b"x")
+        raises(ws2.WSAENOTSOCK, ws2.send, c, b"x")
         ls2, c2, a2 = _connected()  # the port table starts empty again: the same ports bind
         for h in (a2, c2, ls2):
             ws2.closesocket(h)

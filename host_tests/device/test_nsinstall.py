@@ -8,6 +8,7 @@
 import sys
 
 import ws2
+from devhelp import raises
 
 ENV = ("dns_server",)
 
@@ -88,15 +89,6 @@ def _stop():
         ws2.WSACleanup()
 
 
-def _raises(code, f, *args):
-    try:
-        f(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        return e
-    raise AssertionError("expected WSAError %d" % code)
-
-
 def _addrs(name, ns=ws2.NS_ALL):
     q = ws2.WSAQuerySet(service_instance_name=name, service_class_id=ws2.SVCID_HOSTNAME, name_space=ns)
     h = ws2.WSALookupServiceBegin(q, ws2.LUP_RETURN_ADDR)
@@ -142,7 +134,7 @@ def test_second_provider_merges_after_dns_in_order(env):
                             ns_provider_id=NSPM_ID)
         h = ws2.WSALookupServiceBegin(q, ws2.LUP_RETURN_ADDR)
         assert ws2.WSALookupServiceNext(h, 0).ns_provider_id == NSPM_ID
-        _raises(ws2.WSA_E_NO_MORE, ws2.WSALookupServiceNext, h, 0)
+        raises(ws2.WSA_E_NO_MORE, ws2.WSALookupServiceNext, h, 0)
         ws2.WSALookupServiceEnd(h)
         assert prov.starts == 1  # loaded once, kept while ws2 is started
     finally:
@@ -159,8 +151,8 @@ def test_disable_and_enable(env):
         assert prov.cleanups == 1  # a loaded provider is released when disabled
         assert [p.active for p in ws2.WSCEnumNameSpaceProviders() if p.provider_id == TEST_ID] == [False]
         n = prov.begins
-        _raises(ws2.WSAHOST_NOT_FOUND, ws2.getaddrinfo, "only.nsptest", 22)
-        _raises(ws2.WSASERVICE_NOT_FOUND, _addrs, "only.nsptest", NS_TEST)
+        raises(ws2.WSAHOST_NOT_FOUND, ws2.getaddrinfo, "only.nsptest", 22)
+        raises(ws2.WSASERVICE_NOT_FOUND, _addrs, "only.nsptest", NS_TEST)
         assert prov.begins == n  # not asked while disabled
         assert TEST_PATH not in sys.modules  # released: its module was dropped
         sys.modules[TEST_PATH] = prov  # "the file is still on flash"
@@ -179,9 +171,9 @@ def test_uninstall(env):
         assert ws2.WSCUnInstallNameSpace(TEST_ID) == 0
         assert prov.cleanups == 1
         assert TEST_ID not in [p.provider_id for p in ws2.WSCEnumNameSpaceProviders()]
-        _raises(ws2.WSAHOST_NOT_FOUND, ws2.getaddrinfo, "only.nsptest", 22)
-        _raises(ws2.WSAEINVAL, ws2.WSCUnInstallNameSpace, TEST_ID)
-        _raises(ws2.WSAEINVAL, ws2.WSCEnableNSProvider, TEST_ID, True)
+        raises(ws2.WSAHOST_NOT_FOUND, ws2.getaddrinfo, "only.nsptest", 22)
+        raises(ws2.WSAEINVAL, ws2.WSCUnInstallNameSpace, TEST_ID)
+        raises(ws2.WSAEINVAL, ws2.WSCEnableNSProvider, TEST_ID, True)
     finally:
         _stop()
 
@@ -203,9 +195,9 @@ def test_catalog_survives_reload(env):
 def test_install_refusals(env):
     _start(env)
     try:
-        _raises(ws2.WSAEINVAL, ws2.WSCInstallNameSpace, "x", TEST_PATH, ws2.NS_ALL, 1, TEST_ID)
-        _raises(ws2.WSAEINVAL, ws2.WSCInstallNameSpace, "x", TEST_PATH, NS_TEST, 1, "not-a-guid")
-        _raises(ws2.WSAEINVAL, ws2.WSCInstallNameSpace, "x", TEST_PATH, NS_TEST, 1, NSPM_ID)  # already there
+        raises(ws2.WSAEINVAL, ws2.WSCInstallNameSpace, "x", TEST_PATH, ws2.NS_ALL, 1, TEST_ID)
+        raises(ws2.WSAEINVAL, ws2.WSCInstallNameSpace, "x", TEST_PATH, NS_TEST, 1, "not-a-guid")
+        raises(ws2.WSAEINVAL, ws2.WSCInstallNameSpace, "x", TEST_PATH, NS_TEST, 1, NSPM_ID)  # already there
         assert ws2.WSAGetLastError() == ws2.WSAEINVAL
     finally:
         _stop()
@@ -216,10 +208,10 @@ def test_broken_provider_does_not_break_the_others(env):
     prov.bad_table = True
     try:
         ws2.WSCInstallNameSpace("Test NSP", TEST_PATH, NS_TEST, 1, TEST_ID)
-        _raises(ws2.WSAEINVALIDPROCTABLE, _addrs, "only.nsptest", NS_TEST)
+        raises(ws2.WSAEINVALIDPROCTABLE, _addrs, "only.nsptest", NS_TEST)
         assert _addrs("a.ws2.test") == [(ws2.NS_DNS, "192.0.2.1")]  # NS_ALL: DNS still answers
         assert TEST_PATH not in sys.modules  # a refused table: the module is dropped again
-        _raises(ws2.WSAEPROVIDERFAILEDINIT, _addrs, "only.nsptest", NS_TEST)  # the module cannot be imported
+        raises(ws2.WSAEPROVIDERFAILEDINIT, _addrs, "only.nsptest", NS_TEST)  # the module cannot be imported
     finally:
         _stop()
 
@@ -229,23 +221,23 @@ def test_lookup_api_rules(env):
     try:
         q = ws2.WSAQuerySet(service_instance_name="a.ws2.test", service_class_id=ws2.SVCID_HOSTNAME,
                             name_space=ws2.NS_DNS)
-        _raises(ws2.WSAEFAULT, ws2.WSALookupServiceBegin, "a.ws2.test", 0)
-        _raises(ws2.WSAEINVAL, ws2.WSALookupServiceBegin, ws2.WSAQuerySet(service_instance_name="x"), 0)
-        _raises(ws2.WSAEINVAL, ws2.WSALookupServiceBegin, q, ws2.LUP_CONTAINERS | ws2.LUP_NOCONTAINERS)
-        _raises(ws2.WSANO_DATA, ws2.WSALookupServiceBegin, q, ws2.LUP_CONTAINERS)  # DNS has no containers
-        _raises(ws2.WSASERVICE_NOT_FOUND, ws2.WSALookupServiceBegin,
+        raises(ws2.WSAEFAULT, ws2.WSALookupServiceBegin, "a.ws2.test", 0)
+        raises(ws2.WSAEINVAL, ws2.WSALookupServiceBegin, ws2.WSAQuerySet(service_instance_name="x"), 0)
+        raises(ws2.WSAEINVAL, ws2.WSALookupServiceBegin, q, ws2.LUP_CONTAINERS | ws2.LUP_NOCONTAINERS)
+        raises(ws2.WSANO_DATA, ws2.WSALookupServiceBegin, q, ws2.LUP_CONTAINERS)  # DNS has no containers
+        raises(ws2.WSASERVICE_NOT_FOUND, ws2.WSALookupServiceBegin,
                 ws2.WSAQuerySet(service_instance_name="x", service_class_id=ws2.SVCID_HOSTNAME, name_space=99), 0)
         h = ws2.WSALookupServiceBegin(q, ws2.LUP_RETURN_NAME)
         r = ws2.WSALookupServiceNext(h, 0)
         assert r.service_instance_name == "a.ws2.test" and r.csa_buffer is None  # no LUP_RETURN_ADDR
-        _raises(ws2.WSA_E_NO_MORE, ws2.WSALookupServiceNext, h, 0)
-        _raises(ws2.WSA_E_NO_MORE, ws2.WSALookupServiceNext, h, 0)
+        raises(ws2.WSA_E_NO_MORE, ws2.WSALookupServiceNext, h, 0)
+        raises(ws2.WSA_E_NO_MORE, ws2.WSALookupServiceNext, h, 0)
         assert ws2.WSALookupServiceEnd(h) == 0
-        _raises(ws2.WSA_INVALID_HANDLE, ws2.WSALookupServiceNext, h, 0)
-        _raises(ws2.WSA_INVALID_HANDLE, ws2.WSALookupServiceEnd, h)
+        raises(ws2.WSA_INVALID_HANDLE, ws2.WSALookupServiceNext, h, 0)
+        raises(ws2.WSA_INVALID_HANDLE, ws2.WSALookupServiceEnd, h)
         h = ws2.WSALookupServiceBegin(q, ws2.LUP_RETURN_BLOB)
         assert ws2.WSALookupServiceNext(h, 0).blob == ("a.ws2.test", [], 2, ["192.0.2.1"])
         ws2.WSALookupServiceEnd(h)
     finally:
         _stop()
-    _raises(ws2.WSANOTINITIALISED, ws2.WSALookupServiceBegin, q, 0)
+    raises(ws2.WSANOTINITIALISED, ws2.WSALookupServiceBegin, q, 0)

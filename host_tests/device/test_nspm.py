@@ -3,23 +3,13 @@
 import time
 
 import ws2
+from devhelp import err, ticks_diff, ticks_ms
 
 ENV = ("dns_server",)
 TIMEOUT = 90
 
 # Every test here talks to the host's servers: the emulated RP2040 (docs/emulator.md) has no network.
 BOARD_SKIP = {"RPI_PICO_W_EMU": "no network on the emulated board"}
-
-try:
-    _ms = time.ticks_ms
-    _diff = time.ticks_diff
-except AttributeError:  # CPython
-
-    def _ms():
-        return int(time.monotonic() * 1000)
-
-    def _diff(a, b):
-        return a - b
 
 
 def _start(env, servers=None, timeout_ms=2000, hosts=None):
@@ -41,16 +31,6 @@ def _count(name):
     """Queries for name that reached the ok server, read over DNS (count.<name>, TTL 0, never cached)."""
     a = ws2.gethostbyname("count." + name)[3][0].split(".")
     return int(a[2]) * 256 + int(a[3])
-
-
-def _raises(code, f, *args):
-    try:
-        f(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        assert ws2.WSAGetLastError() == code
-        return e
-    raise AssertionError("expected WSAError %d" % code)
 
 
 def _lookup(name, cls, flags, ns=12, afp=None):
@@ -92,7 +72,7 @@ def test_aaaa_record(env):
             got = ws2.getaddrinfo("v6only.ws2.test", 443, ws2.AF_INET6, ws2.SOCK_STREAM)
             assert got == [(23, 1, 6, "", ("2001:db8::6", 443, 0, 0))], got
         else:  # esp32: no IPv6 in the catalog, so getaddrinfo cannot offer it
-            _raises(ws2.WSAEAFNOSUPPORT, ws2.getaddrinfo, "v6only.ws2.test", 443, ws2.AF_INET6)
+            err(ws2.WSAEAFNOSUPPORT, ws2.getaddrinfo, "v6only.ws2.test", 443, ws2.AF_INET6)
     finally:
         _stop()
 
@@ -120,8 +100,8 @@ def test_ptr(env):
         assert ws2.getnameinfo(("192.0.2.1", 80), ws2.NI_NOFQDN | ws2.NI_NUMERICSERV) == ("a", "80")
         # no PTR record: the numeric form, unless a name is required
         assert ws2.getnameinfo(("192.0.2.99", 8080)) == ("192.0.2.99", "8080")
-        _raises(ws2.WSAHOST_NOT_FOUND, ws2.getnameinfo, ("192.0.2.99", 1), ws2.NI_NAMEREQD)
-        _raises(ws2.WSAHOST_NOT_FOUND, ws2.gethostbyaddr, "192.0.2.99")
+        err(ws2.WSAHOST_NOT_FOUND, ws2.getnameinfo, ("192.0.2.99", 1), ws2.NI_NAMEREQD)
+        err(ws2.WSAHOST_NOT_FOUND, ws2.gethostbyaddr, "192.0.2.99")
     finally:
         _stop()
 
@@ -130,10 +110,10 @@ def test_nxdomain_and_nodata(env):
     _start(env)
     try:
         ws2.WSASetLastError(12345)
-        _raises(ws2.WSAHOST_NOT_FOUND, ws2.getaddrinfo, "nothing.ws2.test", 80)
-        _raises(ws2.WSAHOST_NOT_FOUND, ws2.gethostbyname, "nothing.ws2.test")
-        _raises(ws2.WSANO_DATA, ws2.gethostbyname, "v6only.ws2.test")  # the name exists, no A record
-        _raises(ws2.WSAHOST_NOT_FOUND, ws2.gethostbyname, "a" * 64 + ".ws2.test")  # not a valid DNS name
+        err(ws2.WSAHOST_NOT_FOUND, ws2.getaddrinfo, "nothing.ws2.test", 80)
+        err(ws2.WSAHOST_NOT_FOUND, ws2.gethostbyname, "nothing.ws2.test")
+        err(ws2.WSANO_DATA, ws2.gethostbyname, "v6only.ws2.test")  # the name exists, no A record
+        err(ws2.WSAHOST_NOT_FOUND, ws2.gethostbyname, "a" * 64 + ".ws2.test")  # not a valid DNS name
     finally:
         _stop()
 
@@ -143,7 +123,7 @@ def test_negative_answers_are_cached(env):
     try:
         n = _count("neg.ws2.test")
         for _ in range(3):
-            _raises(ws2.WSAHOST_NOT_FOUND, ws2.gethostbyname, "neg.ws2.test")
+            err(ws2.WSAHOST_NOT_FOUND, ws2.gethostbyname, "neg.ws2.test")
         assert _count("neg.ws2.test") == n + 1  # the SOA minimum (60 s) covers the next two
     finally:
         _stop()
@@ -157,7 +137,7 @@ def test_servfail_first_server_then_second(env):
         _stop()
     _start(env, [(env.dns_ip, env.dns_servfail_port)])
     try:
-        _raises(ws2.WSATRY_AGAIN, ws2.gethostbyname, "multi.ws2.test")  # SERVFAIL everywhere: try later
+        err(ws2.WSATRY_AGAIN, ws2.gethostbyname, "multi.ws2.test")  # SERVFAIL everywhere: try later
     finally:
         _stop()
 
@@ -165,9 +145,9 @@ def test_servfail_first_server_then_second(env):
 def test_silent_server_is_try_again_within_the_deadline(env):
     _start(env, [(env.dns_ip, env.dns_blackhole_port)], timeout_ms=600)
     try:
-        t = _ms()
-        _raises(ws2.WSATRY_AGAIN, ws2.gethostbyname, "silent.ws2.test")
-        took = _diff(_ms(), t)
+        t = ticks_ms()
+        err(ws2.WSATRY_AGAIN, ws2.gethostbyname, "silent.ws2.test")
+        took = ticks_diff(ticks_ms(), t)
         assert 550 <= took < 1500, took
     finally:
         _stop()
@@ -176,9 +156,9 @@ def test_silent_server_is_try_again_within_the_deadline(env):
 def test_silent_first_server_rotates_to_the_next(env):
     _start(env, [(env.dns_ip, env.dns_blackhole_port), (env.dns_ip, env.dns_port)], timeout_ms=3000)
     try:
-        t = _ms()
+        t = ticks_ms()
         assert ws2.gethostbyname("a.ws2.test")[3] == ["192.0.2.1"]
-        assert _diff(_ms(), t) < 1500  # the first try's short wait, not the whole deadline
+        assert ticks_diff(ticks_ms(), t) < 1500  # the first try's short wait, not the whole deadline
     finally:
         _stop()
 
@@ -200,13 +180,13 @@ def test_cache_hit_sends_no_packet(env):
     _start(env)
     try:
         n = _count("cached.ws2.test")
-        t = _ms()
+        t = ticks_ms()
         assert ws2.gethostbyname("cached.ws2.test")[3] == ["192.0.2.4"]
-        miss = _diff(_ms(), t)
-        t = _ms()
+        miss = ticks_diff(ticks_ms(), t)
+        t = ticks_ms()
         for _ in range(10):
             assert ws2.gethostbyname("cached.ws2.test")[3] == ["192.0.2.4"]
-        hit = _diff(_ms(), t) / 10
+        hit = ticks_diff(ticks_ms(), t) / 10
         assert _count("cached.ws2.test") == n + 1, "a cached answer went to the server"
         print("nspm: miss %d ms, hit %.1f ms" % (miss, hit))
     finally:
@@ -282,7 +262,7 @@ def test_forged_answers_are_dropped(env):
 def test_settings_apply_without_reboot(env):
     _start(env, [(env.dns_ip, env.dns_blackhole_port)], timeout_ms=300)
     try:
-        _raises(ws2.WSATRY_AGAIN, ws2.gethostbyname, "a.ws2.test")
+        err(ws2.WSATRY_AGAIN, ws2.gethostbyname, "a.ws2.test")
         ws2.config(dns_servers=[(env.dns_ip, env.dns_port)])
         assert ws2.gethostbyname("a.ws2.test")[3] == ["192.0.2.1"]
     finally:
@@ -298,7 +278,7 @@ def test_hosts_table_and_localhost(env):
         assert ws2.gethostbyaddr("10.0.0.9")[0] == "Printer.LAN"
         assert ws2.gethostbyname("localhost")[3] == ["127.0.0.1"]
         assert ws2.getnameinfo(("127.0.0.1", 7)) == ("localhost", "echo")
-        _raises(ws2.WSANO_DATA, ws2.gethostbyname, "v6.lan")  # known, but only as IPv6
+        err(ws2.WSANO_DATA, ws2.gethostbyname, "v6.lan")  # known, but only as IPv6
     finally:
         _stop()
 
@@ -324,7 +304,7 @@ def test_port_resolver_fallback(env):
             assert ws2.gethostbyname("fallback.example")[3] == ["192.0.2.200"]
             assert calls == [("fallback.example", 1)]
             ws2.config(dns_servers=[(env.dns_ip, env.dns_port)])  # a server again: the fallback is not asked
-            _raises(ws2.WSAHOST_NOT_FOUND, ws2.gethostbyname, "fallback2.ws2.test")
+            err(ws2.WSAHOST_NOT_FOUND, ws2.gethostbyname, "fallback2.ws2.test")
             assert len(calls) == 1
         finally:
             nspm.port_resolve = real

@@ -3,13 +3,13 @@
 import sys
 
 import ws2
+from devhelp import JUNK, catalog_entry, err, put_first, stream_echo
 
 ENV = ("tls_server",)
 TIMEOUT = 180
 
 # Every test here talks to the host's servers: the emulated RP2040 (docs/emulator.md) has no network.
 BOARD_SKIP = {"RPI_PICO_W_EMU": "no network on the emulated board"}
-JUNK = 12345
 MICROPYTHON = sys.implementation.name == "micropython"
 EX_ID = "{E0A5C1D2-0B7E-4C3A-9F11-2D4B6A8C0E13}"  # the example counting layer
 SSL2_ID = "{E0A5C1D2-0B7E-4C3A-9F11-2D4B6A8C0E15}"  # a second ssllsp chain, over the example layer
@@ -79,17 +79,6 @@ def tls_socket(env, peer=True, info=None):
     return s
 
 
-def expect(code, fn, *args):
-    ws2.WSASetLastError(JUNK)
-    try:
-        fn(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        assert ws2.WSAGetLastError() == code
-        return e
-    raise AssertionError("expected WSA error %d" % code)
-
-
 def recv_all(s):
     data = b""
     while True:
@@ -131,19 +120,6 @@ def echo(s, payload):
     assert got == payload
 
 
-def entry(cid):
-    for p in ws2.WSCEnumProtocols():
-        if p.catalog_entry_id == cid:
-            return p
-    raise AssertionError("no catalog entry %d" % cid)
-
-
-def put_first(cid):
-    ids = [p.catalog_entry_id for p in ws2.WSCEnumProtocols()]
-    ids.remove(cid)
-    ws2.WSCWriteProviderOrder([cid] + ids)
-
-
 def tcp_info(name, chain, security=0):
     return ws2.WSAProtocolInfo(service_flags1=0x26, provider_flags=0x08, protocol_chain=chain, address_family=2,
                                max_sockaddr=16, min_sockaddr=16, socket_type=1, protocol=6,
@@ -163,29 +139,9 @@ def test_https_exchange(env):
         assert bits & (ws2.SSL_PROT_TLS1_2_CLIENT | ws2.SSL_PROT_TLS1_3_CLIENT), bits
         https_get(env, s, "/index.html")
         ws2.closesocket(s)
-        expect(ws2.WSAENOTSOCK, ws2.send, s, b"x")
+        err(ws2.WSAENOTSOCK, ws2.send, s, b"x")
     finally:
         stop(old)
-
-
-def stream_echo(s, size, chunk=1024):
-    """Stream a 256-periodic pattern through an echo peer and check it as it comes back (no big buffers)."""
-    pattern = bytearray(256 + chunk)
-    for i in range(len(pattern)):
-        pattern[i] = (i * 7 + 3) & 0xFF
-    pat = memoryview(pattern)
-    buf = bytearray(chunk)
-    sent = received = 0
-    while received < size:
-        if sent < size:
-            n = min(chunk, size - sent)
-            sent += ws2.send(s, pat[sent & 255 : (sent & 255) + n])
-        while received < sent:
-            n = ws2.recv_into(s, buf, min(chunk, sent - received))
-            assert n > 0, "peer closed early"
-            off = received & 255
-            assert buf[:n] == pattern[off : off + n], "corrupt data at offset %d" % received
-            received += n
 
 
 def test_echo_larger_than_a_record(env):
@@ -226,7 +182,7 @@ def test_ce_parity_on_the_default_catalog_trusted_server(env):
         assert len(ws2.handles.open_handles()) == 2  # ours and the wspm socket below it
         ws2.closesocket(s)
         assert ws2.handles.open_handles() == []
-        expect(ws2.WSAENOTSOCK, ws2.send, s, b"x")
+        err(ws2.WSAENOTSOCK, ws2.send, s, b"x")
         # Options set before SO_SECURE stay with the socket: it is the same socket, moved.
         s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
         ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, 4321)
@@ -246,29 +202,29 @@ def test_ce_parity_on_the_default_catalog_refusals(env):
     try:
         s = ce_socket(env)  # the name the certificate does not carry
         ws2.WSAIoctl(s, ws2.SO_SSL_SET_PEERNAME, "wrong.ws2.test")
-        expect(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_https_port))
-        expect(ws2.WSAENOTCONN, ws2.send, s, b"x")
+        err(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_https_port))
+        err(ws2.WSAENOTCONN, ws2.send, s, b"x")
         ws2.closesocket(s)
         s = ce_socket(env)  # a CA the bundle does not hold
-        expect(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_untrusted_port))
+        err(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_untrusted_port))
         ws2.closesocket(s)
         s = ce_socket(env)  # a server that does not speak TLS
-        expect(ws2.WSAECONNABORTED, ws2.connect, s, (env.host_ip, env.tcp_echo_port))
+        err(ws2.WSAECONNABORTED, ws2.connect, s, (env.host_ip, env.tcp_echo_port))
         assert len(ws2.handles.open_handles()) == 1  # the connection below is gone, our handle stays
         assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_ERROR) == ws2.WSAECONNABORTED
         ws2.closesocket(s)
         assert ws2.handles.open_handles() == []
         # SO_SECURE comes before connect, and takes SO_SEC_SSL or SO_SEC_NONE only.
         s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-        expect(ws2.WSAEINVAL, ws2.setsockopt, s, ws2.SOL_SOCKET, ws2.SO_SECURE, 7)
+        err(ws2.WSAEINVAL, ws2.setsockopt, s, ws2.SOL_SOCKET, ws2.SO_SECURE, 7)
         ws2.connect(s, (env.host_ip, env.tcp_echo_port))
-        expect(ws2.WSAEISCONN, ws2.setsockopt, s, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_SSL)
+        err(ws2.WSAEISCONN, ws2.setsockopt, s, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_SSL)
         assert is_plain(s)
         echo(s, b"still plain")
         ws2.closesocket(s)
         # A UDP socket has no TLS chain: wspm's own answer stands.
         u = ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0)
-        expect(ws2.WSAENOPROTOOPT, ws2.setsockopt, u, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_SSL)
+        err(ws2.WSAENOPROTOOPT, ws2.setsockopt, u, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_SSL)
         ws2.closesocket(u)
     finally:
         stop(old)
@@ -334,12 +290,12 @@ def test_wrong_peer_name(env):
     try:
         s = tls_socket(env, peer=False)
         ws2.WSAIoctl(s, ws2.SO_SSL_SET_PEERNAME, "wrong.ws2.test")
-        expect(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_https_port))
-        expect(ws2.WSAENOTCONN, ws2.send, s, b"x")
+        err(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_https_port))
+        err(ws2.WSAENOTCONN, ws2.send, s, b"x")
         ws2.closesocket(s)
         # No peer name at all: the address connected to is checked, and fails too.
         s = tls_socket(env, peer=False)
-        expect(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_https_port))
+        err(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_https_port))
         ws2.closesocket(s)
     finally:
         stop(old)
@@ -349,8 +305,8 @@ def test_untrusted_ca(env):
     old = start(env)
     try:
         s = tls_socket(env)
-        expect(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_untrusted_port))
-        expect(ws2.WSAENOTCONN, ws2.recv, s, 10)
+        err(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_untrusted_port))
+        err(ws2.WSAENOTCONN, ws2.recv, s, 10)
         ws2.closesocket(s)
     finally:
         stop(old)
@@ -361,12 +317,12 @@ def test_no_ca_bundle_is_never_silently_unverified(env):
     try:
         ws2.config(tls_ca_file="")
         s = tls_socket(env)
-        e = expect(ws2.WSAEINVAL, ws2.connect, s, (env.host_ip, env.tls_https_port))
+        e = err(ws2.WSAEINVAL, ws2.connect, s, (env.host_ip, env.tls_https_port))
         assert "tls_ca_file" in str(e), e
         ws2.closesocket(s)
         ws2.config(tls_ca_file=flash_path("missing.pem"))
         s = tls_socket(env)
-        expect(ws2.WSAEINVAL, ws2.connect, s, (env.host_ip, env.tls_https_port))
+        err(ws2.WSAEINVAL, ws2.connect, s, (env.host_ip, env.tls_https_port))
         ws2.closesocket(s)
     finally:
         stop(old)
@@ -393,7 +349,7 @@ def test_hook_accepts_and_sees_the_chain(env):
         # The hook adds checks; it cannot make the bundle accept an untrusted server.
         s = tls_socket(env)
         ws2.WSAIoctl(s, ws2.SO_SSL_SET_VALIDATE_CERT_HOOK, hook)
-        expect(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_untrusted_port))
+        err(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_untrusted_port))
         ws2.closesocket(s)
     finally:
         stop(old)
@@ -404,7 +360,7 @@ def test_hook_rejects(env):
     try:
         s = tls_socket(env)
         ws2.WSAIoctl(s, ws2.SO_SSL_SET_VALIDATE_CERT_HOOK, lambda chain, flags: ws2.SSL_ERR_CERT_UNKNOWN)
-        e = expect(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_https_port))
+        e = err(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_https_port))
         assert "hook" in str(e), e
         ws2.closesocket(s)
 
@@ -413,7 +369,7 @@ def test_hook_rejects(env):
 
         s = tls_socket(env)
         ws2.WSAIoctl(s, ws2.SO_SSL_SET_VALIDATE_CERT_HOOK, broken)
-        expect(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_https_port))
+        err(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_https_port))
         ws2.closesocket(s)
     finally:
         stop(old)
@@ -442,12 +398,12 @@ def test_hook_decides_accepts_a_pinned_untrusted_server(env):
         s = tls_socket(env)
         ws2.WSAIoctl(s, ws2.SO_SSL_SET_VALIDATE_CERT_HOOK, pin)
         ws2.WSAIoctl(s, ws2.SO_SSL_SET_FLAGS, ws2.SSL_FLAG_HOOK_DECIDES)
-        expect(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_https_port))
+        err(ws2.WSAEACCES, ws2.connect, s, (env.host_ip, env.tls_https_port))
         ws2.closesocket(s)
         # Delegating to a hook that is not there is refused before connecting.
         s = tls_socket(env)
         ws2.WSAIoctl(s, ws2.SO_SSL_SET_FLAGS, ws2.SSL_FLAG_HOOK_DECIDES)
-        expect(ws2.WSAEINVAL, ws2.connect, s, (env.host_ip, env.tls_untrusted_port))
+        err(ws2.WSAEINVAL, ws2.connect, s, (env.host_ip, env.tls_untrusted_port))
         ws2.closesocket(s)
     finally:
         stop(old)
@@ -460,13 +416,13 @@ def test_deferred_handshake_starttls(env):
         ws2.WSAIoctl(s, ws2.SO_SSL_SET_FLAGS, ws2.SSL_FLAG_DEFER_HANDSHAKE)
         ws2.connect(s, (env.host_ip, env.tls_starttls_port))
         assert recv_line(s) == b"220 ready\r\n"
-        expect(ws2.WSAENOTCONN, ws2.WSAIoctl, s, ws2.SO_SSL_GET_CONNECTION_INFO)
+        err(ws2.WSAENOTCONN, ws2.WSAIoctl, s, ws2.SO_SSL_GET_CONNECTION_INFO)
         ws2.send(s, b"STARTTLS\r\n")
         assert recv_line(s) == b"220 go\r\n"
         ws2.WSAIoctl(s, ws2.SO_SSL_PERFORM_HANDSHAKE, env.tls_name)
         assert ws2.WSAIoctl(s, ws2.SO_SSL_GET_CONNECTION_INFO)[2].startswith("TLSv1.")
         echo(s, b"secret after STARTTLS")
-        expect(ws2.WSAEISCONN, ws2.WSAIoctl, s, ws2.SO_SSL_PERFORM_HANDSHAKE, env.tls_name)
+        err(ws2.WSAEISCONN, ws2.WSAIoctl, s, ws2.SO_SSL_PERFORM_HANDSHAKE, env.tls_name)
         ws2.closesocket(s)
         # The upgrade checks the name it is given.
         s = tls_socket(env, peer=False)
@@ -475,7 +431,7 @@ def test_deferred_handshake_starttls(env):
         recv_line(s)
         ws2.send(s, b"STARTTLS\r\n")
         recv_line(s)
-        expect(ws2.WSAEACCES, ws2.WSAIoctl, s, ws2.SO_SSL_PERFORM_HANDSHAKE, "wrong.ws2.test")
+        err(ws2.WSAEACCES, ws2.WSAIoctl, s, ws2.SO_SSL_PERFORM_HANDSHAKE, "wrong.ws2.test")
         ws2.closesocket(s)
     finally:
         stop(old)
@@ -486,11 +442,11 @@ def test_plain_tcp_server_fails_the_handshake_cleanly(env):
     try:
         before = len(ws2.handles.open_handles())
         s = tls_socket(env)
-        e = expect(ws2.WSAECONNABORTED, ws2.connect, s, (env.host_ip, env.tcp_echo_port))
+        e = err(ws2.WSAECONNABORTED, ws2.connect, s, (env.host_ip, env.tcp_echo_port))
         # The connection below is gone at once (one handle left: ours), ours reports why.
         assert len(ws2.handles.open_handles()) == before + 1, ws2.handles.open_handles()
-        expect(ws2.WSAENOTCONN, ws2.send, s, b"x")
-        expect(ws2.WSAENOTCONN, ws2.recv, s, 1)
+        err(ws2.WSAENOTCONN, ws2.send, s, b"x")
+        err(ws2.WSAENOTCONN, ws2.recv, s, 1)
         assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_ERROR) == ws2.WSAECONNABORTED
         assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_ERROR) == 0
         ws2.closesocket(s)
@@ -513,7 +469,7 @@ def test_board_as_tls_server(env):
         write(cert, env.tls_board_cert_pem)
         write(key, env.tls_board_key_pem)
         ls = tls_socket(env, peer=False)
-        expect(ws2.WSAEINVAL, ws2.listen, ls, 1)  # no certificate yet
+        err(ws2.WSAEINVAL, ws2.listen, ls, 1)  # no certificate yet
         ws2.WSAIoctl(ls, ws2.SO_SSL_SET_SERVER_CERT, (cert, key))
         port = 0
         for port in range(43100, 43140):
@@ -523,7 +479,7 @@ def test_board_as_tls_server(env):
             except ws2.WSAError:
                 pass
         ws2.listen(ls, 1)
-        ctl = ws2.WSASocket(ws2.AF_INET, ws2.SOCK_STREAM, 0, entry(1001))
+        ctl = ws2.WSASocket(ws2.AF_INET, ws2.SOCK_STREAM, 0, catalog_entry(1001))
         ws2.connect(ctl, (env.host_ip, env.tls_client_port))
         ws2.send(ctl, ("CONNECT %d %s\n" % (port, env.tls_board_name)).encode())
         a, addr = ws2.accept(ls)
@@ -576,35 +532,35 @@ def test_bad_input(env):
     try:
         s = ws2.WSASocket(ws2.AF_INET, ws2.SOCK_STREAM, 0, chain_info())
         # SO_SSL_* before SO_SECURE, and values SO_SECURE does not know.
-        expect(ws2.WSAEINVAL, ws2.WSAIoctl, s, ws2.SO_SSL_SET_PEERNAME, "x")
+        err(ws2.WSAEINVAL, ws2.WSAIoctl, s, ws2.SO_SSL_SET_PEERNAME, "x")
         assert ws2.WSAIoctl(s, ws2.SO_SSL_GET_CAPABILITIES) == ws2.SSL_CAP_CLIENT | ws2.SSL_CAP_SERVER
-        expect(ws2.WSAEINVAL, ws2.setsockopt, s, ws2.SOL_SOCKET, ws2.SO_SECURE, 7)
+        err(ws2.WSAEINVAL, ws2.setsockopt, s, ws2.SOL_SOCKET, ws2.SO_SECURE, 7)
         ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_SSL)
         # Unknown and unsupported SO_SSL codes, bad arguments.
-        expect(ws2.WSAEINVAL, ws2.WSAIoctl, s, 0x90730020, 1)
-        expect(ws2.WSAEOPNOTSUPP, ws2.WSAIoctl, s, ws2.SO_SSL_SET_PROTOCOLS, 1)
-        expect(ws2.WSAEINVAL, ws2.WSAIoctl, s, ws2.SO_SSL_SET_FLAGS, 0x40)
-        expect(ws2.WSAEOPNOTSUPP, ws2.WSAIoctl, s, ws2.SO_SSL_SET_FLAGS, ws2.SSL_FLAG_AUTH_CLIENT)
-        expect(ws2.WSAEINVAL, ws2.WSAIoctl, s, ws2.SO_SSL_SET_VALIDATE_CERT_HOOK, "not callable")
-        expect(ws2.WSAEINVAL, ws2.WSAIoctl, s, ws2.SO_SSL_SET_PEERNAME, "")
-        expect(ws2.WSAEINVAL, ws2.WSAIoctl, s, ws2.SO_SSL_SET_SERVER_CERT, "cert-only")
-        expect(ws2.WSAENOTCONN, ws2.WSAIoctl, s, ws2.SO_SSL_PERFORM_HANDSHAKE, "x")
+        err(ws2.WSAEINVAL, ws2.WSAIoctl, s, 0x90730020, 1)
+        err(ws2.WSAEOPNOTSUPP, ws2.WSAIoctl, s, ws2.SO_SSL_SET_PROTOCOLS, 1)
+        err(ws2.WSAEINVAL, ws2.WSAIoctl, s, ws2.SO_SSL_SET_FLAGS, 0x40)
+        err(ws2.WSAEOPNOTSUPP, ws2.WSAIoctl, s, ws2.SO_SSL_SET_FLAGS, ws2.SSL_FLAG_AUTH_CLIENT)
+        err(ws2.WSAEINVAL, ws2.WSAIoctl, s, ws2.SO_SSL_SET_VALIDATE_CERT_HOOK, "not callable")
+        err(ws2.WSAEINVAL, ws2.WSAIoctl, s, ws2.SO_SSL_SET_PEERNAME, "")
+        err(ws2.WSAEINVAL, ws2.WSAIoctl, s, ws2.SO_SSL_SET_SERVER_CERT, "cert-only")
+        err(ws2.WSAENOTCONN, ws2.WSAIoctl, s, ws2.SO_SSL_PERFORM_HANDSHAKE, "x")
         ws2.WSAIoctl(s, ws2.SO_SSL_SET_PEERNAME, env.tls_name)
         ws2.connect(s, (env.host_ip, env.tls_echo_port))
         # Options after connect.
-        expect(ws2.WSAEISCONN, ws2.WSAIoctl, s, ws2.SO_SSL_SET_PEERNAME, env.tls_name)
-        expect(ws2.WSAEISCONN, ws2.WSAIoctl, s, ws2.SO_SSL_SET_VALIDATE_CERT_HOOK, None)
-        expect(ws2.WSAEISCONN, ws2.setsockopt, s, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_NONE)
-        expect(ws2.WSAEOPNOTSUPP, ws2.send, s, b"x", ws2.MSG_OOB)
+        err(ws2.WSAEISCONN, ws2.WSAIoctl, s, ws2.SO_SSL_SET_PEERNAME, env.tls_name)
+        err(ws2.WSAEISCONN, ws2.WSAIoctl, s, ws2.SO_SSL_SET_VALIDATE_CERT_HOOK, None)
+        err(ws2.WSAEISCONN, ws2.setsockopt, s, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_NONE)
+        err(ws2.WSAEOPNOTSUPP, ws2.send, s, b"x", ws2.MSG_OOB)
         echo(s, b"still usable")
         ws2.closesocket(s)
         # A plain socket connected first cannot become secure afterwards.
         s = ws2.WSASocket(ws2.AF_INET, ws2.SOCK_STREAM, 0, chain_info())
         ws2.connect(s, (env.host_ip, env.tcp_echo_port))
-        expect(ws2.WSAEISCONN, ws2.setsockopt, s, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_SSL)
+        err(ws2.WSAEISCONN, ws2.setsockopt, s, ws2.SOL_SOCKET, ws2.SO_SECURE, ws2.SO_SEC_SSL)
         ws2.closesocket(s)
         # Not TCP: ssllsp refuses datagram sockets, and a UDP socket has no SO_SECURE.
-        expect(ws2.WSAESOCKTNOSUPPORT, ws2.WSASocket, ws2.AF_INET, ws2.SOCK_DGRAM, ws2.IPPROTO_UDP, chain_info())
+        err(ws2.WSAESOCKTNOSUPPORT, ws2.WSASocket, ws2.AF_INET, ws2.SOCK_DGRAM, ws2.IPPROTO_UDP, chain_info())
         u = ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0)
         ws2.WSASetLastError(JUNK)
         try:
@@ -651,7 +607,7 @@ def test_nonblocking(env):
             ws2.connect(s, (env.host_ip, env.tls_echo_port))
         except ws2.WSAError as e:
             assert e.errno == ws2.WSAEWOULDBLOCK, e
-        expect(ws2.WSAEWOULDBLOCK, ws2.recv, s, 10)
+        err(ws2.WSAEWOULDBLOCK, ws2.recv, s, 10)
         n, waits = _retry(ws2.send, s, b"hello nb")
         assert n == 8
         got = b""

@@ -1,11 +1,13 @@
-# Device tests: wspm's WSPStringToAddress / WSPAddressToString (called without a socket), and what wspm refuses
-# (multipoint, connect-time data, QoS). Runs on CPython and on the board. MIT licence; part of ws2 for MicroPython.
+# Device tests: wspm's WSPStringToAddress / WSPAddressToString (called without a socket, and through the router
+# in Windows' text forms), and what wspm refuses (multipoint, connect-time data, QoS).
+# Runs on CPython and on the board. MIT licence; part of ws2 for MicroPython.
 import sys
 
 import ws2
+from devhelp import JUNK, err, stop
 
 # The emulated RP2040 (docs/emulator.md) has no network.
-BOARD_SKIP = {"RPI_PICO_W_EMU": {
+BOARD_SKIP = {'RPI_PICO_W_EMU': {
     'test_what_wspm_refuses': 'no network on the emulated board',
 }}
 
@@ -18,13 +20,13 @@ def _slot(i):
 
 
 def S2A(text, af, info):
-    return _slot(29)(text, af, info)  # WSPStringToAddress: no socket involved
+    return _slot(ws2.WSP_STRINGTOADDRESS)(text, af, info)  # no socket involved
 
 
 def A2S(addr, info):
-    return _slot(1)(addr, info)  # WSPAddressToString
+    return _slot(ws2.WSP_ADDRESSTOSTRING)(addr, info)
 
-JUNK = 12345
+
 V4 = 2
 V6 = 23
 
@@ -57,6 +59,7 @@ BAD = (
     (V6, "fe80::1%eth0"), (V6, "12345::"), (V6, ":1:2::"), (V6, "::1.2.3"),
     (6, "1.2.3.4"),  # AF_IPX is not TCP/IP
 )
+
 # address tuple -> text
 TEXT = (
     (("127.0.0.1", 0), "127.0.0.1"),
@@ -82,6 +85,27 @@ def _code(f, *args):
     except ws2.WSAError as e:
         return e.errno
     return None
+
+
+def _restore():
+    # The board's flash outlives the test: leave the default catalog behind.
+    stop()
+    from ws2 import catalog
+
+    catalog.reset()
+
+
+# Windows' text forms, as wspm (like CE's) must give them.
+S2A_ROWS = (
+    ("10.0.0.5", ws2.AF_INET, ("10.0.0.5", 0)), ("10.0.0.5:80", ws2.AF_INET, ("10.0.0.5", 80)),
+    ("255.255.255.255:65535", ws2.AF_INET, ("255.255.255.255", 65535)),
+    ("::1", ws2.AF_INET6, ("::1", 0, 0, 0)), ("[::1]:80", ws2.AF_INET6, ("::1", 80, 0, 0)),
+    ("[fe80::1%3]:8080", ws2.AF_INET6, ("fe80::1", 8080, 0, 3)), ("::ffff:10.0.0.5", ws2.AF_INET6, ("::ffff:10.0.0.5", 0, 0, 0)),
+)
+A2S_ROWS = (
+    (("10.0.0.5", 0), "10.0.0.5"), (("10.0.0.5", 80), "10.0.0.5:80"), (("::1", 0, 0, 0), "::1"),
+    (("::1", 80, 0, 0), "[::1]:80"), (("fe80::1", 8080, 0, 3), "[fe80::1%3]:8080"),
+)
 
 
 def test_string_to_address():
@@ -181,3 +205,32 @@ def test_what_wspm_refuses(env):
         ws2.closesocket(s)
     finally:
         ws2.WSACleanup()
+
+
+def test_wspm_address_strings(env):
+    from ws2 import instl
+
+    _restore()
+    ws2.WSAStartup(0x0202)
+    try:
+        try:
+            ws2.WSAStringToAddress("10.0.0.5", ws2.AF_INET)
+        except ws2.WSAError as e:
+            if e.errno == ws2.WSAEOPNOTSUPP:
+                env.skip("providers/wspm has no WSPStringToAddress yet (slot 29)")
+            raise
+        for text, af, want in S2A_ROWS:
+            if af == ws2.AF_INET6 and not instl.has_ipv6():
+                continue
+            assert ws2.WSAStringToAddress(text, af) == want, (text, ws2.WSAStringToAddress(text, af))
+        for addr, want in A2S_ROWS:
+            if len(addr) == 4 and not instl.has_ipv6():
+                continue
+            assert ws2.WSAAddressToString(addr) == want, (addr, ws2.WSAAddressToString(addr))
+        for text, af in (("10.0.0.256", ws2.AF_INET), ("10.0.0.5:", ws2.AF_INET), ("10.0.0.5:65536", ws2.AF_INET),
+                         ("host.example", ws2.AF_INET), ("", ws2.AF_INET), ("[::1", ws2.AF_INET6)):
+            if af == ws2.AF_INET6 and not instl.has_ipv6():
+                continue
+            err(ws2.WSAEINVAL, ws2.WSAStringToAddress, text, af)
+    finally:
+        stop()

@@ -4,6 +4,7 @@
 import sys
 
 import ws2
+from devhelp import MP, TIMEO, err, pair, recv_exact
 
 # The emulated RP2040 (docs/emulator.md) has no network; its firmware is a real Pico W's.
 BOARD_SKIP = {"RPI_PICO_W_EMU": {
@@ -14,52 +15,16 @@ BOARD_SKIP = {"RPI_PICO_W_EMU": {
     'test_bad_input_leaves_socket_usable': 'no network on the emulated board',
 }}
 
-JUNK = 12345
-TIMEO = 3000
-_MP = sys.implementation.name == "micropython"
-
-
-def _err(code, f, *args):
-    ws2.WSASetLastError(JUNK)
-    try:
-        f(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        assert ws2.WSAGetLastError() == code, ws2.WSAGetLastError()
-        return e
-    raise AssertionError("expected WSA error %d" % code)
-
-
-def _pair():
-    l = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-    ws2.bind(l, ("127.0.0.1", 0))
-    ws2.listen(l, 2)
-    c = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-    ws2.connect(c, ws2.getsockname(l))
-    s, _ = ws2.accept(l)
-    for h in (c, s):
-        ws2.setsockopt(h, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, TIMEO)
-    return l, c, s
-
-
-def _recv_exact(s, n):
-    got = b""
-    while len(got) < n:
-        d = ws2.recv(s, n - len(got))
-        assert d, "peer closed early"
-        got += d
-    return got
-
 
 def _round_trip(c, s, payload=b"round trip"):
     assert ws2.send(c, payload) == len(payload)
-    assert _recv_exact(s, len(payload)) == payload
+    assert recv_exact(s, len(payload)) == payload
 
 
 def test_empty_send():
     ws2.WSAStartup(0x0202)
     try:
-        l, c, s = _pair()
+        l, c, s = pair()
         assert ws2.send(c, b"") == 0
         assert ws2.WSASend(c, []) == 0
         assert ws2.WSASend(c, [b"", bytearray(0)]) == 0
@@ -75,10 +40,10 @@ def test_empty_send():
 def test_buffer_types():
     ws2.WSAStartup(0x0202)
     try:
-        l, c, s = _pair()
+        l, c, s = pair()
         for buf in (b"bytes", bytearray(b"bytearray"), memoryview(b"memoryview"), memoryview(b"xxslicexx")[2:7]):
             assert ws2.send(c, buf) == len(buf)
-            assert _recv_exact(s, len(buf)) == bytes(buf)
+            assert recv_exact(s, len(buf)) == bytes(buf)
         # recv_into: bytearray, memoryview, a slice of one; nothing past the count is touched
         for make in (lambda: bytearray(b"\xee" * 16), lambda: memoryview(bytearray(b"\xee" * 16))):
             target = make()
@@ -100,15 +65,15 @@ def test_buffer_types():
 def test_closed_and_stale_handles():
     ws2.WSAStartup(0x0202)
     try:
-        l, c, s = _pair()
+        l, c, s = pair()
         ws2.closesocket(c)
         for call in (lambda: ws2.closesocket(c), lambda: ws2.recv(c, 1), lambda: ws2.send(c, b"x"),
                      lambda: ws2.getsockopt(c, ws2.SOL_SOCKET, ws2.SO_TYPE), lambda: ws2.shutdown(c, 1),
                      lambda: ws2.ioctlsocket(c, ws2.FIONREAD, 0), lambda: ws2.getpeername(c)):
-            _err(ws2.WSAENOTSOCK, call)
+            err(ws2.WSAENOTSOCK, call)
         n = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)  # may take the slot, never the handle
         assert n != c
-        _err(ws2.WSAENOTSOCK, ws2.recv, c, 1)
+        err(ws2.WSAENOTSOCK, ws2.recv, c, 1)
         assert ws2.recv(s, 1) == b""  # the peer saw the close
         for h in (n, s, l):
             ws2.closesocket(h)
@@ -122,13 +87,13 @@ def test_not_started():
     ws2.WSACleanup()  # the last cleanup destroys the sockets
     for call in (lambda: ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0), lambda: ws2.sendto(s, b"x", ("127.0.0.1", 9)),
                  lambda: ws2.recv(s, 1), lambda: ws2.closesocket(s)):
-        _err(ws2.WSANOTINITIALISED, call)
+        err(ws2.WSANOTINITIALISED, call)
 
 
 def test_bad_input_leaves_socket_usable():
     ws2.WSAStartup(0x0202)
     try:
-        l, c, s = _pair()
+        l, c, s = pair()
         u = ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0)
         fresh = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
         SOL = ws2.SOL_SOCKET
@@ -169,7 +134,7 @@ def test_bad_input_leaves_socket_usable():
             (ws2.WSAEFAULT, ws2.WSAAccept, l, "not callable"),
         )
         for row in rows:
-            _err(row[0], row[1], *row[2:])
+            err(row[0], row[1], *row[2:])
         # everything still works
         _round_trip(c, s)
         _round_trip(s, c, b"and back")
@@ -188,7 +153,7 @@ def test_bad_input_leaves_socket_usable():
 def test_socket_ram(env):
     # RAM a socket costs on the board beyond its native socket object:
     # the wspm context (the router's handle table is preallocated).
-    if not _MP:
+    if not MP:
         env.skip("gc.mem_free is a MicroPython measure")
     import gc
     import socket

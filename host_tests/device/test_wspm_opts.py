@@ -1,6 +1,7 @@
 # Device tests: wspm socket options (Winsock numbering, kept where the port lacks them) and ioctls.
 # Runs on CPython and on the board. MIT licence; part of ws2 for MicroPython.
 import ws2
+from devhelp import err, pair, sleep_ms
 
 # The emulated RP2040 (docs/emulator.md) has no network.
 BOARD_SKIP = {"RPI_PICO_W_EMU": {
@@ -8,43 +9,9 @@ BOARD_SKIP = {"RPI_PICO_W_EMU": {
     'test_ioctls': 'no network on the emulated board',
 }}
 
-JUNK = 12345
-TIMEO = 3000
-
-try:
-    from time import sleep_ms as _sleep_ms
-except ImportError:
-    import time
-
-    def _sleep_ms(ms):
-        time.sleep(ms / 1000)
-
-
-def _err(code, f, *args):
-    ws2.WSASetLastError(JUNK)
-    try:
-        f(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        assert ws2.WSAGetLastError() == code, ws2.WSAGetLastError()
-        return e
-    raise AssertionError("expected WSA error %d" % code)
-
 
 def _get(s, level, name):
     return ws2.getsockopt(s, level, name)
-
-
-def _pair():
-    l = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-    ws2.bind(l, ("127.0.0.1", 0))
-    ws2.listen(l, 2)
-    c = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-    ws2.connect(c, ws2.getsockname(l))
-    s, _ = ws2.accept(l)
-    for h in (c, s):
-        ws2.setsockopt(h, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, TIMEO)
-    return l, c, s
 
 
 SOL = 0xFFFF
@@ -120,27 +87,27 @@ def test_option_errors():
     try:
         t = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
         u = ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0)
-        _err(ws2.WSAENOPROTOOPT, _get, t, SOL, 0x7777)  # unknown option
-        _err(ws2.WSAENOPROTOOPT, ws2.setsockopt, t, SOL, 0x7777, 1)
-        _err(ws2.WSAEINVAL, _get, t, 0x1234, 1)  # unknown level
-        _err(ws2.WSAEINVAL, _get, t, "SOL", 1)
+        err(ws2.WSAENOPROTOOPT, _get, t, SOL, 0x7777)  # unknown option
+        err(ws2.WSAENOPROTOOPT, ws2.setsockopt, t, SOL, 0x7777, 1)
+        err(ws2.WSAEINVAL, _get, t, 0x1234, 1)  # unknown level
+        err(ws2.WSAEINVAL, _get, t, "SOL", 1)
         # options that do not apply to the socket's protocol
-        _err(ws2.WSAENOPROTOOPT, _get, u, ws2.IPPROTO_TCP, ws2.TCP_NODELAY)
-        _err(ws2.WSAENOPROTOOPT, ws2.setsockopt, u, SOL, ws2.SO_LINGER, (1, 1))
-        _err(ws2.WSAENOPROTOOPT, _get, u, SOL, ws2.SO_KEEPALIVE)
-        _err(ws2.WSAENOPROTOOPT, _get, t, SOL, ws2.SO_BROADCAST)
-        _err(ws2.WSAENOPROTOOPT, _get, t, SOL, ws2.SO_MAX_MSG_SIZE)
+        err(ws2.WSAENOPROTOOPT, _get, u, ws2.IPPROTO_TCP, ws2.TCP_NODELAY)
+        err(ws2.WSAENOPROTOOPT, ws2.setsockopt, u, SOL, ws2.SO_LINGER, (1, 1))
+        err(ws2.WSAENOPROTOOPT, _get, u, SOL, ws2.SO_KEEPALIVE)
+        err(ws2.WSAENOPROTOOPT, _get, t, SOL, ws2.SO_BROADCAST)
+        err(ws2.WSAENOPROTOOPT, _get, t, SOL, ws2.SO_MAX_MSG_SIZE)
         # read-only options
         for name in (ws2.SO_ERROR, ws2.SO_TYPE, ws2.SO_ACCEPTCONN, ws2.SO_PROTOCOL_INFO):
-            _err(ws2.WSAENOPROTOOPT, ws2.setsockopt, t, SOL, name, 1)
+            err(ws2.WSAENOPROTOOPT, ws2.setsockopt, t, SOL, name, 1)
         # bad values leave the option as it was
         ws2.setsockopt(t, SOL, ws2.SO_RCVTIMEO, 700)
-        _err(ws2.WSAEFAULT, ws2.setsockopt, t, SOL, ws2.SO_RCVTIMEO, None)
-        _err(ws2.WSAEFAULT, ws2.setsockopt, t, SOL, ws2.SO_RCVTIMEO, "700")
-        _err(ws2.WSAEFAULT, ws2.setsockopt, t, SOL, ws2.SO_RCVTIMEO, b"\x01\x02")  # shorter than a DWORD
-        _err(ws2.WSAEINVAL, ws2.setsockopt, t, SOL, ws2.SO_RCVTIMEO, -1)
-        _err(ws2.WSAEFAULT, ws2.setsockopt, t, SOL, ws2.SO_LINGER, ("on", 1))
-        _err(ws2.WSAEINVAL, ws2.setsockopt, t, SOL, ws2.SO_LINGER, (1, 70000))
+        err(ws2.WSAEFAULT, ws2.setsockopt, t, SOL, ws2.SO_RCVTIMEO, None)
+        err(ws2.WSAEFAULT, ws2.setsockopt, t, SOL, ws2.SO_RCVTIMEO, "700")
+        err(ws2.WSAEFAULT, ws2.setsockopt, t, SOL, ws2.SO_RCVTIMEO, b"\x01\x02")  # shorter than a DWORD
+        err(ws2.WSAEINVAL, ws2.setsockopt, t, SOL, ws2.SO_RCVTIMEO, -1)
+        err(ws2.WSAEFAULT, ws2.setsockopt, t, SOL, ws2.SO_LINGER, ("on", 1))
+        err(ws2.WSAEINVAL, ws2.setsockopt, t, SOL, ws2.SO_LINGER, (1, 70000))
         assert _get(t, SOL, ws2.SO_RCVTIMEO) == 700
         for h in (t, u):
             ws2.closesocket(h)
@@ -180,7 +147,7 @@ def test_options_apply():
         s, _ = ws2.accept(l)
         assert _get(s, ws2.IPPROTO_TCP, ws2.TCP_NODELAY) == 1
         assert _get(s, SOL, ws2.SO_RCVTIMEO) == 250
-        _err(ws2.WSAETIMEDOUT, ws2.recv, s, 1)  # and the timeout is in force
+        err(ws2.WSAETIMEDOUT, ws2.recv, s, 1)  # and the timeout is in force
         for h in (s, c, l):
             ws2.closesocket(h)
     finally:
@@ -193,25 +160,25 @@ def test_ioctls():
         t = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
         assert ws2.ioctlsocket(t, ws2.FIONREAD, 0) == 0  # unconnected: 0, as Windows
         assert ws2.ioctlsocket(t, ws2.SIOCATMARK, 0) == 1
-        _err(ws2.WSAEINVAL, ws2.ioctlsocket, t, 0x4004667A, 0)  # not an ioctl
-        _err(ws2.WSAEOPNOTSUPP, ws2.WSAIoctl, t, ws2.SIO_KEEPALIVE_VALS, b"\x00" * 12)  # SIO_* it cannot do
-        _err(ws2.WSAEOPNOTSUPP, ws2.WSAIoctl, t, ws2.SIO_ADDRESS_LIST_QUERY, None, 64)
-        _err(ws2.WSAEFAULT, ws2.ioctlsocket, t, ws2.FIONBIO, None)
-        _err(ws2.WSAEFAULT, ws2.WSAIoctl, t, ws2.FIONBIO, None)
-        _err(ws2.WSAEINVAL, ws2.ioctlsocket, t, "FIONBIO", 1)
+        err(ws2.WSAEINVAL, ws2.ioctlsocket, t, 0x4004667A, 0)  # not an ioctl
+        err(ws2.WSAEOPNOTSUPP, ws2.WSAIoctl, t, ws2.SIO_KEEPALIVE_VALS, b"\x00" * 12)  # SIO_* it cannot do
+        err(ws2.WSAEOPNOTSUPP, ws2.WSAIoctl, t, ws2.SIO_ADDRESS_LIST_QUERY, None, 64)
+        err(ws2.WSAEFAULT, ws2.ioctlsocket, t, ws2.FIONBIO, None)
+        err(ws2.WSAEFAULT, ws2.WSAIoctl, t, ws2.FIONBIO, None)
+        err(ws2.WSAEINVAL, ws2.ioctlsocket, t, "FIONBIO", 1)
         assert ws2.ioctlsocket(t, ws2.FIONBIO, 1) == 0
         assert ws2.WSAIoctl(t, ws2.FIONBIO, b"\x00\x00\x00\x00") is None  # back to blocking, by bytes
         assert ws2.ioctlsocket(t, ws2.FIONBIO - (1 << 32), 1) == 0  # cmd as a signed C long
         ws2.ioctlsocket(t, ws2.FIONBIO, 0)
         ws2.closesocket(t)
-        l, c, s = _pair()
+        l, c, s = pair()
         ws2.send(c, b"12345")
         n = 0
         for _ in range(300):
             n = ws2.ioctlsocket(s, ws2.FIONREAD, 0)
             if n >= 5:
                 break
-            _sleep_ms(10)
+            sleep_ms(10)
         assert n == 5, n
         assert ws2.WSAIoctl(s, ws2.FIONREAD, None, 4) == 5
         assert ws2.recv(s, 5) == b"12345"
@@ -225,7 +192,7 @@ def test_ioctls():
             n = ws2.ioctlsocket(u, ws2.FIONREAD, 0)
             if n:
                 break
-            _sleep_ms(10)
+            sleep_ms(10)
         assert n == 8, n
         ws2.closesocket(u)
     finally:

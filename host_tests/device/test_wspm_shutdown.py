@@ -8,45 +8,12 @@
 import sys
 
 import ws2
+from devhelp import err, pair, recv_exact
 
 # Every test here talks to the host's servers: the emulated RP2040 (docs/emulator.md) has no network.
 BOARD_SKIP = {"RPI_PICO_W_EMU": "no network on the emulated board"}
 
-JUNK = 12345
-TIMEO = 3000
 NATIVE_SHUTDOWN = sys.implementation.name != "micropython"
-
-
-def _err(code, f, *args):
-    ws2.WSASetLastError(JUNK)
-    try:
-        f(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        assert ws2.WSAGetLastError() == code, ws2.WSAGetLastError()
-        return e
-    raise AssertionError("expected WSA error %d" % code)
-
-
-def _pair():
-    l = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-    ws2.bind(l, ("127.0.0.1", 0))
-    ws2.listen(l, 2)
-    c = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-    ws2.connect(c, ws2.getsockname(l))
-    s, _ = ws2.accept(l)
-    for h in (c, s):
-        ws2.setsockopt(h, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, TIMEO)
-    return l, c, s
-
-
-def _recv_exact(s, n):
-    got = b""
-    while len(got) < n:
-        d = ws2.recv(s, n - len(got))
-        assert d, "peer closed early"
-        got += d
-    return got
 
 
 def _sees_eof(s):
@@ -69,13 +36,13 @@ def test_shutdown_errors():
     ws2.WSAStartup(0x0202)
     try:
         t = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-        _err(ws2.WSAENOTCONN, ws2.shutdown, t, ws2.SD_SEND)  # unconnected stream socket
-        l, c, s = _pair()
-        _err(ws2.WSAENOTCONN, ws2.shutdown, l, ws2.SD_BOTH)  # a listener is not connected
+        err(ws2.WSAENOTCONN, ws2.shutdown, t, ws2.SD_SEND)  # unconnected stream socket
+        l, c, s = pair()
+        err(ws2.WSAENOTCONN, ws2.shutdown, l, ws2.SD_BOTH)  # a listener is not connected
         for how in (3, -1, "1", None):
-            _err(ws2.WSAEINVAL, ws2.shutdown, c, how)
+            err(ws2.WSAEINVAL, ws2.shutdown, c, how)
         ws2.send(c, b"still fine")
-        assert _recv_exact(s, 10) == b"still fine"
+        assert recv_exact(s, 10) == b"still fine"
         for h in (t, s, c, l):
             ws2.closesocket(h)
     finally:
@@ -85,24 +52,24 @@ def test_shutdown_errors():
 def test_sd_send():
     ws2.WSAStartup(0x0202)
     try:
-        l, c, s = _pair()
+        l, c, s = pair()
         ws2.send(c, b"last words")
         ws2.shutdown(c, ws2.SD_SEND)
-        _err(ws2.WSAESHUTDOWN, ws2.send, c, b"x")
-        _err(ws2.WSAESHUTDOWN, ws2.WSASend, c, [b"x"])
-        assert _recv_exact(s, 10) == b"last words"
+        err(ws2.WSAESHUTDOWN, ws2.send, c, b"x")
+        err(ws2.WSAESHUTDOWN, ws2.WSASend, c, [b"x"])
+        assert recv_exact(s, 10) == b"last words"
         if NATIVE_SHUTDOWN:
             assert _sees_eof(s)  # the FIN went out
         else:
             assert _sees_nothing(s)  # lwIP cannot send a FIN without closing
         # the other direction still works
         ws2.send(s, b"reply")
-        assert _recv_exact(c, 5) == b"reply"
+        assert recv_exact(c, 5) == b"reply"
         assert ws2.getpeername(c) == ws2.getsockname(l)
         # shutting the rest: now the peer sees the end everywhere
         ws2.shutdown(c, ws2.SD_RECEIVE)
         assert _sees_eof(s)
-        _err(ws2.WSAESHUTDOWN, ws2.recv, c, 1)
+        err(ws2.WSAESHUTDOWN, ws2.recv, c, 1)
         # the socket is still a socket: names, options, ioctls, close
         assert ws2.getpeername(c) == ws2.getsockname(l)
         ws2.getsockname(c)
@@ -111,7 +78,7 @@ def test_sd_send():
         assert ws2.ioctlsocket(c, ws2.FIONREAD, 0) == 0
         ws2.ioctlsocket(c, ws2.FIONBIO, 1)
         ws2.shutdown(c, ws2.SD_BOTH)  # again: nothing left to do, still fine
-        _err(ws2.WSAEISCONN, ws2.connect, c, ws2.getsockname(l))
+        err(ws2.WSAEISCONN, ws2.connect, c, ws2.getsockname(l))
         for h in (s, c, l):
             ws2.closesocket(h)
     finally:
@@ -121,13 +88,13 @@ def test_sd_send():
 def test_sd_receive():
     ws2.WSAStartup(0x0202)
     try:
-        l, c, s = _pair()
+        l, c, s = pair()
         ws2.shutdown(c, ws2.SD_RECEIVE)
-        _err(ws2.WSAESHUTDOWN, ws2.recv, c, 1)
-        _err(ws2.WSAESHUTDOWN, ws2.recv_into, c, bytearray(4))
-        _err(ws2.WSAESHUTDOWN, ws2.WSARecv, c, [bytearray(4)])
+        err(ws2.WSAESHUTDOWN, ws2.recv, c, 1)
+        err(ws2.WSAESHUTDOWN, ws2.recv_into, c, bytearray(4))
+        err(ws2.WSAESHUTDOWN, ws2.WSARecv, c, [bytearray(4)])
         assert ws2.send(c, b"sending still works") == 19
-        assert _recv_exact(s, 19) == b"sending still works"
+        assert recv_exact(s, 19) == b"sending still works"
         for h in (s, c, l):
             ws2.closesocket(h)
     finally:
@@ -137,13 +104,13 @@ def test_sd_receive():
 def test_sd_both_peer_sees_eof():
     ws2.WSAStartup(0x0202)
     try:
-        l, c, s = _pair()
+        l, c, s = pair()
         ws2.send(c, b"bye")
         ws2.shutdown(c, ws2.SD_BOTH)
-        assert _recv_exact(s, 3) == b"bye"
+        assert recv_exact(s, 3) == b"bye"
         assert _sees_eof(s)
-        _err(ws2.WSAESHUTDOWN, ws2.send, c, b"x")
-        _err(ws2.WSAESHUTDOWN, ws2.recv, c, 1)
+        err(ws2.WSAESHUTDOWN, ws2.send, c, b"x")
+        err(ws2.WSAESHUTDOWN, ws2.recv, c, 1)
         assert ws2.getpeername(c) == ws2.getsockname(l)
         for h in (s, c, l):
             ws2.closesocket(h)
@@ -154,17 +121,17 @@ def test_sd_both_peer_sees_eof():
 def test_disconnect_functions():
     ws2.WSAStartup(0x0202)
     try:
-        l, c, s = _pair()
-        _err(ws2.WSAENOPROTOOPT, ws2.WSASendDisconnect, c, b"disconnect data")
+        l, c, s = pair()
+        err(ws2.WSAENOPROTOOPT, ws2.WSASendDisconnect, c, b"disconnect data")
         ws2.send(c, b"ok")  # the refused call changed nothing
         assert ws2.WSASendDisconnect(c) == 0
-        _err(ws2.WSAESHUTDOWN, ws2.send, c, b"x")
-        _err(ws2.WSAENOPROTOOPT, ws2.WSARecvDisconnect, c, bytearray(16))
+        err(ws2.WSAESHUTDOWN, ws2.send, c, b"x")
+        err(ws2.WSAENOPROTOOPT, ws2.WSARecvDisconnect, c, bytearray(16))
         ws2.send(s, b"in")
-        assert _recv_exact(c, 2) == b"in"
+        assert recv_exact(c, 2) == b"in"
         assert ws2.WSARecvDisconnect(c) == 0  # no disconnect data on TCP/IP
-        _err(ws2.WSAESHUTDOWN, ws2.recv, c, 1)
-        assert _recv_exact(s, 2) == b"ok"
+        err(ws2.WSAESHUTDOWN, ws2.recv, c, 1)
+        assert recv_exact(s, 2) == b"ok"
         assert _sees_eof(s)
         for h in (s, c, l):
             ws2.closesocket(h)
@@ -179,10 +146,10 @@ def test_udp_shutdown():
         ws2.bind(u, ("127.0.0.1", 0))
         me = ws2.getsockname(u)
         ws2.shutdown(u, ws2.SD_RECEIVE)  # a datagram socket need not be connected
-        _err(ws2.WSAESHUTDOWN, ws2.recvfrom, u, 10)
+        err(ws2.WSAESHUTDOWN, ws2.recvfrom, u, 10)
         assert ws2.sendto(u, b"out", me) == 3
         ws2.shutdown(u, ws2.SD_SEND)
-        _err(ws2.WSAESHUTDOWN, ws2.sendto, u, b"out", me)
+        err(ws2.WSAESHUTDOWN, ws2.sendto, u, b"out", me)
         assert ws2.getsockname(u) == me
         ws2.closesocket(u)
     finally:

@@ -3,34 +3,12 @@
 import sys
 
 import ws2
+from devhelp import MP, TIMEO, err, recv_exact, sleep_ms
 
 # Every test here talks to the host's servers: the emulated RP2040 (docs/emulator.md) has no network.
 BOARD_SKIP = {"RPI_PICO_W_EMU": "no network on the emulated board"}
 
-JUNK = 12345  # set as last error before a call that must overwrite it
-_MP = sys.implementation.name == "micropython"
-_LWIP = _MP and sys.platform in ("esp32", "rp2")  # no urgent data on lwIP
-TIMEO = 3000  # ms: no test waits forever on a socket
-
-try:
-    from time import sleep_ms as _sleep_ms
-except ImportError:
-    import time
-
-    def _sleep_ms(ms):
-        time.sleep(ms / 1000)
-
-
-def _err(code, f, *args):
-    # f(*args) must fail with WSA code `code` and leave it as the last error.
-    ws2.WSASetLastError(JUNK)
-    try:
-        f(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        assert ws2.WSAGetLastError() == code, ws2.WSAGetLastError()
-        return e
-    raise AssertionError("expected WSA error %d" % code)
+_LWIP = MP and sys.platform in ("esp32", "rp2")  # no urgent data on lwIP
 
 
 def _tcp():
@@ -61,17 +39,8 @@ def _wait_readable(s, n):
     for _ in range(300):
         if ws2.ioctlsocket(s, ws2.FIONREAD, 0) >= n:
             return
-        _sleep_ms(10)
+        sleep_ms(10)
     raise AssertionError("%d bytes never arrived" % n)
-
-
-def _recv_exact(s, n):
-    got = b""
-    while len(got) < n:
-        d = ws2.recv(s, n - len(got))
-        assert d, "peer closed early"
-        got += d
-    return got
 
 
 def test_socket_from_protocol_info():
@@ -84,8 +53,8 @@ def test_socket_from_protocol_info():
             assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_TYPE) == ws2.SOCK_STREAM
             ws2.closesocket(s)
         # no multipoint in wspm, no socket groups
-        _err(ws2.WSAEINVAL, ws2.WSASocket, ws2.AF_INET, ws2.SOCK_STREAM, 0, None, 0, ws2.WSA_FLAG_MULTIPOINT_C_ROOT)
-        _err(ws2.WSAEINVAL, ws2.WSASocket, ws2.AF_INET, ws2.SOCK_STREAM, 0, None, ws2.SG_UNCONSTRAINED_GROUP, 0)
+        err(ws2.WSAEINVAL, ws2.WSASocket, ws2.AF_INET, ws2.SOCK_STREAM, 0, None, 0, ws2.WSA_FLAG_MULTIPOINT_C_ROOT)
+        err(ws2.WSAEINVAL, ws2.WSASocket, ws2.AF_INET, ws2.SOCK_STREAM, 0, None, ws2.SG_UNCONSTRAINED_GROUP, 0)
     finally:
         ws2.WSACleanup()
 
@@ -94,16 +63,16 @@ def test_bind_and_names():
     ws2.WSAStartup(0x0202)
     try:
         s = _tcp()
-        _err(ws2.WSAEINVAL, ws2.getsockname, s)  # not bound yet
-        _err(ws2.WSAENOTCONN, ws2.getpeername, s)
+        err(ws2.WSAEINVAL, ws2.getsockname, s)  # not bound yet
+        err(ws2.WSAENOTCONN, ws2.getpeername, s)
         ws2.bind(s, ("127.0.0.1", 0))
         host, port = ws2.getsockname(s)
         assert host == "127.0.0.1" and 0 < port < 65536, (host, port)
-        _err(ws2.WSAEINVAL, ws2.bind, s, ("127.0.0.1", 0))  # bound twice
+        err(ws2.WSAEINVAL, ws2.bind, s, ("127.0.0.1", 0))  # bound twice
         t = _tcp()
-        _err(ws2.WSAEADDRINUSE, ws2.bind, t, ("127.0.0.1", port))
-        _err(ws2.WSAEADDRNOTAVAIL, ws2.bind, t, ("203.0.113.7", 0))  # TEST-NET-3: not ours
-        _err(ws2.WSAEAFNOSUPPORT, ws2.bind, t, ("::1", 0))
+        err(ws2.WSAEADDRINUSE, ws2.bind, t, ("127.0.0.1", port))
+        err(ws2.WSAEADDRNOTAVAIL, ws2.bind, t, ("203.0.113.7", 0))  # TEST-NET-3: not ours
+        err(ws2.WSAEAFNOSUPPORT, ws2.bind, t, ("::1", 0))
         ws2.bind(t, ("", 0))  # "" is the wildcard
         assert ws2.getsockname(t)[0] == "0.0.0.0"
         ws2.closesocket(t)
@@ -116,20 +85,20 @@ def test_listen_errors():
     ws2.WSAStartup(0x0202)
     try:
         s = _tcp()
-        _err(ws2.WSAEINVAL, ws2.listen, s, 2)  # not bound
-        _err(ws2.WSAEINVAL, ws2.accept, s)  # not listening
+        err(ws2.WSAEINVAL, ws2.listen, s, 2)  # not bound
+        err(ws2.WSAEINVAL, ws2.accept, s)  # not listening
         assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_ACCEPTCONN) == 0
         ws2.bind(s, ("127.0.0.1", 0))
         ws2.listen(s, 2)
         ws2.listen(s, ws2.SOMAXCONN)  # again: allowed, a no-op
         assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_ACCEPTCONN) == 1
-        _err(ws2.WSAEINVAL, ws2.connect, s, ("127.0.0.1", 9))  # a listening socket does not connect
+        err(ws2.WSAEINVAL, ws2.connect, s, ("127.0.0.1", 9))  # a listening socket does not connect
         u = ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0)
         ws2.bind(u, ("127.0.0.1", 0))
-        _err(ws2.WSAEOPNOTSUPP, ws2.listen, u, 2)
+        err(ws2.WSAEOPNOTSUPP, ws2.listen, u, 2)
         ws2.closesocket(u)
         ws2.ioctlsocket(s, ws2.FIONBIO, 1)
-        _err(ws2.WSAEWOULDBLOCK, ws2.accept, s)  # nothing pending
+        err(ws2.WSAEWOULDBLOCK, ws2.accept, s)  # nothing pending
         ws2.closesocket(s)
     finally:
         ws2.WSACleanup()
@@ -148,10 +117,10 @@ def test_accept_from_loopback():
         assert ws2.getpeername(c) == a
         ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, TIMEO)
         assert ws2.send(c, b"hello from the client") == 21
-        assert _recv_exact(s, 21) == b"hello from the client"
+        assert recv_exact(s, 21) == b"hello from the client"
         assert ws2.send(s, b"and back") == 8
-        assert _recv_exact(c, 8) == b"and back"
-        if not _MP:  # the kernel knows the client's port; MicroPython cannot ask
+        assert recv_exact(c, 8) == b"and back"
+        if not MP:  # the kernel knows the client's port; MicroPython cannot ask
             assert ws2.getsockname(c) == peer
         ws2.closesocket(s)
         assert ws2.recv(c, 10) == b""  # orderly close seen by the client
@@ -176,7 +145,7 @@ def test_conditional_accept():
         s, peer = ws2.WSAAccept(l, cond, 77)
         assert seen == [(peer, None, None, a, 77)], seen
         ws2.send(c, b"x")
-        assert _recv_exact(s, 1) == b"x"
+        assert recv_exact(s, 1) == b"x"
         for h in (s, c, l):
             ws2.closesocket(h)
     finally:
@@ -189,7 +158,7 @@ def test_conditional_accept_reject():
         l, a = _listener()
         c = _tcp()
         ws2.connect(c, a)
-        _err(ws2.WSAECONNREFUSED, ws2.WSAAccept, l, lambda *x: ws2.CF_REJECT, 0)
+        err(ws2.WSAECONNREFUSED, ws2.WSAAccept, l, lambda *x: ws2.CF_REJECT, 0)
         # The peer sees its connection refused (reset) or at least closed.
         try:
             got = ws2.recv(c, 10)
@@ -199,7 +168,7 @@ def test_conditional_accept_reject():
         # A condition answering nonsense is WSAEINVAL (and the request is dropped).
         c2 = _tcp()
         ws2.connect(c2, a)
-        _err(ws2.WSAEINVAL, ws2.WSAAccept, l, lambda *x: 7, 0)
+        err(ws2.WSAEINVAL, ws2.WSAAccept, l, lambda *x: 7, 0)
         # The listener keeps working.
         c3 = _tcp()
         ws2.connect(c3, a)
@@ -223,17 +192,17 @@ def test_conditional_accept_defer():
             calls.append(caller)
             return ws2.CF_DEFER
 
-        _err(ws2.WSATRY_AGAIN, ws2.WSAAccept, l, defer, 0)
-        _err(ws2.WSATRY_AGAIN, ws2.WSAAccept, l, defer, 0)  # still the same request
+        err(ws2.WSATRY_AGAIN, ws2.WSAAccept, l, defer, 0)
+        err(ws2.WSATRY_AGAIN, ws2.WSAAccept, l, defer, 0)  # still the same request
         assert len(calls) == 2 and calls[0] == calls[1]
         s, peer = ws2.WSAAccept(l, lambda *x: ws2.CF_ACCEPT, 0)  # now it is taken
         assert peer == calls[0]
         ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, TIMEO)
-        assert _recv_exact(s, 5) == b"early"
+        assert recv_exact(s, 5) == b"early"
         # A deferred request is also what a plain accept() takes next.
         c2 = _tcp()
         ws2.connect(c2, a)
-        _err(ws2.WSATRY_AGAIN, ws2.WSAAccept, l, defer, 0)
+        err(ws2.WSATRY_AGAIN, ws2.WSAAccept, l, defer, 0)
         s2, peer2 = ws2.accept(l)
         assert peer2 == calls[-1]
         for h in (s, s2, c, c2, l):
@@ -246,16 +215,16 @@ def test_connect_refused_and_so_error(env):
     ws2.WSAStartup(0x0202)
     try:
         s = _tcp()
-        _err(ws2.WSAECONNREFUSED, ws2.connect, s, (env.host_ip, env.closed_port))
+        err(ws2.WSAECONNREFUSED, ws2.connect, s, (env.host_ip, env.closed_port))
         assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_ERROR) == ws2.WSAECONNREFUSED
         assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_ERROR) == 0  # read clears it
         ws2.closesocket(s)
         s = _tcp()
-        _err(ws2.WSAEADDRNOTAVAIL, ws2.connect, s, ("0.0.0.0", 80))
-        _err(ws2.WSAEADDRNOTAVAIL, ws2.connect, s, (env.host_ip, 0))
+        err(ws2.WSAEADDRNOTAVAIL, ws2.connect, s, ("0.0.0.0", 80))
+        err(ws2.WSAEADDRNOTAVAIL, ws2.connect, s, (env.host_ip, 0))
         ws2.connect(s, (env.host_ip, env.tcp_echo_port))
-        _err(ws2.WSAEISCONN, ws2.connect, s, (env.host_ip, env.tcp_echo_port))
-        _err(ws2.WSAEISCONN, ws2.listen, s, 1)
+        err(ws2.WSAEISCONN, ws2.connect, s, (env.host_ip, env.tcp_echo_port))
+        err(ws2.WSAEISCONN, ws2.listen, s, 1)
         ws2.closesocket(s)
     finally:
         ws2.WSACleanup()
@@ -294,31 +263,31 @@ def test_nonblocking_connect(env):
         for port, want in ((env.tcp_echo_port, 0), (env.closed_port, ws2.WSAECONNREFUSED)):
             s = _tcp()
             ws2.ioctlsocket(s, ws2.FIONBIO, 1)
-            err = None
+            so_error = None
             try:
                 ws2.connect(s, (env.host_ip, port))
             except ws2.WSAError as e:
                 assert e.errno == ws2.WSAEWOULDBLOCK, e
                 # SO_ERROR says how it ended; 0 while it is still under way.
                 for _ in range(200):
-                    err = ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_ERROR)
-                    if err:
+                    so_error = ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_ERROR)
+                    if so_error:
                         break
                     try:
                         ws2.getpeername(s)
                         break
                     except ws2.WSAError as e2:
                         assert e2.errno == ws2.WSAENOTCONN, e2
-                    _sleep_ms(10)
+                    sleep_ms(10)
             if want:
-                assert err == want, err
+                assert so_error == want, so_error
             else:
-                assert not err, err
+                assert not so_error, so_error
                 assert ws2.getpeername(s) == (env.host_ip, port)
-                _err(ws2.WSAEISCONN, ws2.connect, s, (env.host_ip, port))
+                err(ws2.WSAEISCONN, ws2.connect, s, (env.host_ip, port))
                 ws2.ioctlsocket(s, ws2.FIONBIO, 0)
                 ws2.send(s, b"nb")
-                assert _recv_exact(s, 2) == b"nb"
+                assert recv_exact(s, 2) == b"nb"
             ws2.closesocket(s)
     finally:
         ws2.WSACleanup()
@@ -328,16 +297,16 @@ def test_recv_flags_and_modes():
     ws2.WSAStartup(0x0202)
     try:
         l, c, s = _pair()
-        _err(ws2.WSAEWOULDBLOCK, ws2.recv, s, 10, ws2.MSG_DONTWAIT)  # nothing there yet
+        err(ws2.WSAEWOULDBLOCK, ws2.recv, s, 10, ws2.MSG_DONTWAIT)  # nothing there yet
         ws2.send(c, b"peekaboo")
         _wait_readable(s, 8)
         assert ws2.recv(s, 4, ws2.MSG_PEEK | ws2.MSG_DONTWAIT) == b"peek"
         assert ws2.recv(s, 4, ws2.MSG_PEEK) == b"peek"  # peeking consumes nothing
         buf = bytearray(8)
         assert ws2.recv_into(s, buf, 0, ws2.MSG_WAITALL) == 8 and buf == b"peekaboo"
-        _err(ws2.WSAEINVAL, ws2.recv, s, 1, 0x100)  # unknown flag
-        _err(ws2.WSAEOPNOTSUPP, ws2.recv, s, 1, ws2.MSG_PARTIAL)
-        _err(ws2.WSAEINVAL, ws2.send, s, b"x", 0x100)
+        err(ws2.WSAEINVAL, ws2.recv, s, 1, 0x100)  # unknown flag
+        err(ws2.WSAEOPNOTSUPP, ws2.recv, s, 1, ws2.MSG_PARTIAL)
+        err(ws2.WSAEINVAL, ws2.send, s, b"x", 0x100)
         # MSG_WAITALL gathers across segments, beyond the size a plain recv(n) is capped at
         ws2.send(c, b"12345")
         ws2.send(c, b"67890")
@@ -349,9 +318,9 @@ def test_recv_flags_and_modes():
         ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, TIMEO)
         # non-blocking mode
         ws2.ioctlsocket(s, ws2.FIONBIO, 1)
-        _err(ws2.WSAEWOULDBLOCK, ws2.recv, s, 10)
-        _err(ws2.WSAEWOULDBLOCK, ws2.recv_into, s, bytearray(4))
-        _err(ws2.WSAEOPNOTSUPP, ws2.recv, s, 4, ws2.MSG_WAITALL)
+        err(ws2.WSAEWOULDBLOCK, ws2.recv, s, 10)
+        err(ws2.WSAEWOULDBLOCK, ws2.recv_into, s, bytearray(4))
+        err(ws2.WSAEOPNOTSUPP, ws2.recv, s, 4, ws2.MSG_WAITALL)
         ws2.send(c, b"nb")
         got = b""
         for _ in range(100):
@@ -360,14 +329,14 @@ def test_recv_flags_and_modes():
                 break
             except ws2.WSAError as e:
                 assert e.errno == ws2.WSAEWOULDBLOCK
-                _sleep_ms(10)
+                sleep_ms(10)
         assert got == b"nb", got
         ws2.ioctlsocket(s, ws2.FIONBIO, 0)
         # SO_RCVTIMEO: a blocking receive that gets nothing times out
         ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, 200)
-        _err(ws2.WSAETIMEDOUT, ws2.recv, s, 10)
+        err(ws2.WSAETIMEDOUT, ws2.recv, s, 10)
         ws2.send(c, b"after")
-        assert _recv_exact(s, 5) == b"after"  # a timeout leaves the socket usable
+        assert recv_exact(s, 5) == b"after"  # a timeout leaves the socket usable
         for h in (s, c, l):
             ws2.closesocket(h)
     finally:
@@ -379,8 +348,8 @@ def test_oob():
     try:
         l, c, s = _pair()
         if _LWIP:
-            _err(ws2.WSAEOPNOTSUPP, ws2.send, c, b"!", ws2.MSG_OOB)
-            _err(ws2.WSAEOPNOTSUPP, ws2.recv, s, 1, ws2.MSG_OOB)
+            err(ws2.WSAEOPNOTSUPP, ws2.send, c, b"!", ws2.MSG_OOB)
+            err(ws2.WSAEOPNOTSUPP, ws2.recv, s, 1, ws2.MSG_OOB)
             assert ws2.ioctlsocket(s, ws2.SIOCATMARK, 0) == 1
         else:
             assert ws2.ioctlsocket(s, ws2.SIOCATMARK, 0) == 1  # no urgent data yet
@@ -389,12 +358,12 @@ def test_oob():
             for _ in range(100):
                 if ws2.ioctlsocket(s, ws2.SIOCATMARK, 0) == 0:
                     break
-                _sleep_ms(10)
+                sleep_ms(10)
             assert ws2.ioctlsocket(s, ws2.SIOCATMARK, 0) == 0  # urgent data waits
             assert ws2.recv(s, 1, ws2.MSG_OOB) == b"!"
-            assert _recv_exact(s, 4) == b"data"
+            assert recv_exact(s, 4) == b"data"
         u = ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, 0)
-        _err(ws2.WSAEOPNOTSUPP, ws2.sendto, u, b"x", ws2.MSG_OOB, ("127.0.0.1", 9))
+        err(ws2.WSAEOPNOTSUPP, ws2.sendto, u, b"x", ws2.MSG_OOB, ("127.0.0.1", 9))
         for h in (u, s, c, l):
             ws2.closesocket(h)
     finally:
@@ -437,7 +406,7 @@ def test_send_after_peer_reset():
                 if e.errno != ws2.WSAEWOULDBLOCK:
                     failed = True
                     break
-            _sleep_ms(20)
+            sleep_ms(20)
         assert failed, "the reset was never reported"
         ws2.closesocket(c)
         ws2.closesocket(l)

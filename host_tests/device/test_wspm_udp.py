@@ -1,35 +1,12 @@
 # Device tests: wspm over UDP: sendto/recvfrom, connected datagram sockets, message sizes, broadcast, multicast, IPv6.
 # Runs on CPython and on the board. MIT licence; part of ws2 for MicroPython.
-import sys
-
 import ws2
+from devhelp import MP, TIMEO, err
 
 # Every test here talks to the host's servers: the emulated RP2040 (docs/emulator.md) has no network.
 BOARD_SKIP = {"RPI_PICO_W_EMU": "no network on the emulated board"}
 
-JUNK = 12345
-_MP = sys.implementation.name == "micropython"
-TIMEO = 3000
 GROUP = "239.255.42.99"  # administratively scoped: never leaves the site
-
-try:
-    from time import sleep_ms as _sleep_ms
-except ImportError:
-    import time
-
-    def _sleep_ms(ms):
-        time.sleep(ms / 1000)
-
-
-def _err(code, f, *args):
-    ws2.WSASetLastError(JUNK)
-    try:
-        f(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        assert ws2.WSAGetLastError() == code, ws2.WSAGetLastError()
-        return e
-    raise AssertionError("expected WSA error %d" % code)
 
 
 def _udp(af=None):
@@ -46,7 +23,7 @@ def test_sendto_recvfrom_echo(env):
         assert ws2.sendto(s, b"ping", peer) == 4
         data, addr = ws2.recvfrom(s, 100)
         assert data == b"ping" and addr == peer, (data, addr)
-        assert ws2.getsockname(s)[0] == "0.0.0.0" or not _MP  # implicitly bound by sendto
+        assert ws2.getsockname(s)[0] == "0.0.0.0" or not MP  # implicitly bound by sendto
         # into caller buffers, scattered; the rest of the buffer is left alone
         assert ws2.WSASendTo(s, [b"sc", bytearray(b"at"), memoryview(b"ter")], peer) == 7
         a, b = bytearray(b"\xee" * 3), bytearray(b"\xee" * 10)
@@ -64,10 +41,10 @@ def test_connected_udp(env):
     ws2.WSAStartup(0x0202)
     try:
         s = _udp()
-        _err(ws2.WSAENOTCONN, ws2.send, s, b"x")  # no default peer yet
-        _err(ws2.WSAENOTCONN, ws2.getpeername, s)
-        _err(ws2.WSAEDESTADDRREQ, ws2.WSASendTo, s, b"x", None)
-        _err(ws2.WSAEINVAL, ws2.recv, s, 10)  # unbound: nothing could ever arrive
+        err(ws2.WSAENOTCONN, ws2.send, s, b"x")  # no default peer yet
+        err(ws2.WSAENOTCONN, ws2.getpeername, s)
+        err(ws2.WSAEDESTADDRREQ, ws2.WSASendTo, s, b"x", None)
+        err(ws2.WSAEINVAL, ws2.recv, s, 10)  # unbound: nothing could ever arrive
         ws2.connect(s, (env.host_ip, env.udp_echo_port))
         assert ws2.getpeername(s) == (env.host_ip, env.udp_echo_port)
         assert ws2.send(s, b"default peer") == 12
@@ -76,7 +53,7 @@ def test_connected_udp(env):
         ws2.send(s, memoryview(b"into a buffer"))
         assert ws2.recv_into(s, buf) == 13 and buf[:13] == b"into a buffer"
         ws2.connect(s, (env.host_ip, env.udp_echo_port))  # connecting again just changes the peer
-        _err(ws2.WSAEADDRNOTAVAIL, ws2.sendto, s, b"x", (env.host_ip, 0))
+        err(ws2.WSAEADDRNOTAVAIL, ws2.sendto, s, b"x", (env.host_ip, 0))
         ws2.closesocket(s)
     finally:
         ws2.WSACleanup()
@@ -94,30 +71,30 @@ def test_message_sizes():
         # Too long for one datagram: refused before anything is sent (a gather
         # list of one 4 KB chunk, so the board does not need 64 KB to test it).
         chunk = bytearray(4096)
-        _err(ws2.WSAEMSGSIZE, ws2.WSASendTo, s, [chunk] * 16, a)
+        err(ws2.WSAEMSGSIZE, ws2.WSASendTo, s, [chunk] * 16, a)
         assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_MAX_MSG_SIZE) == 65507
         # Longer than the buffer: its start is delivered, WSAEMSGSIZE says it was cut, the rest is gone.
         ws2.sendto(s, b"0123456789", a)
         ws2.sendto(s, b"next", a)
         ws2.sendto(s, b"third datagram", a)
         buf = bytearray(b"\xee" * 6)
-        _err(ws2.WSAEMSGSIZE, ws2.WSARecvFrom, r, buf)
+        err(ws2.WSAEMSGSIZE, ws2.WSARecvFrom, r, buf)
         assert buf == b"012345", buf
         assert ws2.recvfrom(r, 100) == (b"next", me)
-        _err(ws2.WSAEMSGSIZE, ws2.recvfrom, r, 5)  # the int form too
+        err(ws2.WSAEMSGSIZE, ws2.recvfrom, r, 5)  # the int form too
         # MSG_PEEK leaves the datagram queued
         ws2.sendto(s, b"peeked", a)
         assert ws2.recvfrom(r, 100, ws2.MSG_PEEK) == (b"peeked", me)
         assert ws2.recvfrom(r, 100) == (b"peeked", me)
-        _err(ws2.WSAEOPNOTSUPP, ws2.recvfrom, r, 10, ws2.MSG_OOB)
-        _err(ws2.WSAEOPNOTSUPP, ws2.recvfrom, r, 10, ws2.MSG_WAITALL)
+        err(ws2.WSAEOPNOTSUPP, ws2.recvfrom, r, 10, ws2.MSG_OOB)
+        err(ws2.WSAEOPNOTSUPP, ws2.recvfrom, r, 10, ws2.MSG_WAITALL)
         # non-blocking: nothing there
-        _err(ws2.WSAEWOULDBLOCK, ws2.recvfrom, r, 10, ws2.MSG_DONTWAIT)
+        err(ws2.WSAEWOULDBLOCK, ws2.recvfrom, r, 10, ws2.MSG_DONTWAIT)
         ws2.ioctlsocket(r, ws2.FIONBIO, 1)
-        _err(ws2.WSAEWOULDBLOCK, ws2.recvfrom, r, 10)
+        err(ws2.WSAEWOULDBLOCK, ws2.recvfrom, r, 10)
         ws2.ioctlsocket(r, ws2.FIONBIO, 0)
         ws2.setsockopt(r, ws2.SOL_SOCKET, ws2.SO_RCVTIMEO, 150)
-        _err(ws2.WSAETIMEDOUT, ws2.recvfrom, r, 10)
+        err(ws2.WSAETIMEDOUT, ws2.recvfrom, r, 10)
         ws2.closesocket(r)
         ws2.closesocket(s)
     finally:
@@ -129,7 +106,7 @@ def test_broadcast_needs_so_broadcast():
     try:
         s = _udp()
         assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_BROADCAST) == 0
-        _err(ws2.WSAEACCES, ws2.sendto, s, b"hello all", ("255.255.255.255", 9))
+        err(ws2.WSAEACCES, ws2.sendto, s, b"hello all", ("255.255.255.255", 9))
         ws2.setsockopt(s, ws2.SOL_SOCKET, ws2.SO_BROADCAST, True)
         assert ws2.getsockopt(s, ws2.SOL_SOCKET, ws2.SO_BROADCAST) == 1
         try:
@@ -151,19 +128,19 @@ def test_multicast_options():
         ws2.setsockopt(s, ws2.IPPROTO_IP, ws2.IP_MULTICAST_LOOP, 0)
         assert ws2.getsockopt(s, ws2.IPPROTO_IP, ws2.IP_MULTICAST_TTL) == 4
         assert ws2.getsockopt(s, ws2.IPPROTO_IP, ws2.IP_MULTICAST_LOOP) == 0
-        _err(ws2.WSAEINVAL, ws2.setsockopt, s, ws2.IPPROTO_IP, ws2.IP_MULTICAST_TTL, 256)
+        err(ws2.WSAEINVAL, ws2.setsockopt, s, ws2.IPPROTO_IP, ws2.IP_MULTICAST_TTL, 256)
         ws2.bind(s, ("0.0.0.0", 0))
         mreq = (GROUP, "127.0.0.1")
-        _err(ws2.WSAEADDRNOTAVAIL, ws2.setsockopt, s, ws2.IPPROTO_IP, ws2.IP_DROP_MEMBERSHIP, mreq)
+        err(ws2.WSAEADDRNOTAVAIL, ws2.setsockopt, s, ws2.IPPROTO_IP, ws2.IP_DROP_MEMBERSHIP, mreq)
         ws2.setsockopt(s, ws2.IPPROTO_IP, ws2.IP_ADD_MEMBERSHIP, mreq)
-        _err(ws2.WSAEADDRINUSE, ws2.setsockopt, s, ws2.IPPROTO_IP, ws2.IP_ADD_MEMBERSHIP, mreq)
+        err(ws2.WSAEADDRINUSE, ws2.setsockopt, s, ws2.IPPROTO_IP, ws2.IP_ADD_MEMBERSHIP, mreq)
         ws2.setsockopt(s, ws2.IPPROTO_IP, ws2.IP_DROP_MEMBERSHIP, mreq)
-        _err(ws2.WSAEINVAL, ws2.setsockopt, s, ws2.IPPROTO_IP, ws2.IP_ADD_MEMBERSHIP, ("10.1.2.3", "127.0.0.1"))
-        _err(ws2.WSAEFAULT, ws2.setsockopt, s, ws2.IPPROTO_IP, ws2.IP_ADD_MEMBERSHIP, None)
-        _err(ws2.WSAENOPROTOOPT, ws2.getsockopt, s, ws2.IPPROTO_IP, ws2.IP_ADD_MEMBERSHIP)  # set-only
+        err(ws2.WSAEINVAL, ws2.setsockopt, s, ws2.IPPROTO_IP, ws2.IP_ADD_MEMBERSHIP, ("10.1.2.3", "127.0.0.1"))
+        err(ws2.WSAEFAULT, ws2.setsockopt, s, ws2.IPPROTO_IP, ws2.IP_ADD_MEMBERSHIP, None)
+        err(ws2.WSAENOPROTOOPT, ws2.getsockopt, s, ws2.IPPROTO_IP, ws2.IP_ADD_MEMBERSHIP)  # set-only
         t = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-        _err(ws2.WSAENOPROTOOPT, ws2.setsockopt, t, ws2.IPPROTO_IP, ws2.IP_ADD_MEMBERSHIP, mreq)
-        _err(ws2.WSAENOPROTOOPT, ws2.getsockopt, t, ws2.IPPROTO_IP, ws2.IP_MULTICAST_TTL)
+        err(ws2.WSAENOPROTOOPT, ws2.setsockopt, t, ws2.IPPROTO_IP, ws2.IP_ADD_MEMBERSHIP, mreq)
+        err(ws2.WSAENOPROTOOPT, ws2.getsockopt, t, ws2.IPPROTO_IP, ws2.IP_MULTICAST_TTL)
         ws2.closesocket(t)
         ws2.closesocket(s)
     finally:
@@ -219,7 +196,7 @@ def test_ipv6_loopback(env):
         data, addr = ws2.recvfrom(r, 10)
         assert data == b"v6" and len(addr) == 4 and addr[0] == "::1", (data, addr)
         assert ws2.getsockopt(r, ws2.SOL_SOCKET, ws2.SO_MAX_MSG_SIZE) == 65527
-        _err(ws2.WSAEAFNOSUPPORT, ws2.sendto, s, b"x", ("127.0.0.1", a[1]))
+        err(ws2.WSAEAFNOSUPPORT, ws2.sendto, s, b"x", ("127.0.0.1", a[1]))
         # the same over TCP
         l = ws2.socket(ws2.AF_INET6, ws2.SOCK_STREAM, 0)
         ws2.bind(l, ("::1", 0))

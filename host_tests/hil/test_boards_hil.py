@@ -85,7 +85,7 @@ def test_echo_through_ws2_with_the_board_heap(board, vb_factory):
 def test_hil_smoke_suite_with_the_board_heap(board, request):
     # The device tests of the router core path (echo 1 B .. 64 KB, recv, errors) run by the real harness
     # on a virtual board with this board's heap and bundle.
-    args = [sys.executable, "-m", "pytest", "host_tests/device/test_router_path.py", "-m", "hil", "-q",
+    args = [sys.executable, "-m", "pytest", "host_tests/device/test_dispatch.py", "-m", "hil", "-q",
             "-p", "no:cacheprovider", "--board", board, "-o", "addopts="]
     if _micropython(request):
         args += ["--micropython", _micropython(request)]

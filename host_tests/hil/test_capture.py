@@ -13,7 +13,7 @@ import dpkt
 import pytest
 
 from firmware import capture
-from host_tests.conftest import _upload
+from host_tests.plugin import _upload
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIOS = os.path.join(os.path.dirname(HERE), "device", "layer_scenarios.py")

@@ -56,7 +56,7 @@ def test_a_locked_place_is_never_shared(local_farm):
     try:
         env = dict(os.environ, LG_PLACE=place)
         r = subprocess.run([sys.executable, "-m", "pytest", "--lg-env", st["env"], "-q", "-m", "hil",
-                            "host_tests/device/test_router_path.py", "-k", "echo_1_byte"], cwd=ROOT, env=env,
+                            "host_tests/device/test_dispatch.py", "-k", "echo_1_byte"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
         assert r.returncode != 0
         assert "already acquired place %s" % place in r.stdout + r.stderr  # labgrid's own words
@@ -72,7 +72,7 @@ def test_a_killed_exporter_fails_only_its_place(tmp_path):
     reports = str(tmp_path / "reports")
     try:
         p = subprocess.Popen([sys.executable, "-m", "firmware", "farm-test", "--dir", d, "--reports", reports, "--",
-                              "host_tests/device/test_router_path.py", "-m", "hil", "-vv", "-p", "no:randomly"],
+                              "host_tests/device/test_dispatch.py", "-m", "hil", "-vv", "-p", "no:randomly"],
                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              stdin=subprocess.DEVNULL, env=dict(os.environ, PYTHONUNBUFFERED="1"))
         out = []

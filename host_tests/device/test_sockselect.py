@@ -1,17 +1,25 @@
-# Device tests: a select loop (the same sets again and again) allocates only the lists select returns,
-# and select keeps its rules while it keeps its state between calls. Runs on CPython and on the board;
-# the allocation counts are MicroPython's (gc.mem_alloc), CPython runs the same paths without them.
+# Device tests of ws2/sockselect: select and WSAPoll; a select loop (the same sets again and again)
+# allocates only the lists select returns, and keeps its rules while it keeps its state between calls.
+# Runs on CPython and on the board; the allocation counts are MicroPython's (gc.mem_alloc), CPython
+# runs the same paths without them.
 # MIT licence; part of ws2 for MicroPython.
 import gc
-import sys
 import time
 
 import ws2
 
+try:
+    from host_tests.device import io_helpers as ioh  # CPython: beside this module
+except ImportError:
+    import io_helpers as ioh  # the board: uploaded beside it (UPLOAD)
+
 TIMEOUT = 120
+UPLOAD = ("io_helpers",)
 
 # The emulated RP2040 (docs/emulator.md) runs one core and has no network.
 BOARD_SKIP = {"RPI_PICO_W_EMU": {
+    'test_select_readiness': 'no network on the emulated board',
+    'test_wsapoll': 'no network on the emulated board',
     'test_select_loop_allocates_only_its_lists': 'no network on the emulated board',
     'test_select_rules_hold_in_a_loop': 'no network on the emulated board',
     'test_select_sees_a_socket_connect_and_close': 'no network on the emulated board',
@@ -21,67 +29,63 @@ BOARD_SKIP = {"RPI_PICO_W_EMU": {
     'test_threads_select_and_wait_at_once': "one emulated core: _thread.start_new_thread hangs",
 }}
 
-_MPY = sys.implementation.name == "micropython"
 _SOCKETS = 8
 _CALLS = 200
 _BATCH = 50
-# A GC block is 4 machine words (MICROPY_BYTES_PER_GC_BLOCK). select's answer is a tuple of three lists:
-# each list is an object (4 words) and an item array (4 words at first, room for 4 handles), one block
-# each; the tuple (5 words) takes two. Eight blocks a call, on 32- and 64-bit boards alike.
-_BLOCK = 4 * (8 if sys.maxsize > 0xFFFFFFFF else 4)
-_CALL_BOUND = 8 * _BLOCK
+# select's answer is a tuple of three lists: each list is an object (4 words) and an item array
+# (4 words at first, room for 4 handles), one GC block each; the tuple (5 words) takes two. Eight
+# blocks a call, on 32- and 64-bit boards alike.
+_CALL_BOUND = 8 * ioh.BLOCK
 
 
-def _start():
-    ws2.WSAStartup(0x0202)
+# -- select and WSAPoll ----------------------------------------------------------------------
 
-
-def _stop():
-    while True:
-        try:
-            ws2.WSACleanup()
-        except ws2.WSAError:
-            return
-
-
-def _alloc():
-    return gc.mem_alloc() if _MPY else 0
-
-
-def _expect(code, fn, *args):
+def test_select_readiness(env):
+    ioh.start()
     try:
-        fn(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        assert ws2.WSAGetLastError() == code
-        return e
-    raise AssertionError("expected WSA error %d" % code)
+        s = ioh.tcp(env)
+        r, w, x = ws2.select([s], [s], [], 0)
+        assert r == [] and w == [s] and x == []
+        ws2.send(s, b"ping")
+        r, w, x = ws2.select([s], [], [], 5)
+        assert r == [s]
+        assert ws2.recv(s, 10) == b"ping"
+        r, w, x = ws2.select([s], [], [], 0)  # timeout 0 polls
+        assert r == []
+        ioh.expect(ws2.WSAEINVAL, ws2.select, [], [], [], 0)
+        ws2.closesocket(s)
+        ioh.expect(ws2.WSAENOTSOCK, ws2.select, [s], [], [], 0)
+    finally:
+        ioh.stop()
 
 
-def _udp(n):
-    return [ws2.socket(ws2.AF_INET, ws2.SOCK_DGRAM, ws2.IPPROTO_UDP) for _ in range(n)]
+def test_wsapoll(env):
+    ioh.start()
+    try:
+        ls, c, a, _ = ioh.pair()
+        fds = [ws2.WSAPOLLFD(c, ws2.POLLRDNORM | ws2.POLLWRNORM)]
+        assert ws2.WSAPoll(fds, 0) == 1 and fds[0].revents == ws2.POLLWRNORM
+        ws2.send(a, b"x")
+        fds = [ws2.WSAPOLLFD(c, ws2.POLLRDNORM)]
+        assert ws2.WSAPoll(fds, 2000) == 1 and fds[0].revents == ws2.POLLRDNORM
+        ws2.recv(c, 1)
+        ws2.closesocket(a)  # peer closes: POLLHUP
+        fds = [ws2.WSAPOLLFD(c, ws2.POLLRDNORM)]
+        assert ws2.WSAPoll(fds, 2000) == 1 and fds[0].revents & ws2.POLLHUP, fds
+        stale = a
+        fds = [ws2.WSAPOLLFD(stale, ws2.POLLRDNORM)]
+        assert ws2.WSAPoll(fds, 0) == 1 and fds[0].revents == ws2.POLLNVAL
+        ws2.closesocket(c)
+        ws2.closesocket(ls)
+    finally:
+        ioh.stop()
 
 
-def _tcp(env):
-    s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-    ws2.connect(s, (env.host_ip, env.tcp_echo_port))
-    return s
-
-
-def _pair():
-    # A connected TCP pair on the board's own loopback, and the listener.
-    ls = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-    ws2.bind(ls, ("127.0.0.1", 0))
-    ws2.listen(ls, 2)
-    c = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
-    ws2.connect(c, ("127.0.0.1", ws2.getsockname(ls)[1]))
-    a, _ = ws2.accept(ls)
-    return ls, c, a
-
+# -- a select loop -----------------------------------------------------------------------------
 
 def _before_threads(hs):
-    # Load what the threads below load lazily (wspm_ext, the blocking-call state) before they start: two
-    # threads importing at once can fail (wspm._ext() may hand one of them the other's half-run module;
+    # Load what the threads below load lazily (wspm's poller, the blocking-call state) before they start: two
+    # threads importing at once can fail (wspm._part() may hand one of them the other's half-run module;
     # the virtual board's filesystem answered a concurrent import with ENOENT).
     from ws2 import blocking  # noqa: F401 (WSACancelBlockingCall, and select's wait slices, use it)
 
@@ -105,10 +109,10 @@ def _cost(fn, *args):
         gc.collect()
         gc.disable()
         try:
-            before = _alloc()
+            before = ioh.alloc()
             for _ in range(_BATCH):
                 got = fn(*args)
-            grew += _alloc() - before
+            grew += ioh.alloc() - before
         finally:
             gc.enable()
     return grew // _CALLS, got
@@ -119,10 +123,10 @@ def _loop(hs, r, w, x):
 
 
 def test_select_loop_allocates_only_its_lists(env):
-    _start()
+    ioh.start()
     try:
-        hs = _udp(_SOCKETS)
-        for _ in range(3):  # the first calls build the kept group, load wspm_ext and make its poller
+        hs = ioh.udp(_SOCKETS)
+        for _ in range(3):  # the first calls build the kept group, load wspm's poller part and make its poller
             ws2.select(hs, None, None, 0)
         g = _kept(hs[0])
         assert g is not None and g.n == _SOCKETS, g
@@ -150,17 +154,17 @@ def test_select_loop_allocates_only_its_lists(env):
         for s in hs:
             ws2.closesocket(s)
     finally:
-        _stop()
+        ioh.stop()
 
 
 def test_select_rules_hold_in_a_loop(env):
-    _start()
+    ioh.start()
     try:
-        hs = _udp(3)
+        hs = ioh.udp(3)
         for _ in range(2):
-            _expect(ws2.WSAEINVAL, ws2.select, [], None, (), 0)
-            _expect(ws2.WSAEINVAL, ws2.select, None, None, None, 0)
-            _expect(ws2.WSAEINVAL, ws2.select, hs, None, None, -1)
+            ioh.expect(ws2.WSAEINVAL, ws2.select, [], None, (), 0)
+            ioh.expect(ws2.WSAEINVAL, ws2.select, None, None, None, 0)
+            ioh.expect(ws2.WSAEINVAL, ws2.select, hs, None, None, -1)
             assert ws2.select(hs, None, None, 0) == ([], [], [])
         # writable UDP sockets: reported in the order of the set, once each, in every set asked
         r, w, x = ws2.select(hs[:1], [hs[2], hs[0], hs[2], hs[1]], hs, 0)
@@ -179,8 +183,8 @@ def test_select_rules_hold_in_a_loop(env):
         assert ws2.recvfrom(hs[2], 8)[0] == b"z"
         # a socket closed after a loop over it: WSAENOTSOCK, then the others go on
         ws2.closesocket(hs[1])
-        _expect(ws2.WSAENOTSOCK, ws2.select, hs, None, None, 0)
-        _expect(ws2.WSAENOTSOCK, ws2.select, hs, None, None, 0)
+        ioh.expect(ws2.WSAENOTSOCK, ws2.select, hs, None, None, 0)
+        ioh.expect(ws2.WSAENOTSOCK, ws2.select, hs, None, None, 0)
         assert ws2.select([hs[0], hs[2]], None, None, 0) == ([], [], [])
         # timeout 0 polls; a timeout waits it out
         t0 = time.time()
@@ -190,12 +194,12 @@ def test_select_rules_hold_in_a_loop(env):
         ws2.closesocket(hs[0])
         ws2.closesocket(hs[2])
     finally:
-        _stop()
+        ioh.stop()
 
 
 def test_select_sees_a_socket_connect_and_close(env):
     # The handles stay the same while the sockets change state: the kept poller must follow.
-    _start()
+    ioh.start()
     try:
         s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
         assert ws2.select([s], [s], [s], 0) == ([], [], [])  # a fresh stream socket is never ready
@@ -213,7 +217,7 @@ def test_select_sees_a_socket_connect_and_close(env):
         assert ws2.select([s], [], [], 0) == ([], [], [])
         ws2.closesocket(s)
         # the peer closes: readable, and recv tells the end
-        ls, c, a = _pair()
+        ls, c, a, _ = ioh.pair()
         for _ in range(3):
             assert ws2.select([c, ls], None, [c], 0) == ([], [], [])
         ws2.closesocket(a)
@@ -235,13 +239,13 @@ def test_select_sees_a_socket_connect_and_close(env):
         for h in (c, c2, a2, ls):
             ws2.closesocket(h)
     finally:
-        _stop()
+        ioh.stop()
 
 
 def test_duplicated_handles_are_each_reported(env):
-    _start()
+    ioh.start()
     try:
-        s = _tcp(env)
+        s = ioh.tcp(env)
         d = ws2.WSASocket(ws2.FROM_PROTOCOL_INFO, ws2.FROM_PROTOCOL_INFO, ws2.FROM_PROTOCOL_INFO,
                           ws2.WSADuplicateSocket(s, None))
         assert ws2.select([s, d], [d], None, 0) == ([], [d], [])
@@ -256,14 +260,14 @@ def test_duplicated_handles_are_each_reported(env):
         assert ws2.select([s], None, None, 0) == ([], [], [])
         ws2.closesocket(s)
     finally:
-        _stop()
+        ioh.stop()
 
 
 def test_select_across_providers(env):
     # Sockets of two providers in one select: WSAEINVAL. A layer without a select entry of its own is
     # asked through its WSPSelect, with its own kept group.
     ex = "{E0A5C1D2-0B7E-4C3A-9F11-2D4B6A8C0E13}"
-    _start()
+    ioh.start()
     try:
         info = ws2.WSAProtocolInfo(service_flags1=0x26, provider_flags=0x08, protocol_chain=(), address_family=2,
                                    max_sockaddr=16, min_sockaddr=16, socket_type=1, protocol=6,
@@ -275,9 +279,9 @@ def test_select_across_providers(env):
         entry = [p for p in ws2.WSCEnumProtocols() if p.catalog_entry_id == cid][0]
         lay = ws2.WSASocket(ws2.AF_INET, ws2.SOCK_STREAM, 0, entry)
         ws2.connect(lay, (env.host_ip, env.tcp_echo_port))
-        plain = _tcp(env)
-        _expect(ws2.WSAEINVAL, ws2.select, [plain, lay], None, None, 0)
-        _expect(ws2.WSAEINVAL, ws2.select, [plain], [lay], None, 0)
+        plain = ioh.tcp(env)
+        ioh.expect(ws2.WSAEINVAL, ws2.select, [plain, lay], None, None, 0)
+        ioh.expect(ws2.WSAEINVAL, ws2.select, [plain], [lay], None, 0)
         for _ in range(2):
             assert ws2.select([lay], None, None, 0) == ([], [], [])
             assert ws2.select([plain], None, None, 0) == ([], [], [])
@@ -294,37 +298,26 @@ def test_select_across_providers(env):
         ws2.closesocket(lay)
         ws2.closesocket(plain)
     finally:
-        _stop()
+        ioh.stop()
         ws2.catalog.reset()
 
 
 def test_cancel_ends_a_long_select(env):
+    _thread = ioh.threads(env)
+    ioh.start()
     try:
-        import _thread
-    except ImportError:
-        env.skip("no _thread on this port")
-    _start()
-    try:
-        s = _tcp(env)
+        s = ioh.tcp(env)
         me = _thread.get_ident()
         outcome = []
 
         def canceller():
-            for _ in range(60):
-                time.sleep(0.05)
-                try:
-                    ws2.WSACancelBlockingCall(me)
-                    outcome.append("cancelled")
-                    return
-                except ws2.WSAError:
-                    pass  # not blocked yet
-            outcome.append("never blocked")
-            ws2.send(s, b"unblock")  # bound the test: data ends the select
+            if not ioh.cancel_when_blocked(me, outcome, 60):
+                ws2.send(s, b"unblock")  # bound the test: data ends the select
 
         _before_threads([s])
         _thread.start_new_thread(canceller, ())
         t0 = time.time()
-        _expect(ws2.WSAEINTR, ws2.select, [s], None, None, None)
+        ioh.expect(ws2.WSAEINTR, ws2.select, [s], None, None, None)
         assert time.time() - t0 < 10
         assert outcome == ["cancelled"], outcome
         # the kept state survives: the same select goes on working
@@ -335,19 +328,16 @@ def test_cancel_ends_a_long_select(env):
         assert ws2.recv(s, 8) == b"ok"
         ws2.closesocket(s)
     finally:
-        _stop()
+        ioh.stop()
 
 
 def test_threads_select_and_wait_at_once(env):
     # One thread sits in a long select (it holds the kept group), another selects meanwhile (a group of
     # its own) and a third waits on an event (the pump): each sees its own socket's data.
+    _thread = ioh.threads(env)
+    ioh.start()
     try:
-        import _thread
-    except ImportError:
-        env.skip("no _thread on this port")
-    _start()
-    try:
-        a, b, c = _tcp(env), _tcp(env), _tcp(env)
+        a, b, c = ioh.tcp(env), ioh.tcp(env), ioh.tcp(env)
         ev = ws2.WSACreateEvent()
         ws2.WSAEventSelect(c, ev, ws2.FD_READ)
         _before_threads([a, b, c])
@@ -394,4 +384,4 @@ def test_threads_select_and_wait_at_once(env):
         for s in (a, b, c):
             ws2.closesocket(s)
     finally:
-        _stop()
+        ioh.stop()

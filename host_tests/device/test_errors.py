@@ -1,5 +1,6 @@
-# Device tests: a WSAError shows its code, its symbolic name and its text wherever it is printed - str,
-# repr (the REPL) and a traceback - on CPython and on the board. MIT licence; part of ws2 for MicroPython.
+# Device tests: ws2/errors: a WSAError is an OSError with a message, and shows its code, its symbolic name and
+# its text wherever it is printed - str, repr (the REPL) and a traceback. Runs on CPython and on the board.
+# MIT licence; part of ws2 for MicroPython.
 import sys
 
 import ws2
@@ -18,6 +19,14 @@ def _traceback_tail(e):
 
         text = "".join(traceback.format_exception_only(type(e), e))
     return text.strip().splitlines()[-1]
+
+
+def test_error_is_oserror_with_message(env):
+    try:
+        ws2.send(257, b"x")
+    except OSError as e:
+        assert isinstance(e, ws2.WSAError)
+        assert "10093" in str(e) and "WSAStartup" in str(e)
 
 
 def test_str_repr_and_traceback_name_the_error():

@@ -1,7 +1,9 @@
-# Device tests: bad input on every public function - wrong types, negative and oversized sizes,
-# None where a buffer is expected - is a WSA error with the last error set, and the socket stays
-# usable. Runs on CPython and on the board. MIT licence; part of ws2 for MicroPython.
+# Device tests: ws2/dispatch, the one shape of every call on a socket: the first path through the router
+# (WSAStartup -> socket -> connect -> send/recv -> close), closed handles, and bad input on every public
+# function (wrong types, negative and oversized sizes, None for a buffer) is a WSA error with the last error
+# set while the socket stays usable. Runs on CPython and on the board. MIT licence; part of ws2 for MicroPython.
 import ws2
+from devhelp import JUNK, recv_exact, stop, stream_echo
 
 TIMEOUT = 90
 
@@ -10,16 +12,22 @@ BOARD_SKIP = {"RPI_PICO_W_EMU": {
     'test_socket_functions_refuse_bad_input_and_the_socket_survives': 'no network on the emulated board',
 }}
 
-JUNK = 12345
+
+def _echo(env, size):
+    # stream_echo sends a pattern and checks it as it comes back: two 64 KB
+    # buffers would not fit a board's heap, and a board's small TCP window
+    # would deadlock a 64 KB send that is not read back meanwhile.
+    ws2.WSAStartup(0x0202)
+    try:
+        s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, ws2.IPPROTO_TCP)
+        ws2.connect(s, (env.host_ip, env.tcp_echo_port))
+        stream_echo(s, size)
+        ws2.closesocket(s)
+    finally:
+        ws2.WSACleanup()
+
+
 F, I = ws2.WSAEFAULT, ws2.WSAEINVAL
-
-
-def _stop():
-    while True:
-        try:
-            ws2.WSACleanup()
-        except ws2.WSAError:
-            return
 
 
 def _check(label, fn, allowed):
@@ -37,10 +45,7 @@ def _check(label, fn, allowed):
 
 def _tcp_roundtrip(s, data):
     assert ws2.send(s, data) == len(data)
-    got = b""
-    while len(got) < len(data):
-        got += ws2.recv(s, 64)
-    assert got == data, got
+    assert recv_exact(s, len(data)) == data
 
 
 def _udp_roundtrip(u, data):
@@ -48,8 +53,72 @@ def _udp_roundtrip(u, data):
     assert ws2.recv(u, 64) == data
 
 
+def test_echo_1_byte(env):
+    _echo(env, 1)
+
+
+def test_echo_1k(env):
+    _echo(env, 1024)
+
+
+def test_echo_64k(env):
+    _echo(env, 65536)
+
+
+def test_recv_returns_bytes(env):
+    ws2.WSAStartup(0x0202)
+    try:
+        s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        ws2.connect(s, (env.host_ip, env.tcp_echo_port))
+        assert ws2.send(s, b"ping") == 4
+        got = b""
+        while len(got) < 4:
+            got += ws2.recv(s, 16)
+        assert got == b"ping" and isinstance(got, bytes)
+        ws2.closesocket(s)
+    finally:
+        ws2.WSACleanup()
+
+
+def test_connect_refused(env):
+    ws2.WSAStartup(0x0202)
+    try:
+        s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        ws2.WSASetLastError(JUNK)
+        try:
+            ws2.connect(s, (env.host_ip, env.closed_port))
+            raise AssertionError("connect to a closed port succeeded")
+        except ws2.WSAError as e:
+            assert e.errno == ws2.WSAECONNREFUSED, e
+        assert ws2.WSAGetLastError() == ws2.WSAECONNREFUSED
+        ws2.closesocket(s)
+    finally:
+        ws2.WSACleanup()
+
+
+def test_closed_handle_is_not_a_socket(env):
+    ws2.WSAStartup(0x0202)
+    try:
+        s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        ws2.closesocket(s)
+        for call in (lambda: ws2.send(s, b"x"), lambda: ws2.recv(s, 1), lambda: ws2.closesocket(s)):
+            ws2.WSASetLastError(JUNK)
+            try:
+                call()
+                raise AssertionError("a call on a closed handle succeeded")
+            except ws2.WSAError as e:
+                assert e.errno == ws2.WSAENOTSOCK, e
+            assert ws2.WSAGetLastError() == ws2.WSAENOTSOCK
+        # a new socket may reuse the slot, but never the old handle value
+        t = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
+        assert t != s
+        ws2.closesocket(t)
+    finally:
+        ws2.WSACleanup()
+
+
 def test_no_startup_functions_refuse_bad_input():
-    _stop()
+    stop()
     rows = (
         ("WSAStartup str", lambda: ws2.WSAStartup("2.2"), (I,)),
         ("WSASetLastError str", lambda: ws2.WSASetLastError("x"), (I,)),
@@ -75,7 +144,7 @@ def test_no_startup_functions_refuse_bad_input():
 
 
 def test_socket_functions_refuse_bad_input_and_the_socket_survives(env):
-    _stop()
+    stop()
     ws2.WSAStartup(0x0202)
     try:
         s = ws2.socket(ws2.AF_INET, ws2.SOCK_STREAM, 0)
@@ -182,17 +251,17 @@ def test_socket_functions_refuse_bad_input_and_the_socket_survives(env):
         for x in (s, u, f):
             ws2.closesocket(x)
     finally:
-        _stop()
+        stop()
 
 
 def test_int_subclasses_are_ints():
     # CPython's socket.AF_INET is an IntEnum: an int, so WSASocket takes it (bools are refused above).
     import socket
 
-    _stop()
+    stop()
     ws2.WSAStartup(0x0202)
     try:
         s = ws2.socket(socket.AF_INET, ws2.SOCK_STREAM, 0)
         ws2.closesocket(s)
     finally:
-        _stop()
+        stop()
