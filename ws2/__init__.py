@@ -19,7 +19,8 @@ _WHERE = (
     ("errors", " WSAError strerror "),
     ("event", " WSACreateEvent WSASetEvent WSAResetEvent WSACloseEvent WSAWaitForMultipleEvents"
               " sleep_alertable WSAEvent "),
-    ("netevents", " select WSAPoll WSAPOLLFD WSAEventSelect WSAEnumNetworkEvents WSAAsyncSelect "),
+    ("netevents", " WSAEventSelect WSAEnumNetworkEvents WSAAsyncSelect "),
+    ("sockselect", " select WSAPoll WSAPOLLFD "),
     ("overlapped", " WSAOverlapped WSAGetOverlappedResult "),
     ("blocking", " WSACancelBlockingCall "),
     ("nsrouter", " getaddrinfo getnameinfo gethostbyname gethostbyaddr WSALookupServiceBegin"

@@ -629,10 +629,10 @@ class socket(_Base):
         if not h:
             return _NVAL
         if self._tls:
-            from ws2 import netevents
+            from ws2 import sockselect
 
             try:
-                r, w, x = netevents.select([h] if arg & _RD else [], [h] if arg & _WR else [], [h], 0)
+                r, w, x = sockselect.select([h] if arg & _RD else [], [h] if arg & _WR else [], [h], 0)
             except WSAError:
                 return 0x08  # ERR
             return (_RD if r else 0) | (_WR if w else 0) | (0x08 if x else 0)

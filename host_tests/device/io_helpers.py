@@ -1,11 +1,13 @@
 # Helpers of the I/O-model device tests (test_sockselect, test_netevents, test_event, test_overlapped,
-# test_sockio, test_blocking): uploaded beside them to the board (UPLOAD), imported from here on CPython.
+# test_sockio, test_blocking): uploaded beside them to the board (UPLOAD); on CPython host_tests/device is
+# on the path, so `import io_helpers` works on both, as devhelp does.
 # MIT licence; part of ws2 for MicroPython.
 import gc
 import sys
 import time
 
 import ws2
+from devhelp import err as expect, stop  # noqa: F401 (the shared helpers, under the names these tests use)
 
 MPY = sys.implementation.name == "micropython"
 # A GC block is 4 machine words (MICROPY_BYTES_PER_GC_BLOCK): 16 bytes on a 32-bit board, 32 on the
@@ -17,29 +19,9 @@ def start():
     ws2.WSAStartup(0x0202)
 
 
-def stop():
-    # Undo every WSAStartup made (a failed test may leave several).
-    while True:
-        try:
-            ws2.WSACleanup()
-        except ws2.WSAError:
-            return
-
-
 def alloc():
     # Bytes allocated so far (MicroPython's count; 0 on CPython).
     return gc.mem_alloc() if MPY else 0
-
-
-def expect(code, fn, *args):
-    # fn(*args) fails with WSA error code, which WSAGetLastError reports too; returns the error.
-    try:
-        fn(*args)
-    except ws2.WSAError as e:
-        assert e.errno == code, "expected %d, got %r" % (code, e)
-        assert ws2.WSAGetLastError() == code
-        return e
-    raise AssertionError("expected WSA error %d" % code)
 
 
 def tcp(env):

@@ -5,10 +5,7 @@ import time
 
 import ws2
 
-try:
-    from host_tests.device import io_helpers as ioh  # CPython: beside this module
-except ImportError:
-    import io_helpers as ioh  # the board: uploaded beside it (UPLOAD)
+import io_helpers as ioh  # uploaded beside this module on the board (UPLOAD)
 
 TIMEOUT = 120
 UPLOAD = ("io_helpers",)
