@@ -17,6 +17,27 @@ _DEAD = const(0x400)
 _POLLABLE = const(0x3A)
 
 
+def _sliced(wait, arg, ms):
+    # wait(arg, ms) for up to ms (-1: forever); a long wait is cut in 500 ms slices so that
+    # WSACancelBlockingCall can end it. Returns what the last wait returned.
+    if 0 <= ms <= 500:
+        return wait(arg, ms)
+    cb, ctx = _w._upcalls.WPUQueryBlockingCallback(0)
+    while True:
+        step = 500 if ms < 0 else min(ms, 500)
+        r = wait(arg, step)
+        if r or 0 <= ms <= step:
+            return r
+        if ms > 0:
+            ms -= step
+        if not cb(ctx):
+            raise WSAError(WSAEINTR, "select cancelled")
+
+
+def _poll_list(poller, ms):
+    return poller.poll(ms)
+
+
 def WSPSelect(readfds, writefds, exceptfds, timeout_ms):
     """Which of this provider's sockets are readable, writable or failed; timeout_ms None waits forever."""
     import select
@@ -45,21 +66,7 @@ def WSPSelect(readfds, writefds, exceptfds, timeout_ms):
         poller.register(c.sk, ev | 0x8 | 0x10)
         if not _w._MICROPYTHON:
             byfd[c.sk.fileno()] = key  # CPython's poll answers with fds
-    ms = -1 if timeout_ms is None else timeout_ms
-    if 0 <= ms <= 500:
-        res = poller.poll(ms)
-    else:
-        # A long wait is sliced so WSACancelBlockingCall can end it.
-        cb, ctx = _w._upcalls.WPUQueryBlockingCallback(0)
-        while True:
-            step = 500 if ms < 0 else min(ms, 500)
-            res = poller.poll(step)
-            if res or 0 <= ms <= step:
-                break
-            if ms > 0:
-                ms -= step
-            if not cb(ctx):
-                raise WSAError(WSAEINTR, "select cancelled")
+    res = _sliced(_poll_list, poller, -1 if timeout_ms is None else timeout_ms)
     for obj, ev in res:
         got = seen.get(byfd.get(obj) if byfd else id(obj))
         if got is None:
@@ -278,21 +285,7 @@ def _wait(P, ctxs, want, n, gen, ms, ready, idle):
         _sync(P, ctxs, want, n, gen)
     if not P.count and not idle:
         return 0
-    m = -1 if ms is None else ms
-    if 0 <= m <= 500:
-        hits = _poll_once(P, m)
-    else:
-        # A long wait is sliced so WSACancelBlockingCall can end it (the pump itself waits 50 ms at most).
-        cb, bctx = _w._upcalls.WPUQueryBlockingCallback(0)
-        while True:
-            step = 500 if m < 0 else min(m, 500)
-            hits = _poll_once(P, step)
-            if hits or 0 <= m <= step:
-                break
-            if m > 0:
-                m -= step
-            if not cb(bctx):
-                raise WSAError(WSAEINTR, "select cancelled")
+    hits = _sliced(_poll_once, P, -1 if ms is None else ms)  # (the pump itself waits 50 ms at most)
     if not hits:
         return 0
     count = 0
