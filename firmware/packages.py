@@ -43,7 +43,7 @@ TCP = ("ws2/__init__.py", "ws2/board.py", "ws2/catalog.py", "ws2/const.py", "ws2
        "ws2/errors.py", "ws2/handles.py", "ws2/inaddr.py", "ws2/native.py", "ws2/port.py", "ws2/protocol_info.py",
        "ws2/provider.py",
        "ws2/settings.py", "ws2/sockctrl.py", "ws2/sockio.py", "ws2/socklife.py", "ws2/startup.py", "ws2/state.py",
-       "ws2/store.py", "ws2/upcalls.py", "providers/__init__.py", "providers/wspm.py")
+       "ws2/store.py", "ws2/upcalls.py", "providers/__init__.py", "providers/wspm/__init__.py")
 
 
 def _claims(rel):

@@ -17,14 +17,7 @@ from ws2.errors import (WSAError, WSAEADDRINUSE, WSAEADDRNOTAVAIL, WSAEAFNOSUPPO
                         WSAENOTCONN, WSAEOPNOTSUPP, WSAEPROTONOSUPPORT, WSAESHUTDOWN, WSAESOCKTNOSUPPORT,
                         WSAETIMEDOUT, WSAEWOULDBLOCK, WSAVERNOTSUPPORTED)
 from ws2.inaddr import ip4 as _ip4
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const, sleep_ms, ticks_diff, ticks_ms
 
 GUID = "{6B1F0C52-3D8E-4A7B-9E2C-51A0D7F4C3B8}"
 PATH = "providers.loopback"
@@ -34,6 +27,7 @@ _SOCK_DGRAM = const(2)
 _IPPROTO_TCP = const(6)
 _IPPROTO_UDP = const(17)
 _FROM_PROTOCOL_INFO = const(-1)
+_WSA_FLAGS_OK = const(0xC1)  # OVERLAPPED, ACCESS_SYSTEM_SECURITY, NO_HANDLE_INHERIT: no multipoint
 _MSG_OOB = const(0x1)
 _MSG_PEEK = const(0x2)
 _MSG_WAITALL = const(0x8)
@@ -63,6 +57,7 @@ _DGRAM_QUEUE = const(8)  # datagrams a socket holds before newer ones are droppe
 _MAX_DGRAM = const(65507)
 _FIRST_EPHEMERAL = const(49152)
 _SLICE_MS = const(5)
+_MAX_BACKLOG = const(16)
 
 # socket states
 _NEW = const(0)
@@ -103,25 +98,8 @@ class _Sock:
 
 # -- helpers ------------------------------------------------------------------------------
 
-def _sleep():
-    import time
-
-    if hasattr(time, "sleep_ms"):
-        time.sleep_ms(_SLICE_MS)
-    else:
-        time.sleep(_SLICE_MS / 1000)
-
-
-def _ticks():
-    import time
-
-    return time.ticks_ms() if hasattr(time, "ticks_ms") else int(time.monotonic() * 1000)
-
-
 def _elapsed(t0):
-    import time
-
-    return time.ticks_diff(_ticks(), t0) if hasattr(time, "ticks_diff") else _ticks() - t0
+    return ticks_diff(ticks_ms(), t0)
 
 
 def _wait(c, ready, nonblock, timeout):
@@ -130,14 +108,14 @@ def _wait(c, ready, nonblock, timeout):
         return
     if nonblock:
         raise WSAError(WSAEWOULDBLOCK)
-    t0 = _ticks()
+    t0 = ticks_ms()
     while not ready():
         if timeout and _elapsed(t0) >= timeout:
             raise WSAError(WSAETIMEDOUT)
         cb, ctx = _upcalls.WPUQueryBlockingCallback(c.entry)
         if not cb(ctx):
             raise WSAError(WSAEINTR, "blocking call cancelled")
-        _sleep()
+        sleep_ms(_SLICE_MS)
 
 
 def _addr(addr):
@@ -275,7 +253,7 @@ def _exceptional(c):
 
 def WSPSocket(af, typ, proto, info, group, flags):
     """Create a loopback TCP or UDP socket; 0 and FROM_PROTOCOL_INFO take the catalog entry's values."""
-    if type(flags) is not int or flags & ~0xC1 or group:
+    if type(flags) is not int or flags & ~_WSA_FLAGS_OK or group:
         raise WSAError(WSAEINVAL, "no multipoint, no groups")
     af, typ, proto = [d if v in (0, _FROM_PROTOCOL_INFO) else v for v, d in
                       ((af, info.address_family), (typ, info.socket_type), (proto, info.protocol))]
@@ -311,7 +289,7 @@ def WSPListen(c, backlog):
         raise WSAError(WSAEISCONN)
     if type(backlog) is not int:
         raise WSAError(WSAEINVAL, "backlog %r" % (backlog,))
-    c.limit = min(max(backlog, 1), 16)
+    c.limit = min(max(backlog, 1), _MAX_BACKLOG)
     if c.state != _LISTENING:
         c.state = _LISTENING
         c.backlog = []
@@ -485,14 +463,14 @@ def WSPRecvFrom(c, buffers, flags, ov=None, cr=None, thread_id=None):
 
 def WSPSelect(reads, writes, excepts, ms):
     """Which contexts are ready, waiting up to ms milliseconds (None: until one is)."""
-    t0 = _ticks()
+    t0 = ticks_ms()
     while True:
         r = [c for c in reads or () if _readable(c)]
         w = [c for c in writes or () if _writable(c)]
         x = [c for c in excepts or () if _exceptional(c)]
         if r or w or x or ms == 0 or (ms is not None and _elapsed(t0) >= ms):
             return r, w, x
-        _sleep()
+        sleep_ms(_SLICE_MS)
 
 
 def WSPShutdown(c, how):
@@ -659,10 +637,27 @@ def WSPCleanup():
     return 0
 
 
-_TABLE = (WSPAccept, WSPAddressToString, _unsupported, WSPBind, _no_blocking_call, WSPCleanup, WSPCloseSocket,
-          WSPConnect, _unsupported, _unsupported, _unsupported, _unsupported, WSPGetPeerName, WSPGetSockName,
-          WSPGetSockOpt, _unsupported, WSPIoctl, _unsupported, WSPListen, WSPRecv, _unsupported, WSPRecvFrom,
-          WSPSelect, WSPSend, _unsupported, WSPSendTo, WSPSetSockOpt, WSPShutdown, WSPSocket, WSPStringToAddress)
+def _table():
+    # The proc table, slot by name (ws2.spiconst). The slots not named here refuse: what the router
+    # runs itself (async select, events, overlapped I/O) or the loopback lacks (duplication, QoS,
+    # multipoint, disconnect data).
+    from ws2 import spiconst as s
+
+    t = [_unsupported] * s.WSP_TABLE_SIZE
+    for slot, f in (
+            (s.WSP_ACCEPT, WSPAccept), (s.WSP_ADDRESSTOSTRING, WSPAddressToString), (s.WSP_BIND, WSPBind),
+            (s.WSP_CANCELBLOCKINGCALL, _no_blocking_call), (s.WSP_CLEANUP, WSPCleanup),
+            (s.WSP_CLOSESOCKET, WSPCloseSocket), (s.WSP_CONNECT, WSPConnect), (s.WSP_GETPEERNAME, WSPGetPeerName),
+            (s.WSP_GETSOCKNAME, WSPGetSockName), (s.WSP_GETSOCKOPT, WSPGetSockOpt), (s.WSP_IOCTL, WSPIoctl),
+            (s.WSP_LISTEN, WSPListen), (s.WSP_RECV, WSPRecv), (s.WSP_RECVFROM, WSPRecvFrom),
+            (s.WSP_SELECT, WSPSelect), (s.WSP_SEND, WSPSend), (s.WSP_SENDTO, WSPSendTo),
+            (s.WSP_SETSOCKOPT, WSPSetSockOpt), (s.WSP_SHUTDOWN, WSPShutdown), (s.WSP_SOCKET, WSPSocket),
+            (s.WSP_STRINGTOADDRESS, WSPStringToAddress)):
+        t[slot] = f
+    return tuple(t)
+
+
+_TABLE = _table()
 
 
 def WSPStartup(version, protocol_info, upcalls):

@@ -259,7 +259,7 @@ def test_idle_wakeups_allocate_nothing(env):
         from ws2 import netevents
 
         socks, events = _open(env)
-        for _ in range(3):  # the first pumps build the groups, load wspm_ext and make its poller
+        for _ in range(3):  # the first pumps build the groups, load wspm's poller part and make its poller
             netevents.pump(1)
         _check_pump_uses_wspm_poller()
         gc.collect()

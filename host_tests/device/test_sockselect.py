@@ -81,8 +81,8 @@ def test_wsapoll(env):
 # -- a select loop -----------------------------------------------------------------------------
 
 def _before_threads(hs):
-    # Load what the threads below load lazily (wspm_ext, the blocking-call state) before they start: two
-    # threads importing at once can fail (wspm._ext() may hand one of them the other's half-run module;
+    # Load what the threads below load lazily (wspm's poller, the blocking-call state) before they start: two
+    # threads importing at once can fail (wspm._part() may hand one of them the other's half-run module;
     # the virtual board's filesystem answered a concurrent import with ENOENT).
     from ws2 import blocking  # noqa: F401 (WSACancelBlockingCall, and select's wait slices, use it)
 
@@ -123,7 +123,7 @@ def test_select_loop_allocates_only_its_lists(env):
     ioh.start()
     try:
         hs = ioh.udp(_SOCKETS)
-        for _ in range(3):  # the first calls build the kept group, load wspm_ext and make its poller
+        for _ in range(3):  # the first calls build the kept group, load wspm's poller part and make its poller
             ws2.select(hs, None, None, 0)
         g = _kept(hs[0])
         assert g is not None and g.n == _SOCKETS, g

@@ -107,9 +107,8 @@ def test_listener_and_accepted_names(env):
 
 def test_local_ip_is_the_interface_on_the_peers_subnet():
     # The interface choice of wspm on boards (pure: interfaces and peer given).
-    from providers import wspm
+    from providers.wspm import listen as m
 
-    m = wspm._ext()
     sta = ("192.168.1.20", "255.255.255.0")
     ap = ("192.168.4.1", "255.255.255.0")
     assert m.pick_local([sta, ap], bytes([192, 168, 4, 7])) == "192.168.4.1"

@@ -130,7 +130,7 @@ def test_deploy_survives_a_reset_mid_copy(vb_factory, monkeypatch):
     crashed = []
 
     def write_then_crash(self, path, data):
-        if not crashed and path.endswith("wspm.mpy.part"):
+        if not crashed and path.endswith("wspm/__init__.mpy.part"):
             real(self, path, data[: len(data) // 2])  # half a file on flash, then the power goes
             crashed.append(path)
             vb.crash()

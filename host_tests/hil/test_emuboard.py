@@ -110,7 +110,7 @@ def test_deploy_the_armv6m_bundle_and_import(emu):
         deploy(b, BOARD, log=lambda m: None)  # compiles for armv6m, copies, soft-resets, imports
         out = b.exec("import ws2, providers.wspm, providers.nspm\nws2.WSAStartup(0x0202)\n"
                      "print(ws2.__file__, providers.wspm.__file__)\nws2.WSACleanup()")
-        assert out.split() == ["/lib/ws2/__init__.mpy", "/lib/providers/wspm.mpy"]
+        assert out.split() == ["/lib/ws2/__init__.mpy", "/lib/providers/wspm/__init__.mpy"]
     finally:
         b.close()
 

@@ -125,7 +125,7 @@ def test_board_mip_installs_a_package_with_its_deps(fresh, index_url, tcp_echo, 
     out = fresh.exec("import mip\nmip.install('ws2-dns', index=%r)" % index_url, timeout=300)
     assert "Done" in out or "ws2-dns" in out
     files = eval(last_line(fresh.exec(LIB)))
-    assert "/lib/providers/nspm.mpy" in files and "/lib/providers/wspm.mpy" in files  # ws2 came as a dep
+    assert "/lib/providers/nspm.mpy" in files and "/lib/providers/wspm/__init__.mpy" in files  # ws2 came as a dep
     assert not any(f.endswith(".py") for f in files)
     fresh.soft_reset()
     assert echo_result(fresh.exec(ECHO_SCRIPT % tcp_echo.port))[0]

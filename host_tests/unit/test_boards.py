@@ -173,7 +173,7 @@ def test_manifest_cli_lists_frozen_files():
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert "include    $(BOARD_DIR)/manifest.py" in r.stdout
-    assert "ws2/__init__.py" in r.stdout and "providers/wspm.py" in r.stdout
+    assert "ws2/__init__.py" in r.stdout and "providers/wspm/__init__.py" in r.stdout
 
 
 # -- boot.py -------------------------------------------------------------------------------------

@@ -5,13 +5,18 @@
 # socket and what the native layer cannot tell us, and the router handle comes
 # from WPUCreateSocketHandle. Runs on esp32, rp2, unix MicroPython and CPython.
 #
-# Two modules: this one is what every socket needs (life, connect, send,
-# receive, timeouts, FIONBIO); providers.wspm_ext holds the rest (listen and
-# accept, names, select, duplication, options, ioctls, shutdown, address
-# text, IPv6 text, multicast, MSG_WAITALL) and is imported on first use, so a
-# board that only sends and receives keeps its RAM. What no port's socket
-# has is emulated from state kept here; what only some ports have is decided
-# by the flags below:
+# A package split by what the code does. This module is the socket core, what
+# every socket needs: life, bind, connect, send, receive, timeouts, FIONBIO,
+# the proc table and WSPStartup. The other parts are imported the first time
+# a slot or a rare path needs them (_part), so a board that only connects,
+# sends and receives loads this module alone and keeps its RAM:
+#   addrtext  WSPAddressToString / WSPStringToAddress, IPv6 text
+#   options   get/setsockopt, ioctls, options kept for the port, duplication
+#   listen    listen, (conditional) accept, getsockname / getpeername
+#   stream    a non-blocking connect's outcome, MSG_WAITALL, shutdown
+#   poller    WSPSelect and the kept pollers of the pump and select
+# What no port's socket has is emulated from state kept here; what only some
+# ports have is decided by the flags below:
 #   _KERNEL   unix MicroPython and CPython sit on a host kernel (MSG_OOB,
 #             SO_KEEPALIVE, SO_LINGER, multicast options are real there);
 #             lwIP ports get those options kept and reported back.
@@ -20,7 +25,7 @@
 #             does connect (or a first sendto) of an unbound socket, which
 #             binds a port picked here first; the local IP of a connected
 #             socket comes from the interface that reaches its peer
-#             (wspm_ext._route_ip).
+#             (listen.route_ip).
 # errno -> WSA goes through ws2.errors' one table.
 import sys
 
@@ -29,24 +34,12 @@ from ws2.native import socket as _so  # the port's module, even after ws2.compat
 # The address text codec name resolution uses too (loaded with it anyway): strict dotted quads
 # (no leading zeros, as inet_pton) and their text.
 from ws2.inaddr import ip4 as _ip4, ntop4 as _fmt4
-from ws2.state import allocate_lock
+from ws2.port import allocate_lock, const, micropython
 from ws2.errors import (WSAError, WSAEACCES, WSAEADDRNOTAVAIL, WSAEAFNOSUPPORT, WSAEALREADY,
                         WSAECONNREFUSED, WSAECONNRESET, WSAEDESTADDRREQ, WSAEFAULT, WSAEINTR, WSAEINVAL, WSAEISCONN,
                         WSAEMSGSIZE, WSAENOTCONN, WSAENOTSOCK, WSAEOPNOTSUPP, WSAEPROTONOSUPPORT,
                         WSAESHUTDOWN, WSAESOCKTNOSUPPORT, WSAETIMEDOUT, WSAEWOULDBLOCK, WSANOTINITIALISED,
                         WSASYSCALLFAILURE, WSAVERNOTSUPPORTED, wsa_code)
-
-try:
-    import micropython
-    from micropython import const
-except ImportError:  # CPython: the emitter decorators are no-ops
-
-    class micropython:
-        native = staticmethod(lambda f: f)
-
-    def const(x):
-        return x
-
 
 _AF_INET = const(2)
 _AF_INET6 = const(23)
@@ -71,7 +64,9 @@ _SO_ERROR = const(0x1007)
 _SO_TYPE = const(0x1008)
 _FIONBIO = const(0x8004667E)
 
-# _Sock.state bits (shared with wspm_ext)
+# _Sock.state bits: their one declaration. A part that tests a bit keeps a copy of the same
+# name (MicroPython folds a const only inside its own module); host_tests/unit/test_wspm_parts.py
+# checks every copy against this list.
 _V6 = const(0x1)
 _DGRAM = const(0x2)
 _BOUND = const(0x4)
@@ -83,7 +78,13 @@ _SHUT_WR = const(0x80)
 _NONBLOCK = const(0x100)
 _CLOSED = const(0x200)
 _DEAD = const(0x400)  # the native socket is closed (both directions shut on MicroPython)
+_O_REUSE = const(0x800)  # _O_*: BOOL options, kept here (options reads and sets them)
+_O_KEEPALIVE = const(0x1000)
 _O_BROADCAST = const(0x2000)
+_O_NODELAY = const(0x4000)
+_O_NOMLOOP = const(0x8000)  # IP_MULTICAST_LOOP off (Winsock's default is on)
+_INHERIT = const(0xF901)  # what an accepted socket takes from its listener: V6, NONBLOCK, the _O_* bits
+_POLLABLE = const(0x3A)  # DGRAM, LISTENING, CONNECTED, CONNECTING: a native socket poll can watch
 
 # address facts cached with a converted address
 _A_ANY = const(1)  # the unspecified address
@@ -98,6 +99,8 @@ _VERSION = const(0x0202)
 _SLICED = const(-2)
 _SLICE_S = 0.5
 _SIO_GET_POLLABLE = const(0x58000001)
+_SIO_PUMP_SELECT = const(0x58000002)  # ws2's own: the pump's select entry (poller.pump_select)
+_SIO_SELECT_INTO = const(0x58000003)  # ws2's own: select's entry (poller.select_into)
 _WSAEADDRINUSE = const(10048)
 _SIO_BASE_HANDLE = const(0x48000022)
 _MAX_DGRAM4 = const(65507)  # 65535 - IPv4 header - UDP header
@@ -127,8 +130,8 @@ _DGRAM_CAP = 8192 if _MICROPYTHON else 65527
 _ANY4 = ("0.0.0.0", 0)
 _ANY6 = ("::", 0, 0, 0)
 
-_ext_lock = allocate_lock()
-_me = sys.modules[__name__]  # this module (registered before its body runs), handed to wspm_ext
+_lock = allocate_lock()
+_me = sys.modules[__name__]  # this module (registered before its body runs), handed to the parts
 _upcalls = None
 _starts = 0
 _dups = {}  # WSADuplicateSocket key -> _Sock shared by several handles
@@ -147,7 +150,7 @@ class _Sock:
     error = 0  # SO_ERROR
     local = None  # address bound (what getsockname reports on MicroPython)
     peer = None  # address connected to (or being connected to)
-    extra = None  # dict of rare state (wspm_ext): linger, ttl, mif, groups, a deferred accept, ...
+    extra = None  # dict of rare state (options): linger, ttl, mif, groups, a deferred accept, ...
     refs = 1  # router handles sharing this socket (WSADuplicateSocket)
 
     def __init__(self, sk, state, catalog_id):
@@ -157,29 +160,40 @@ class _Sock:
         self.handle = 0
 
 
-_extm = None  # providers.wspm_ext once imported whole (a thread never sees it half made)
+_parts = {}  # part name -> its module once imported whole (a thread never sees one half made)
 
 
-def _ext():
-    # The rarely used part of the provider, imported on first use (same package, whatever its path).
-    m = _extm
-    return m if m is not None else _load_ext()
+def _part(name):
+    # A part of the provider (addrtext, options, listen, stream, poller), imported on first use.
+    m = _parts.get(name)
+    return m if m is not None else _load(name)
 
 
-def _load_ext():
-    global _extm
+def _load(name):
     # Under a lock: on MicroPython a module is in sys.modules while its body still runs, so a
-    # second thread's import would hand back a half-made wspm_ext (seen: no attribute _w).
-    with _ext_lock:
-        if _extm is None:
-            name = __name__ + "_ext"
-            m = sys.modules.get(name)
+    # second thread's import would hand back a half-made part (seen: no attribute _w).
+    with _lock:
+        m = _parts.get(name)
+        if m is None:
+            full = __name__ + "." + name
+            m = sys.modules.get(full)
             if m is None:
-                __import__(name)
-                m = sys.modules[name]
+                # The import runs through this package even when the router has dropped it
+                # from sys.modules (it would import a second copy of the core otherwise).
+                was = sys.modules.get(__name__)
+                sys.modules[__name__] = _me
+                try:
+                    __import__(full)
+                finally:
+                    if was is not _me:
+                        if was is None:
+                            sys.modules.pop(__name__, None)
+                        else:
+                            sys.modules[__name__] = was
+                m = sys.modules[full]
             m._w = _me  # this module, even if the router has since dropped it from sys.modules
-            _extm = m
-    return _extm
+            _parts[name] = m
+    return m
 
 
 # -- addresses ------------------------------------------------------------------------------
@@ -209,7 +223,7 @@ def _convert(c, addr):
     if _type(addr) is not _tuple or _len(addr) not in (2, 4) or _type(addr[0]) is not _str or _type(addr[1]) is not _int:
         raise WSAError(WSAEFAULT, "bad address %r" % (addr,))
     if v6:
-        b, h, port, flow, scope = _ext().parse6(addr)
+        b, h, port, flow, scope = _part("addrtext").parse6(addr)
     else:
         if _len(addr) == 4:
             raise WSAError(WSAEAFNOSUPPORT, "IPv6 address")
@@ -288,7 +302,7 @@ def _from_native(c, na):
             return t[1]
         s = _so.sockaddr(na)
         if _len(s[1]) == 16:
-            a = (_ext().fmt6(s[1]), s[2], s[3], s[4])
+            a = (_part("addrtext").fmt6(s[1]), s[2], s[3], s[4])
         else:
             a = (_fmt4(s[1]), s[2])
         _dcache = (_bytes(na), a)
@@ -397,9 +411,9 @@ def _rbuf(b):
 
 
 def _probe(c):
-    # True once a non-blocking connect has succeeded (wspm_ext asks how it went).
+    # True once a non-blocking connect has succeeded (stream asks how it went).
     if c.state & _CONNECTING:
-        return _ext().probe(c)
+        return _part("stream").probe(c)
     return c.state & _CONNECTED
 
 
@@ -451,7 +465,7 @@ def WSPSocket(af, typ, proto, info, group, flags):
 def _close_native(c):
     # Release the native socket and what lives beside it; close errors are moot.
     if c.extra is not None:
-        _ext().close_extra(c)
+        _part("options").close_extra(c)
     try:
         c.sk.close()
     except OSError:
@@ -779,7 +793,7 @@ def WSPRecv(c, buffers, flags, ov, cr, tid):
         if flags & _MSG_DONTWAIT:
             m = -1
         if flags & _MSG_WAITALL:
-            return _ext().recv_waitall(c, buffers, flags, nf, m), 0
+            return _part("stream").recv_waitall(c, buffers, flags, nf, m), 0
     if c.mode != m:
         _set_mode(c, m)
     while True:
@@ -846,7 +860,7 @@ def WSPRecvFrom(c, buffers, flags, ov, cr, tid):
     return r[0], r[1], c.peer
 
 
-# -- proc table: the common options and FIONBIO (the rest is in wspm_ext) ----------------------------
+# -- proc table: the common options and FIONBIO (the rest is in options) -----------------------------
 
 def WSPGetSockOpt(c, level, name):
     """Read a socket option (Winsock numbering; BOOLs as 0/1, SO_LINGER as (onoff, seconds))."""
@@ -863,7 +877,7 @@ def WSPGetSockOpt(c, level, name):
             e = c.error
             c.error = 0
             return e
-    return _ext().WSPGetSockOpt(c, level, name)
+    return _part("options").WSPGetSockOpt(c, level, name)
 
 
 def WSPSetSockOpt(c, level, name, value):
@@ -875,7 +889,7 @@ def WSPSetSockOpt(c, level, name, value):
         if name == _SO_SNDTIMEO:
             c.sndtimeo = value
             return 0
-    return _ext().WSPSetSockOpt(c, level, name, value)
+    return _part("options").WSPSetSockOpt(c, level, name, value)
 
 
 def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
@@ -885,8 +899,14 @@ def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
         return c.sk  # what select.poll / asyncio waits on
     if code == _SIO_BASE_HANDLE:
         return c.handle
+    if code == _SIO_PUMP_SELECT:
+        # ws2's own, for ws2.netevents: the pump's select entry, with the context it was asked on so that
+        # the router can tell a layer's pass-through (another context) from this provider's answer.
+        return _part("poller").pump_select, c
+    if code == _SIO_SELECT_INTO:
+        return _part("poller").select_into, c  # the same for ws2.select
     if code != _FIONBIO or _type(in_data) is not _int:
-        return _ext().WSPIoctl(c, code, in_data, out_len)
+        return _part("options").WSPIoctl(c, code, in_data, out_len)
     if in_data:
         c.state |= _NONBLOCK
     else:
@@ -898,10 +918,24 @@ def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
 
 # -- startup, cleanup, the table ------------------------------------------------------------------
 
+def _home(name):
+    # The part that serves the cold slot `name`. Comparisons, not a second variable captured by each
+    # of the twelve slots below nor tuples of names: both would stay in RAM, this is bytecode.
+    if name == "WSPAccept" or name == "WSPListen" or name == "WSPGetPeerName" or name == "WSPGetSockName":
+        return "listen"
+    if name == "WSPAddressToString" or name == "WSPStringToAddress":
+        return "addrtext"
+    if name == "WSPSelect":
+        return "poller"
+    if name == "WSPDuplicateSocket":
+        return "options"
+    return "stream"  # WSPShutdown, WSPSendDisconnect, WSPRecvDisconnect, WSPJoinLeaf
+
+
 def _cold(name):
-    # A table slot served by wspm_ext, imported when the slot is first used.
+    # A table slot served by a part, imported when the slot is first used.
     def slot(*args):
-        return getattr(_ext(), name)(*args)
+        return getattr(_part(_home(name)), name)(*args)
 
     return slot
 
@@ -916,32 +950,96 @@ def _syscall_failure(*args):
 
 
 def WSPCleanup():
-    """Drop one WSPStartup reference; the last one also drops wspm_ext."""
-    global _starts, _extm
+    """Drop one WSPStartup reference; the last one also drops the parts imported since."""
+    global _starts
     if _starts <= 0:
         raise WSAError(WSANOTINITIALISED)
     _starts -= 1
     if not _starts:
-        _extm = None
-    if not _starts and sys.modules.pop(__name__ + "_ext", None) is not None:
-        # as the router drops this module: wspm_ext goes with it
-        dot = __name__.rfind(".")
-        pkg = sys.modules.get(__name__[:dot]) if dot > 0 else None
-        try:
-            delattr(pkg, __name__[dot + 1 :] + "_ext")
-        except (AttributeError, TypeError):
-            pass
+        # As the router drops this module, its parts go with it (from sys.modules and from
+        # this package's names, where the import put them).
+        for name in _parts:
+            sys.modules.pop(__name__ + "." + name, None)
+            try:
+                delattr(_me, name)
+            except (AttributeError, TypeError):
+                pass
+        _parts.clear()
     return 0
 
 
-_TABLE = (
-    _cold("WSPAccept"), _cold("WSPAddressToString"), _syscall_failure, WSPBind, _syscall_failure, WSPCleanup,
-    WSPCloseSocket, WSPConnect, _cold("WSPDuplicateSocket"), _unsupported, _unsupported, _unsupported,
-    _cold("WSPGetPeerName"), _cold("WSPGetSockName"), WSPGetSockOpt, _syscall_failure, WSPIoctl,
-    _cold("WSPJoinLeaf"), _cold("WSPListen"), WSPRecv, _cold("WSPRecvDisconnect"), WSPRecvFrom,
-    _cold("WSPSelect"), WSPSend, _cold("WSPSendDisconnect"), WSPSendTo, WSPSetSockOpt, _cold("WSPShutdown"),
-    WSPSocket, _cold("WSPStringToAddress"),
-)
+# WSPPROC_TABLE slots (homes: ws2.spiconst; copies here for the compiler, checked by a unit test)
+_WSP_ACCEPT = const(0)
+_WSP_ADDRESSTOSTRING = const(1)
+_WSP_ASYNCSELECT = const(2)
+_WSP_BIND = const(3)
+_WSP_CANCELBLOCKINGCALL = const(4)
+_WSP_CLEANUP = const(5)
+_WSP_CLOSESOCKET = const(6)
+_WSP_CONNECT = const(7)
+_WSP_DUPLICATESOCKET = const(8)
+_WSP_ENUMNETWORKEVENTS = const(9)
+_WSP_EVENTSELECT = const(10)
+_WSP_GETOVERLAPPEDRESULT = const(11)
+_WSP_GETPEERNAME = const(12)
+_WSP_GETSOCKNAME = const(13)
+_WSP_GETSOCKOPT = const(14)
+_WSP_GETQOSBYNAME = const(15)
+_WSP_IOCTL = const(16)
+_WSP_JOINLEAF = const(17)
+_WSP_LISTEN = const(18)
+_WSP_RECV = const(19)
+_WSP_RECVDISCONNECT = const(20)
+_WSP_RECVFROM = const(21)
+_WSP_SELECT = const(22)
+_WSP_SEND = const(23)
+_WSP_SENDDISCONNECT = const(24)
+_WSP_SENDTO = const(25)
+_WSP_SETSOCKOPT = const(26)
+_WSP_SHUTDOWN = const(27)
+_WSP_SOCKET = const(28)
+_WSP_STRINGTOADDRESS = const(29)
+_WSP_TABLE_SIZE = const(30)
+
+
+def _table():
+    # The proc table, slot by name; the router and layers see a tuple.
+    t = [None] * _WSP_TABLE_SIZE
+    t[_WSP_ACCEPT] = _cold("WSPAccept")
+    t[_WSP_ADDRESSTOSTRING] = _cold("WSPAddressToString")
+    t[_WSP_ASYNCSELECT] = _syscall_failure
+    t[_WSP_BIND] = WSPBind
+    t[_WSP_CANCELBLOCKINGCALL] = _syscall_failure
+    t[_WSP_CLEANUP] = WSPCleanup
+    t[_WSP_CLOSESOCKET] = WSPCloseSocket
+    t[_WSP_CONNECT] = WSPConnect
+    t[_WSP_DUPLICATESOCKET] = _cold("WSPDuplicateSocket")
+    t[_WSP_ENUMNETWORKEVENTS] = _unsupported  # the router runs events and overlapped I/O
+    t[_WSP_EVENTSELECT] = _unsupported
+    t[_WSP_GETOVERLAPPEDRESULT] = _unsupported
+    t[_WSP_GETPEERNAME] = _cold("WSPGetPeerName")
+    t[_WSP_GETSOCKNAME] = _cold("WSPGetSockName")
+    t[_WSP_GETSOCKOPT] = WSPGetSockOpt
+    t[_WSP_GETQOSBYNAME] = _syscall_failure
+    t[_WSP_IOCTL] = WSPIoctl
+    t[_WSP_JOINLEAF] = _cold("WSPJoinLeaf")
+    t[_WSP_LISTEN] = _cold("WSPListen")
+    t[_WSP_RECV] = WSPRecv
+    t[_WSP_RECVDISCONNECT] = _cold("WSPRecvDisconnect")
+    t[_WSP_RECVFROM] = WSPRecvFrom
+    t[_WSP_SELECT] = _cold("WSPSelect")
+    t[_WSP_SEND] = WSPSend
+    t[_WSP_SENDDISCONNECT] = _cold("WSPSendDisconnect")
+    t[_WSP_SENDTO] = WSPSendTo
+    t[_WSP_SETSOCKOPT] = WSPSetSockOpt
+    t[_WSP_SHUTDOWN] = _cold("WSPShutdown")
+    t[_WSP_SOCKET] = WSPSocket
+    t[_WSP_STRINGTOADDRESS] = _cold("WSPStringToAddress")
+    return _tuple(t)
+
+
+_TABLE = _table()
+del _table  # runs once: its function object need not stay
 
 
 def WSPStartup(version, info, upcalls):
