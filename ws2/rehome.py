@@ -19,12 +19,7 @@ from ws2 import catalog, handles, provider, state
 from ws2.dispatch import fail
 from ws2.errors import WSAError, WSAEINVAL, WSAEOPNOTSUPP
 
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
+from ws2.port import const
 
 
 _WSP_IOCTL = const(16)
