@@ -22,7 +22,7 @@ TABLE = (
     ("ws2-dns", "name resolution: the namespace router, nspm (DNS) and its message codec",
      ("ws2/nsrouter.py", "ws2/nscatalog.py", "ws2/nsprovider.py", "ws2/queryset.py", "providers/nspm.py",
       "providers/dnsmsg.py", "ws2/nsconst.py"), (CORE,)),
-    ("ws2-tls", "TLS as a layered provider (ssllsp)", ("providers/ssllsp.py", "ws2/tlsconst.py"), (CORE,)),
+    ("ws2-tls", "TLS as a layered provider (ssllsp)", ("providers/ssllsp/*", "ws2/tlsconst.py"), (CORE,)),
     ("ws2-io", "event objects, select/WSAPoll, WSAEventSelect, overlapped I/O, asyncio bridge, blocking hooks",
      ("ws2/event.py", "ws2/netevents.py", "ws2/overlapped.py", "ws2/aio.py", "ws2/blocking.py"), (CORE,)),
     ("ws2-layers", "the packet-capture and fault-injection layers and their installer",
