@@ -147,7 +147,10 @@ def _rehome(sock):
 
     h = sock._live()
     entry = handles.entry[handles.slot(h)]
-    chain = rehome.chain_over(entry, _SECURITY_PROTOCOL_SSL)
+    # The TLS chain over the socket's own chain, else (a layered socket) over its base entry: the socket's
+    # layers then stay below TLS and see the records.
+    chain = rehome.chain_over(entry, _SECURITY_PROTOCOL_SSL) or \
+        rehome.chain_over(rehome.base_of(entry), _SECURITY_PROTOCOL_SSL)
     if chain is None:
         raise WSAError(_WSAEOPNOTSUPP, "no TLS provider is installed over catalog entry %d" % entry)
     sock._slow()  # every byte goes through the TLS provider from now on
