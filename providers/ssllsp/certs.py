@@ -8,7 +8,6 @@
 # DER chain, leaf first; with SSL_FLAG_HOOK_DECIDES it is the only judge.
 import sys
 
-from providers.ssllsp.conn import HOOK_OK
 from ws2.errors import WSAError, WSAEINVAL, WSAEOPNOTSUPP
 from ws2.port import const
 
@@ -19,6 +18,7 @@ _SSL_CERT_FLAG_ISSUER_UNKNOWN = const(1)
 _X509_FATAL = const(-0x3000)  # MBEDTLS_ERR_X509_FATAL_ERROR: how the verify callback refuses a chain
 _MICROPYTHON = sys.implementation.name == "micropython"
 
+_HOOK_OK = const(0x80)
 
 def tlsmod():
     """The port's TLS module: tls on MicroPython >= 1.23 (ssl on 1.22), ssl on CPython."""
@@ -177,7 +177,7 @@ def ask_hook(c, chain):
         c.why = "the validation hook raised %r" % (e,)
         return _X509_FATAL
     if r == _SSL_ERR_OKAY:
-        c.state |= HOOK_OK
+        c.state |= _HOOK_OK
         return 0
     c.why = "the validation hook refused the certificate (SSL_ERR %r)" % (r,)
     return _X509_FATAL

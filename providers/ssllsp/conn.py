@@ -19,21 +19,22 @@ _WSP_SEND = const(23)
 _MSG_DONTWAIT = const(0x40)
 _SSL_FLAG_SERVER = const(2)
 
-# The state bits of a Conn (Conn.state): this module is their one home.
-SECURE = const(0x01)  # SO_SECURE is SO_SEC_SSL
-CONNECTED = const(0x02)
-LISTENING = const(0x04)
-STARTED = const(0x08)  # the TLS engine exists: SSL options are locked
-DONE = const(0x10)  # the handshake has completed
-NONBLOCK = const(0x20)
-DEAD = const(0x40)  # the TLS session failed; the lower socket is closed
-HOOK_OK = const(0x80)  # the validation hook accepted the chain of this handshake
-WANT_IN = const(0x100)  # the unfinished handshake waits for the peer
-ADOPTED = const(0x200)  # connected before ssllsp took the socket over (re-homing): SO_SECURE may still come
+# The state bits of a Conn (Conn.state): this module is their one home; the other modules of the
+# package keep private copies (folded by MicroPython), which host_tests/unit/test_ssllsp_consts.py checks.
+_SECURE = const(0x01)  # SO_SECURE is SO_SEC_SSL
+_CONNECTED = const(0x02)
+_LISTENING = const(0x04)
+_STARTED = const(0x08)  # the TLS engine exists: SSL options are locked
+_DONE = const(0x10)  # the handshake has completed
+_NONBLOCK = const(0x20)
+_DEAD = const(0x40)  # the TLS session failed; the lower socket is closed
+_HOOK_OK = const(0x80)  # the validation hook accepted the chain of this handshake
+_WANT_IN = const(0x100)  # the unfinished handshake waits for the peer
+_ADOPTED = const(0x200)  # connected before ssllsp took the socket over (re-homing): SO_SECURE may still come
 # What engine operation drive() runs
-READ = const(0)
-WRITE = const(1)
-SHAKE = const(2)
+_READ = const(0)
+_WRITE = const(1)
+_SHAKE = const(2)
 
 
 class Conn(layer.Sock):
@@ -107,7 +108,7 @@ def emit(c, data, block):
 
 def start(c, ctx, block):
     """Create the engine for c's connection; a blocking start runs the whole handshake."""
-    c.state |= STARTED
+    c.state |= _STARTED
     c.err = c.why = c.chain = None
     server = c.sslf & _SSL_FLAG_SERVER
     host = None if server else (c.peer or c.host)
@@ -116,7 +117,7 @@ def start(c, ctx, block):
     except Exception as e:
         raise fatal(c, e)
     if block:
-        drive(c, SHAKE, None, False)
+        drive(c, _SHAKE, None, False)
 
 
 def _engine():
@@ -132,8 +133,8 @@ def _engine():
 
 def _done(c):
     # The first moment the handshake is known to be over.
-    c.state = (c.state | DONE) & ~WANT_IN
-    if c.hook is not None and not c.state & HOOK_OK and not c.sslf & _SSL_FLAG_SERVER:
+    c.state = (c.state | _DONE) & ~_WANT_IN
+    if c.hook is not None and not c.state & _HOOK_OK and not c.sslf & _SSL_FLAG_SERVER:
         from providers.ssllsp.certs import ask_hook
 
         chain = c.eng.chain()
@@ -175,7 +176,7 @@ def fatal(c, e):
 
 
 def _abort(c, err):
-    c.state = (c.state | DEAD) & ~CONNECTED
+    c.state = (c.state | _DEAD) & ~_CONNECTED
     c.fail = (err.args[0], err.args[1] if len(err.args) > 1 else "")
     eng, c.eng = c.eng, None
     c.out = c.stash = c.chain = None
@@ -193,25 +194,25 @@ def _abort(c, err):
 
 
 def drive(c, op, buf, nb):
-    """Run engine op (READ, WRITE, SHAKE) until it completes, feeding it ciphertext."""
+    """Run engine op (_READ, _WRITE, _SHAKE) until it completes, feeding it ciphertext."""
     e = c.eng
     while True:
         if c.out:
             flush(c, not nb)
         try:
-            r = e.write(c, buf) if op == WRITE else (e.read(c, buf) if op == READ else e.shake(c, buf))
+            r = e.write(c, buf) if op == _WRITE else (e.read(c, buf) if op == _READ else e.shake(c, buf))
             if c.err is not None:  # a lower failure the engine swallowed
                 raise c.err
-            if r is not None and not c.state & DONE:
+            if r is not None and not c.state & _DONE:
                 _done(c)
         except Exception as x:
-            if op == READ and c.state & DONE and c.err is None and e.eof():
+            if op == _READ and c.state & _DONE and c.err is None and e.eof():
                 return 0  # the peer closed without close_notify: an end of stream, as CPython's default
             raise fatal(c, x)
         if r is not None:
             return r
-        if not c.state & DONE:
-            c.state |= WANT_IN
+        if not c.state & _DONE:
+            c.state |= _WANT_IN
         if e.feed(c):
             continue
         if nb:
@@ -221,5 +222,5 @@ def drive(c, op, buf, nb):
 
 def live(c):
     """WSAENOTCONN, with the reason, once the TLS session has failed."""
-    if c.state & DEAD:
+    if c.state & _DEAD:
         raise WSAError(WSAENOTCONN, "the TLS connection failed: %s" % (c.fail[1],))

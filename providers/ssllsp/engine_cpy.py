@@ -1,6 +1,6 @@
 # providers/ssllsp/engine_cpy: the TLS engine on CPython: OpenSSL through ssl, an SSLObject over memory BIOs.
 # MIT licence; part of ws2 for MicroPython.
-from providers.ssllsp.conn import NONBLOCK, emit, lrecv
+from providers.ssllsp.conn import emit, lrecv
 from ws2.native import ssl  # the port's module, even after ws2.compat.install()
 from ws2.port import const
 
@@ -8,6 +8,7 @@ _WSP_SEND = const(23)
 _MSG_DONTWAIT = const(0x40)
 _MAX_RECV = const(16384)  # one TLS record
 
+_NONBLOCK = const(0x20)
 
 class Engine:
     """OpenSSL through CPython's ssl module: an SSLObject over memory BIOs."""
@@ -36,7 +37,7 @@ class Engine:
         finally:
             data = self.outb.read()
             if data:
-                emit(c, data, not c.state & NONBLOCK)
+                emit(c, data, not c.state & _NONBLOCK)
 
     def read(self, c, buf):
         return self._run(c, self._read, buf)

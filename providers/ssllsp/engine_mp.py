@@ -7,7 +7,7 @@
 # handshake finishes in the reads and writes that follow.
 import io
 
-from providers.ssllsp.conn import NONBLOCK, emit, lrecv
+from providers.ssllsp.conn import emit, lrecv
 from ws2.port import const
 
 _INBOX = const(32)  # bytes a blocking wait reads ahead for mbedTLS (it then reads the rest itself)
@@ -16,6 +16,7 @@ _IOCTL_CLOSE = const(4)  # the stream ioctl a close sends
 _EIO = const(-5)
 _EINVAL = const(-22)
 
+_NONBLOCK = const(0x20)
 
 class _Pipe(io.IOBase):
     """The stream mbedTLS reads and writes: the lower socket through its proc table."""
@@ -50,7 +51,7 @@ class _Pipe(io.IOBase):
 
     def write(self, buf):
         try:
-            emit(self.c, buf, self.block or not self.c.state & NONBLOCK)
+            emit(self.c, buf, self.block or not self.c.state & _NONBLOCK)
             return len(buf)
         except Exception as e:
             self.c.err = e

@@ -1,6 +1,6 @@
 # providers/ssllsp/options: the SO_SSL_* ioctls of Windows CE's sslsock.h (values in ws2/tlsconst.py; docs/spi.md).
 # MIT licence; part of ws2 for MicroPython. Loaded with the first SO_SSL ioctl.
-from providers.ssllsp.conn import CONNECTED, DONE, NONBLOCK, SECURE, STARTED, start
+from providers.ssllsp.conn import start
 from ws2.errors import WSAError, WSAEINVAL, WSAEISCONN, WSAENOTCONN, WSAEOPNOTSUPP
 from ws2.port import const
 
@@ -20,6 +20,11 @@ _SSL_FLAG_AUTH_CLIENT = const(4)
 _SSL_KNOWN_FLAGS = const(0x1000A)
 _CE_CODES = const(0x0B)  # the low byte of the last SO_SSL code Windows CE defines
 
+_SECURE = const(0x01)
+_CONNECTED = const(0x02)
+_STARTED = const(0x08)
+_DONE = const(0x10)
+_NONBLOCK = const(0x20)
 
 def _in_str(v, what):
     if isinstance(v, (bytes, bytearray)):
@@ -43,22 +48,22 @@ def ssl_ioctl(c, code, arg):
         if code & 0xFF <= _CE_CODES:
             raise WSAError(WSAEOPNOTSUPP, "SO_SSL ioctl 0x%08x is not supported by ssllsp" % code)
         raise WSAError(WSAEINVAL, "unknown SO_SSL ioctl 0x%08x" % code)
-    if not c.state & SECURE:
+    if not c.state & _SECURE:
         raise WSAError(WSAEINVAL, "not a secure socket: setsockopt(s, SOL_SOCKET, SO_SECURE, SO_SEC_SSL) first")
     if code == _SO_SSL_GET_CONNECTION_INFO:
-        if not c.state & DONE:
+        if not c.state & _DONE:
             raise WSAError(WSAENOTCONN, "the TLS handshake has not completed")
         return _connection_info(c)
-    if c.state & STARTED:
+    if c.state & _STARTED:
         raise WSAError(WSAEISCONN, "the TLS handshake has started: set SSL options before it")
     if code == _SO_SSL_PERFORM_HANDSHAKE:
-        if not c.state & CONNECTED:
+        if not c.state & _CONNECTED:
             raise WSAError(WSAENOTCONN, "SO_SSL_PERFORM_HANDSHAKE needs a connected socket")
         if arg is not None:
             c.peer = _in_str(arg, "the server name")
         from providers.ssllsp.certs import context
 
-        start(c, context(c), not c.state & NONBLOCK)
+        start(c, context(c), not c.state & _NONBLOCK)
         return None
     if code == _SO_SSL_SET_FLAGS:
         if not isinstance(arg, int) or arg & ~_SSL_KNOWN_FLAGS:

@@ -7,8 +7,7 @@
 # Decrypted bytes read ahead (MSG_PEEK, select, FIONREAD) wait in a stash, so
 # FD_READ means decrypted data is there.
 from providers import layer
-from providers.ssllsp.conn import (ADOPTED, CONNECTED, DEAD, LISTENING, NONBLOCK, READ, SECURE, STARTED, WANT_IN,
-                                   WRITE, Conn, drive, flush, live, start)
+from providers.ssllsp.conn import Conn, drive, flush, live, start
 from ws2.errors import (WSAError, WSAECONNABORTED, WSAEINVAL, WSAEISCONN, WSAENOBUFS, WSAEOPNOTSUPP,
                         WSAESOCKTNOSUPPORT, WSAEWOULDBLOCK)
 from ws2.port import const, sleep_ms, ticks_diff, ticks_ms
@@ -49,6 +48,16 @@ _NB_CHUNK = const(4096)  # plaintext per non-blocking send, so the outbox stays 
 _SLICE_MS = const(10)  # how long a select over several lower providers sleeps between looks
 NAME = "ssllsp"
 
+_READ = const(0)
+_WRITE = const(1)
+_SECURE = const(0x01)
+_CONNECTED = const(0x02)
+_LISTENING = const(0x04)
+_STARTED = const(0x08)
+_NONBLOCK = const(0x20)
+_DEAD = const(0x40)
+_WANT_IN = const(0x100)
+_ADOPTED = const(0x200)
 
 def _context(c):
     from providers.ssllsp.certs import context
@@ -70,7 +79,7 @@ def WSPAdoptSocket(lower_handle, info, handle):
     c = layer.adopt_open(Conn, lower_handle, info, handle, NAME)
     try:
         c.host = c.lt[_WSP_GETPEERNAME](c.lc)[0]  # connected already (the socket drop-in wraps after connect)
-        c.state |= CONNECTED | ADOPTED
+        c.state |= _CONNECTED | _ADOPTED
     except WSAError:
         pass
     return c
@@ -96,7 +105,7 @@ def WSPCloseSocket(c):
 def WSPConnect(c, addr, caller_data, callee_data, sqos, gqos):
     """Connect below; a secure socket then handshakes (unless deferred)."""
     live(c)
-    tls = c.state & SECURE and not c.sslf & _SSL_FLAG_DEFER_HANDSHAKE
+    tls = c.state & _SECURE and not c.sslf & _SSL_FLAG_DEFER_HANDSHAKE
     ctx = _context(c) if tls else None  # refuse a bad configuration before any packet goes out
     pending = None
     try:
@@ -105,7 +114,7 @@ def WSPConnect(c, addr, caller_data, callee_data, sqos, gqos):
         if e.args[0] != WSAEWOULDBLOCK:
             raise
         pending = e
-    c.state |= CONNECTED
+    c.state |= _CONNECTED
     c.host = addr[0] if isinstance(addr, tuple) and addr else None
     if tls:
         start(c, ctx, pending is None)
@@ -117,10 +126,10 @@ def WSPConnect(c, addr, caller_data, callee_data, sqos, gqos):
 def WSPListen(c, backlog):
     """Listen below; accepted sockets inherit the TLS settings."""
     live(c)
-    if c.state & SECURE and c.cert is None and not c.sslf & _SSL_FLAG_DEFER_HANDSHAKE:
+    if c.state & _SECURE and c.cert is None and not c.sslf & _SSL_FLAG_DEFER_HANDSHAKE:
         raise WSAError(WSAEINVAL, "ssllsp: a TLS server needs WSAIoctl(s, SO_SSL_SET_SERVER_CERT, (cert, key))")
     c.lt[_WSP_LISTEN](c.lc, backlog)
-    c.state |= LISTENING
+    c.state |= _LISTENING
     return 0
 
 
@@ -129,16 +138,16 @@ def WSPAccept(c, condition, callback_data):
     live(c)
     lh, addr = c.lt[_WSP_ACCEPT](c.lc, condition, callback_data)
     n = layer.adopt(Conn, c.lt, lh, c.entry)
-    n.state = (c.state & (SECURE | NONBLOCK)) | CONNECTED
+    n.state = (c.state & (_SECURE | _NONBLOCK)) | _CONNECTED
     n.sslf = c.sslf | _SSL_FLAG_SERVER
     n.cert = c.cert
     n.hook = c.hook
-    if n.state & SECURE and not n.sslf & _SSL_FLAG_DEFER_HANDSHAKE:
+    if n.state & _SECURE and not n.sslf & _SSL_FLAG_DEFER_HANDSHAKE:
         try:
             if c.srv is None:
                 c.srv = _context(n)
             n.srv = c.srv
-            start(n, c.srv, not n.state & NONBLOCK)
+            start(n, c.srv, not n.state & _NONBLOCK)
         except Exception as e:
             # The client failed its handshake: it never becomes an accepted socket.
             try:
@@ -165,7 +174,7 @@ def _fill_stash(c, want, nb):
     if have < want:
         buf = bytearray(min(max(want - have, _STASH), _MAX_RECV))  # what one record gives, so recv gets it all
         try:
-            n = drive(c, READ, buf, nb)
+            n = drive(c, _READ, buf, nb)
         except WSAError as e:
             if not have or e.args[0] != WSAEWOULDBLOCK:
                 raise
@@ -181,7 +190,7 @@ def WSPRecv(c, buffers, flags, ov, cr, tid):
         return c.lt[_WSP_RECV](c.lc, buffers, flags, ov, cr, tid)
     if flags & ~(_MSG_PEEK | _MSG_DONTWAIT | _MSG_WAITALL) or flags & _MSG_OOB:
         raise WSAError(WSAEOPNOTSUPP, "TLS sockets take MSG_PEEK, MSG_WAITALL and MSG_DONTWAIT only")
-    nb = c.state & NONBLOCK or flags & _MSG_DONTWAIT
+    nb = c.state & _NONBLOCK or flags & _MSG_DONTWAIT
     want = buffers if isinstance(buffers, int) else None
     if isinstance(buffers, (list, tuple)):  # scatter: the first buffer with room gets what one call yields
         buffers = [b for b in buffers if len(memoryview(b))][:1] or [bytearray(0)]
@@ -202,13 +211,13 @@ def WSPRecv(c, buffers, flags, ov, cr, tid):
         return len(data), 0
     if isinstance(buffers, int):
         buf = bytearray(want)
-        n = drive(c, READ, buf, nb) if want else 0
+        n = drive(c, _READ, buf, nb) if want else 0
         return bytes(memoryview(buf)[:n]), 0
     if not want:
         return 0, 0
-    n = drive(c, READ, mv, nb)
+    n = drive(c, _READ, mv, nb)
     while flags & _MSG_WAITALL and n and n < want:
-        k = drive(c, READ, mv[n:], nb)
+        k = drive(c, _READ, mv[n:], nb)
         if not k:
             break
         n += k
@@ -236,7 +245,7 @@ def WSPSend(c, buffers, flags, ov, cr, tid):
             if k < len(memoryview(b)):
                 break
         return total
-    nb = c.state & NONBLOCK or flags & _MSG_DONTWAIT
+    nb = c.state & _NONBLOCK or flags & _MSG_DONTWAIT
     mv = memoryview(buffers)
     if not len(mv):
         return 0
@@ -246,7 +255,7 @@ def WSPSend(c, buffers, flags, ov, cr, tid):
             if c.out:
                 raise WSAError(WSAEWOULDBLOCK)
         mv = mv[:_NB_CHUNK]
-    n = drive(c, WRITE, mv, nb)
+    n = drive(c, _WRITE, mv, nb)
     if not nb and c.out:
         flush(c, True)
     return n
@@ -265,22 +274,22 @@ def WSPSetSockOpt(c, level, name, value):
     if value not in (_SO_SEC_SSL, _SO_SEC_NONE):
         raise WSAError(WSAEINVAL, "SO_SECURE takes SO_SEC_SSL or SO_SEC_NONE, not %r" % (value,))
     # A socket connected before it came here (re-homed by the socket drop-in) has not started TLS yet.
-    if c.state & STARTED or c.state & (CONNECTED | ADOPTED) == CONNECTED:
+    if c.state & _STARTED or c.state & (_CONNECTED | _ADOPTED) == _CONNECTED:
         raise WSAError(WSAEISCONN, "SO_SECURE must be set before connect")
     if value == _SO_SEC_SSL:
         from providers.ssllsp.certs import tlsmod
 
         tlsmod()
-        c.state |= SECURE
+        c.state |= _SECURE
     else:
-        c.state &= ~SECURE
+        c.state &= ~_SECURE
     return 0
 
 
 def WSPGetSockOpt(c, level, name):
     """SO_SECURE, and SO_ERROR of a failed TLS session, are ours; the rest come from below."""
     if level == _SOL_SOCKET and name == _SO_SECURE:
-        return _SO_SEC_SSL if c.state & SECURE else _SO_SEC_NONE
+        return _SO_SEC_SSL if c.state & _SECURE else _SO_SEC_NONE
     if c.lc is None:
         if level == _SOL_SOCKET and name == _SO_ERROR:
             code, c.fail = c.fail[0], (0, c.fail[1])
@@ -292,7 +301,7 @@ def WSPGetSockOpt(c, level, name):
 def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
     """SO_SSL_* ioctls are ours; FIONBIO is noted and passed on; others go to the lower socket."""
     if code & _SSL_FAMILY_MASK == _SO_SSL:
-        if c.state & DEAD and code != _SO_SSL_GET_FLAGS:
+        if c.state & _DEAD and code != _SO_SSL_GET_FLAGS:
             live(c)
         from providers.ssllsp.options import ssl_ioctl
 
@@ -309,7 +318,7 @@ def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
         return len(c.stash) if c.stash else 0
     r = c.lt[_WSP_IOCTL](c.lc, code, in_data, out_len, ov, cr, tid)
     if code == _FIONBIO:
-        c.state = (c.state | NONBLOCK) if in_data else (c.state & ~NONBLOCK)
+        c.state = (c.state | _NONBLOCK) if in_data else (c.state & ~_NONBLOCK)
     return r
 
 
@@ -330,7 +339,7 @@ def WSPSelect(r, w, x, ms):
     """select for ssllsp sockets: readable means decrypted data (or the end) is there, not merely ciphertext."""
     t0 = ticks_ms()
     while True:
-        rr = [c for c in r if c.state & DEAD or c.stash]
+        rr = [c for c in r if c.state & _DEAD or c.stash]
         groups = {}  # id(lower table) -> [table, read, write, except] lower contexts
         back = {}
         for k, cs in ((1, r), (2, w), (3, x)):
@@ -338,7 +347,7 @@ def WSPSelect(r, w, x, ms):
                 if c.lc is None:
                     continue
                 kk = k
-                if k == 2 and c.state & WANT_IN and not c.out:
+                if k == 2 and c.state & _WANT_IN and not c.out:
                     kk = 1  # the handshake waits for the peer: a send can go on once input comes
                 g = groups.get(id(c.lt))
                 if g is None:
