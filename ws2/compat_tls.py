@@ -13,11 +13,13 @@
 import sys
 
 from ws2 import compat, sockctrl
+from ws2.dispatch import call
 from ws2.errors import WSAError
 
 from ws2.port import const
 
 
+_WSP_SETSOCKOPT = const(26)
 _SOL_SOCKET = const(0xFFFF)
 _SO_SECURE = const(0x2001)
 _SO_SEC_SSL = const(0x2004)
@@ -155,8 +157,15 @@ def _rehome(sock):
         raise WSAError(_WSAEOPNOTSUPP, "no TLS provider is installed over catalog entry %d" % entry)
     sock._slow()  # every byte goes through the TLS provider from now on
     sock._tls = True
-    rehome.rehome(h, chain)  # the handle stays the socket's; the TLS layer takes the connection from here
-    sockctrl.setsockopt(h, _SOL_SOCKET, _SO_SECURE, _SO_SEC_SSL)
+    try:
+        rehome.rehome(h, chain)  # the handle stays the socket's; the TLS layer takes the connection from here
+    finally:
+        # Once per connection, and the TLS handshake that follows needs the heap: the router
+        # forgets the module (as it releases a provider) until the next move.
+        from ws2.provider import drop_module
+
+        drop_module("ws2.rehome")
+    call(h, _WSP_SETSOCKOPT, _SOL_SOCKET, _SO_SECURE, _SO_SEC_SSL)  # straight to the layer (ws2.secure is for plain sockets)
     return h
 
 

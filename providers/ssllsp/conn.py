@@ -113,15 +113,15 @@ def start(c, ctx, block):
     server = c.sslf & _SSL_FLAG_SERVER
     host = None if server else (c.peer or c.host)
     try:
-        c.eng = _engine()(c, ctx, server, host, block)
+        c.eng = engine()(c, ctx, server, host, block)
     except Exception as e:
         raise fatal(c, e)
     if block:
         drive(c, _SHAKE, None, False)
 
 
-def _engine():
-    # The port's engine, imported the first time a handshake starts.
+def engine():
+    """The port's engine class (engine_mp or engine_cpy), imported when SO_SECURE is first set."""
     import sys
 
     if sys.implementation.name == "micropython":
