@@ -21,10 +21,9 @@
 # MicroPython nor CPython can report the bundle's verdict and still finish
 # the handshake, so "unvalidated" is what the hook is told).
 #
-# The modules, each loaded when first needed:
-#   sock        the socket calls (plain pass-through until SO_SECURE)
+# The modules (certs and the port's engine are loaded with the first SO_SECURE):
+#   sock        the socket calls (plain pass-through until SO_SECURE) and the SO_SSL_* ioctls
 #   conn        one connection: its context, state bits, the engine driver
-#   options     the SO_SSL_* ioctls
 #   certs       CA bundles, certificates, the TLS context, the validation hook
 #   engine_mp   mbedTLS through MicroPython's tls module (MicroPython only)
 #   engine_cpy  OpenSSL through CPython's ssl module (CPython only)
