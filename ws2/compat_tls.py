@@ -158,7 +158,7 @@ def _rehome(sock):
     sock._slow()  # every byte goes through the TLS provider from now on
     sock._tls = True
     try:
-        rehome.rehome(h, chain)  # the handle stays the socket's; the TLS layer takes the connection from here
+        rehome.rehome(h, chain, True)  # the handle stays the socket's; the TLS layer takes the connection from here
     finally:
         # Once per connection, and the TLS handshake that follows needs the heap: the router
         # forgets the module (as it releases a provider) until the next move.

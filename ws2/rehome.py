@@ -42,24 +42,24 @@ def base_of(entry_id):
     return chain[-1] if chain else entry_id
 
 
-def rehome(s, entry_id):
+def rehome(s, entry_id, over_layers=False):
     """Put chain entry entry_id's top layer over socket s; s then names the layer's socket (WSAEINVAL if it does not fit).
 
-    entry_id is a chain one layer over s's own chain, or (s being layered already) one layer over s's
-    base entry: the layer then goes over s's layers, which stay below it (the socket drop-in's TLS over
-    a capture or counting layer).
+    entry_id is a chain one layer over s's own chain; with over_layers also one layer over s's base
+    entry: the layer then goes over s's layers, which stay below it (the socket drop-in's TLS over a
+    capture or counting layer).
     """
     try:
-        return _rehome(s, entry_id)
+        return _rehome(s, entry_id, over_layers)
     except Exception as e:
         raise fail(e)
 
 
-def _rehome(s, entry_id):
+def _rehome(s, entry_id, over_layers):
     i = handles.slot(s)
     top = catalog.by_id(entry_id)
     own = _chain_of(handles.entry[i])
-    if top is None or top not in _chains_over(handles.entry[i]) and top not in _chains_over(own[-1]):
+    if top is None or top not in _chains_over(handles.entry[i]) and not (over_layers and top in _chains_over(own[-1])):
         raise WSAError(WSAEINVAL, "catalog entry %r is not a chain one layer above socket %d's protocol" % (entry_id, s))
     if handles.flags[i] & _F_PENDING:
         raise WSAError(WSAEINVAL, "socket %d has overlapped requests pending" % s)

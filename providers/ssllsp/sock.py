@@ -8,7 +8,7 @@
 # FD_READ means decrypted data is there.
 from providers import layer
 from providers.ssllsp.conn import Conn, drive, engine, flush, live, start
-from ws2.errors import (WSAError, WSAECONNABORTED, WSAEINVAL, WSAEISCONN, WSAENOBUFS, WSAEOPNOTSUPP,
+from ws2.errors import (WSAError, WSAECONNABORTED, WSAEINVAL, WSAEISCONN, WSAENOBUFS, WSAENOTCONN, WSAEOPNOTSUPP,
                         WSAESOCKTNOSUPPORT, WSAEWOULDBLOCK)
 from ws2.port import const, sleep_ms, ticks_diff, ticks_ms
 
