@@ -23,7 +23,7 @@ TABLE = (
      ("ws2/addrinfo.py", "ws2/nsrouter.py", "ws2/nscatalog.py", "ws2/nsinstall.py", "ws2/nsprovider.py",
       "ws2/queryset.py", "providers/nspm.py", "providers/dnsmsg.py", "providers/dnsretry.py", "ws2/nsconst.py"),
      (CORE,)),
-    ("ws2-tls", "TLS as a layered provider (ssllsp)", ("providers/ssllsp.py", "ws2/tlsconst.py"), (CORE,)),
+    ("ws2-tls", "TLS as a layered provider (ssllsp)", ("providers/ssllsp/*", "ws2/tlsconst.py"), (CORE,)),
     ("ws2-io", "event objects, select/WSAPoll, WSAEventSelect, overlapped I/O, asyncio bridge, blocking hooks",
      ("ws2/event.py", "ws2/netevents.py", "ws2/sockselect.py", "ws2/waitset.py", "ws2/fdrules.py",
       "ws2/overlapped.py", "ws2/aio.py", "ws2/blocking.py"), (CORE,)),

@@ -17,25 +17,22 @@ import time
 
 from providers import layer, pcap
 from ws2.errors import WSAError, WSAECONNABORTED, WSAECONNRESET
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const, ticks_diff, ticks_ms
 
 _WSP_ACCEPT = const(0)
+_WSP_CLEANUP = const(5)
+_WSP_CLOSESOCKET = const(6)
 _WSP_CONNECT = const(7)
 _WSP_GETPEERNAME = const(12)
 _WSP_GETSOCKNAME = const(13)
 _WSP_IOCTL = const(16)
 _WSP_RECV = const(19)
 _WSP_RECVFROM = const(21)
+_WSP_SELECT = const(22)
 _WSP_SEND = const(23)
 _WSP_SENDTO = const(25)
 _WSP_SHUTDOWN = const(27)
+_WSP_SOCKET = const(28)
 _SOCK_STREAM = const(1)
 _MSG_PEEK = const(0x2)
 _SD_RECEIVE = const(0)
@@ -85,8 +82,8 @@ def _emit(recs):
             s.write(r)
             _stats[0] += 1
             _stats[1] += len(r)
-        now = layer.ticks()
-        if layer.diff(now, _flush[1]) >= _flush[0]:  # flushing each event costs a filesystem sync
+        now = ticks_ms()
+        if ticks_diff(now, _flush[1]) >= _flush[0]:  # flushing each event costs a filesystem sync
             _flush[1] = now
             s.flush()
     except Exception as e:  # flash gone, host gone: stop capturing, never fail the socket call
@@ -293,28 +290,26 @@ def _got(c, buffers, r, flags, addr):
         _dgram(c, False, addr, data)
 
 
-def WSPRecv(c, buffers, flags, ov, cr, tid):
-    """Receive below; data is recorded as the peer's, the end of the stream as its FIN."""
+def _recv(c, slot, buffers, flags, ov, cr, tid):
+    # WSPRecv or WSPRecvFrom below: a reset it reports is recorded, so is what it returns.
     try:
-        r = c.lt[_WSP_RECV](c.lc, buffers, flags, ov, cr, tid)
+        r = c.lt[slot](c.lc, buffers, flags, ov, cr, tid)
     except WSAError as e:
         _reset(c, e)
         raise
     if _sink is not None:
-        _got(c, buffers, r, flags, None)
+        _got(c, buffers, r, flags, r[2] if slot == _WSP_RECVFROM else None)
     return r
+
+
+def WSPRecv(c, buffers, flags, ov, cr, tid):
+    """Receive below; data is recorded as the peer's, the end of the stream as its FIN."""
+    return _recv(c, _WSP_RECV, buffers, flags, ov, cr, tid)
 
 
 def WSPRecvFrom(c, buffers, flags, ov, cr, tid):
     """Receive a datagram below; recorded with its source."""
-    try:
-        r = c.lt[_WSP_RECVFROM](c.lc, buffers, flags, ov, cr, tid)
-    except WSAError as e:
-        _reset(c, e)
-        raise
-    if _sink is not None:
-        _got(c, buffers, r, flags, r[2])
-    return r
+    return _recv(c, _WSP_RECVFROM, buffers, flags, ov, cr, tid)
 
 
 def WSPShutdown(c, how):
@@ -366,9 +361,10 @@ def WSPCleanup():
     return 0
 
 
-_TABLE = layer.table({0: WSPAccept, 5: WSPCleanup, 6: WSPCloseSocket, 7: WSPConnect, 16: WSPIoctl, 19: WSPRecv,
-                      21: WSPRecvFrom, 22: WSPSelect, 23: WSPSend, 25: WSPSendTo, 27: WSPShutdown, 28: WSPSocket},
-                     _NAME)
+_TABLE = layer.table({_WSP_ACCEPT: WSPAccept, _WSP_CLEANUP: WSPCleanup, _WSP_CLOSESOCKET: WSPCloseSocket,
+                      _WSP_CONNECT: WSPConnect, _WSP_IOCTL: WSPIoctl, _WSP_RECV: WSPRecv,
+                      _WSP_RECVFROM: WSPRecvFrom, _WSP_SELECT: WSPSelect, _WSP_SEND: WSPSend,
+                      _WSP_SENDTO: WSPSendTo, _WSP_SHUTDOWN: WSPShutdown, _WSP_SOCKET: WSPSocket}, _NAME)
 
 
 def WSPStartup(version, info, upcalls):

@@ -16,22 +16,21 @@
 # select, pass-through slots) is providers/layer.py; this module adds the
 # counting on top.
 from providers import layer
+from ws2.port import const
 
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
-
+# The proc-table slots this module names, as private copies of ws2.spiconst's WSP_* (MicroPython folds
+# const() names into the code, so they cost no RAM; host_tests/unit/test_const_homes checks each copy).
 _WSP_ACCEPT = const(0)
+_WSP_CLEANUP = const(5)
+_WSP_CLOSESOCKET = const(6)
 _WSP_RECV = const(19)
 _WSP_RECVFROM = const(21)
+_WSP_SELECT = const(22)
 _WSP_SEND = const(23)
 _WSP_SENDTO = const(25)
 _WSP_SOCKET = const(28)
 _MSG_PEEK = const(0x2)
+_NAME = "the example layer"
 
 # What went through the layer since it was loaded (the tests read these).
 stats = {"sockets": 0, "sent": 0, "received": 0}
@@ -40,7 +39,7 @@ _starts = layer.Starts("ws2 example counting layer")
 
 def lower_of(info):
     """Return (proc table of the next provider down info's chain, the protocol info to hand it)."""
-    return layer.lower_of(info, "the example layer")
+    return layer.lower_of(info, _NAME)
 
 
 class _Sock(layer.Sock):
@@ -62,25 +61,7 @@ def WSPSocket(af, typ, proto, info, group, flags):
 
 def WSPAdoptSocket(lower_handle, info, handle):
     """ws2 re-homing (ws2/rehome): our context over an open lower socket; it answers to handle."""
-    table, down = lower_of(info)
-    c = _Sock(table, lower_handle, info.catalog_entry_id)
-    c.handle = handle
-    stats["sockets"] += 1
-    return c
-
-
-def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
-    """Our handle moves when the socket is re-homed under another layer; other codes go down."""
-    if code == _SIO_SET_SOCKET_HANDLE:
-        old = c.handle
-        c.handle = in_data
-        return old
-    return c.lt[_WSP_IOCTL](c.lc, code, in_data, out_len, ov, cr, tid)
-
-
-def WSPAdoptSocket(lower_handle, info, handle):
-    """ws2 re-homing (ws2/rehome): our context over an open lower socket; it answers to handle."""
-    c = layer.adopt_open(_Sock, lower_handle, info, handle, "the example layer")
+    c = layer.adopt_open(_Sock, lower_handle, info, handle, _NAME)
     stats["sockets"] += 1
     return c
 
@@ -128,7 +109,7 @@ def WSPRecvFrom(c, buffers, flags, ov, cr, tid):
 
 def WSPSelect(r, w, x, ms):
     """Ask the lower provider about our sockets' lower contexts and map the answer back."""
-    return layer.select(r, w, x, ms, "the example layer")
+    return layer.select(r, w, x, ms, _NAME)
 
 
 def WSPCleanup():
@@ -137,10 +118,20 @@ def WSPCleanup():
     return 0
 
 
-# Every slot not named here passes straight down (layer.down), the address slots go to the chain's next
-# provider (layer.by_info), WSPCancelBlockingCall and WSPDuplicateSocket are refused.
-_TABLE = layer.table({0: WSPAccept, 5: WSPCleanup, 6: WSPCloseSocket, 19: WSPRecv, 21: WSPRecvFrom, 22: WSPSelect,
-                      23: WSPSend, 25: WSPSendTo, 28: WSPSocket}, "the example layer")
+# The proc table, each function in its slot by name. Every slot not named here passes
+# straight down (layer.down), WSPIoctl too (layer.ioctl: the socket can be re-homed), the address slots go
+# to the chain's next provider (layer.by_info), WSPCancelBlockingCall and WSPDuplicateSocket are refused.
+_TABLE = layer.table({
+    _WSP_ACCEPT: WSPAccept,
+    _WSP_CLEANUP: WSPCleanup,
+    _WSP_CLOSESOCKET: WSPCloseSocket,
+    _WSP_RECV: WSPRecv,
+    _WSP_RECVFROM: WSPRecvFrom,
+    _WSP_SELECT: WSPSelect,
+    _WSP_SEND: WSPSend,
+    _WSP_SENDTO: WSPSendTo,
+    _WSP_SOCKET: WSPSocket,
+}, _NAME)
 
 
 def WSPStartup(version, info, upcalls):

@@ -18,16 +18,11 @@
 # fails with WSAETIMEDOUT. Every injected fault is counted (SIO_FAULTS_GET).
 from providers import faultplan, layer
 from ws2.errors import WSAError, WSAECONNRESET, WSAETIMEDOUT, WSAEWOULDBLOCK
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from ws2.port import const, sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 _WSP_ACCEPT = const(0)
+_WSP_CLEANUP = const(5)
+_WSP_CLOSESOCKET = const(6)
 _WSP_CONNECT = const(7)
 _WSP_GETSOCKOPT = const(14)
 _WSP_IOCTL = const(16)
@@ -37,6 +32,7 @@ _WSP_SELECT = const(22)
 _WSP_SEND = const(23)
 _WSP_SENDTO = const(25)
 _WSP_SHUTDOWN = const(27)
+_WSP_SOCKET = const(28)
 _SOCK_STREAM = const(1)
 _MSG_PEEK = const(0x2)
 _MSG_DONTWAIT = const(0x40)
@@ -193,9 +189,9 @@ def WSPConnect(c, addr, caller_data, callee_data, sqos, gqos):
         if ms:
             p.note("stall")
             if c.nb:
-                c.stall = layer.add(layer.ticks(), ms)
+                c.stall = ticks_add(ticks_ms(), ms)
                 raise WSAError(WSAEWOULDBLOCK, "faults: connect stalled")
-            layer.sleep_ms(ms)
+            sleep_ms(ms)
             raise WSAError(WSAETIMEDOUT, "faults: connect stalled for %d ms" % ms)
     return c.lt[_WSP_CONNECT](c.lc, addr, caller_data, callee_data, sqos, gqos)
 
@@ -307,7 +303,7 @@ def _send_dgram(c, p, data, flags, addr, act):
     if "truncate" in acts:
         data = p.truncate(data)
     if "delay" in acts:
-        layer.sleep_ms(p.spec["delay_ms"])
+        sleep_ms(p.spec["delay_ms"])
     copies = 2 if "dup" in acts else 1
     if "reorder" in acts:
         c.out = (data, addr, copies)  # goes out after the next datagram
@@ -330,7 +326,7 @@ def _due(c, now):
     # The first held datagram that may be delivered now, taken off the list; else None.
     for i in range(len(c.held)):
         h = c.held[i]
-        if layer.diff(now, h[0]) >= 0:
+        if ticks_diff(now, h[0]) >= 0:
             return c.held.pop(i)
     return None
 
@@ -341,7 +337,7 @@ def _recv_dgram(c, p, buffers, flags, kind):
     peek = flags & _MSG_PEEK
     block = _blocking(c, flags)
     while True:
-        now = layer.ticks()
+        now = ticks_ms()
         h = _due(c, now)
         if h is not None:
             if peek:
@@ -349,7 +345,7 @@ def _recv_dgram(c, p, buffers, flags, kind):
             return _give(buffers, h[1]), 0, h[2]
         if c.held and block:
             # Something is held back: wait below only until it is due.
-            wait = min(layer.diff(x[0], now) for x in c.held)
+            wait = min(ticks_diff(x[0], now) for x in c.held)
             if not c.lt[_WSP_SELECT]([c.lc], [], [], max(wait, 0))[0]:
                 continue
         elif c.held:
@@ -383,7 +379,7 @@ def _recv_dgram(c, p, buffers, flags, kind):
             if x[3]:  # a reordered datagram: this one has overtaken it
                 x[0] = now
         if "reorder" in acts or "delay" in acts:
-            c.held.append([layer.add(now, p.spec["delay_ms"]), data, addr, "reorder" in acts])
+            c.held.append([ticks_add(now, p.spec["delay_ms"]), data, addr, "reorder" in acts])
             continue
         if "dup" in acts:
             c.held.append([now, data, addr, False])
@@ -413,7 +409,7 @@ def WSPRecvFrom(c, buffers, flags, ov, cr, tid):
 
 def WSPGetSockOpt(c, level, name):
     """SO_ERROR reports a stalled connect's WSAETIMEDOUT (once); everything else goes below."""
-    if level == _SOL_SOCKET and name == _SO_ERROR and c.stall is not None and layer.diff(layer.ticks(), c.stall) >= 0:
+    if level == _SOL_SOCKET and name == _SO_ERROR and c.stall is not None and ticks_diff(ticks_ms(), c.stall) >= 0:
         c.stall = None
         c.err = WSAETIMEDOUT
         return WSAETIMEDOUT
@@ -444,12 +440,12 @@ def WSPIoctl(c, code, in_data, out_len, ov, cr, tid):
 
 def _forced(c, now):
     # Readable whatever the socket below says: an injected end, or a held datagram now due.
-    return c.eof or c.err or any(layer.diff(now, h[0]) >= 0 for h in c.held)
+    return c.eof or c.err or any(ticks_diff(now, h[0]) >= 0 for h in c.held)
 
 
 def WSPSelect(r, w, x, ms):
     """Ask below, adding what the plans make ready (held datagrams, injected ends) and holding stalled connects."""
-    now = layer.ticks()
+    now = ticks_ms()
     extra_r = [c for c in r if _forced(c, now)]
     # A stalled connect is neither writable nor failed below (nothing was asked of the socket below): it is
     # answered here, failed once its time is up.
@@ -462,19 +458,19 @@ def WSPSelect(r, w, x, ms):
         ms = 0
     for c in r:
         for h in c.held:
-            d = max(layer.diff(h[0], now), 0)
+            d = max(ticks_diff(h[0], now), 0)
             ms = d if ms is None else min(ms, d)
     for c in stalled:
-        d = max(layer.diff(c.stall, now), 0)
+        d = max(ticks_diff(c.stall, now), 0)
         ms = d if ms is None else min(ms, d)
     rest = [c for c in r if c not in extra_r]
     if rest or w or x:
         got = layer.select(rest, w, x, ms, _NAME)
     else:  # only held datagrams or stalled connects: wait for the first of them here
-        layer.sleep_ms(ms or 0)
+        sleep_ms(ms or 0)
         got = ([], [], [])
-    now = layer.ticks()
-    late = [c for c in stalled if layer.diff(now, c.stall) >= 0 and c in xs] if stalled else []
+    now = ticks_ms()
+    late = [c for c in stalled if ticks_diff(now, c.stall) >= 0 and c in xs] if stalled else []
     return (got[0] + extra_r + [c for c in r if c not in extra_r and c not in got[0] and _forced(c, now)],
             got[1], got[2] + late)
 
@@ -485,9 +481,10 @@ def WSPCleanup():
     return 0
 
 
-_TABLE = layer.table({0: WSPAccept, 5: WSPCleanup, 6: layer.close, 7: WSPConnect, 14: WSPGetSockOpt, 16: WSPIoctl,
-                      19: WSPRecv, 21: WSPRecvFrom, 22: WSPSelect, 23: WSPSend, 25: WSPSendTo, 28: WSPSocket},
-                     _NAME)
+_TABLE = layer.table({_WSP_ACCEPT: WSPAccept, _WSP_CLEANUP: WSPCleanup, _WSP_CLOSESOCKET: layer.close,
+                      _WSP_CONNECT: WSPConnect, _WSP_GETSOCKOPT: WSPGetSockOpt, _WSP_IOCTL: WSPIoctl,
+                      _WSP_RECV: WSPRecv, _WSP_RECVFROM: WSPRecvFrom, _WSP_SELECT: WSPSelect,
+                      _WSP_SEND: WSPSend, _WSP_SENDTO: WSPSendTo, _WSP_SOCKET: WSPSocket}, _NAME)
 
 
 def WSPStartup(version, info, upcalls):

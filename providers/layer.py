@@ -1,59 +1,26 @@
-# providers/layer: the plumbing every pass-through layered provider shares (capture, faults).
+# providers/layer: the plumbing every layered provider shares (ssllsp, capture, faults, example_lsp).
 # MIT licence; part of ws2 for MicroPython.
 #
 # What providers/README.md "Layered providers" describes, once: find the next
 # provider down a chain through the router, make the lower socket with the
 # protocol info advanced one step, wrap it in our context with our own
 # handle, and pass every call we do not change straight down.
-import time
-
 from ws2.errors import WSAError, WSAEINVAL, WSAEOPNOTSUPP, WSAEPROVIDERFAILEDINIT, WSANOTINITIALISED
+from ws2.port import const
 
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
-
+_WSP_ADDRESSTOSTRING = const(1)
+_WSP_CANCELBLOCKINGCALL = const(4)
 _WSP_CLOSESOCKET = const(6)
+_WSP_DUPLICATESOCKET = const(8)
 _WSP_IOCTL = const(16)
 _WSP_SELECT = const(22)
 _WSP_SOCKET = const(28)
+_WSP_STRINGTOADDRESS = const(29)
+_WSP_TABLE_SIZE = const(30)
 _SIO_SET_SOCKET_HANDLE = const(0xD8000004)  # ws2's own (ws2/rehome, docs/spi.md "Re-homing")
 _VERSION = const(0x0202)
+_WSAVERNOTSUPPORTED = const(10092)
 up = None  # ws2.upcalls, set by the first layer's WSPStartup
-
-
-def ticks():
-    """Milliseconds from the port's tick counter (CPython: monotonic)."""
-    try:
-        return time.ticks_ms()
-    except AttributeError:
-        return int(time.monotonic() * 1000)
-
-
-def diff(a, b):
-    """a - b of two ticks() values."""
-    try:
-        return time.ticks_diff(a, b)
-    except AttributeError:
-        return a - b
-
-
-def add(t, ms):
-    """ticks() value t moved on by ms."""
-    try:
-        return time.ticks_add(t, ms)
-    except AttributeError:
-        return t + ms
-
-
-def sleep_ms(ms):
-    """Sleep ms milliseconds (nothing for ms <= 0)."""
-    if ms > 0:
-        time.sleep(ms / 1000)
 
 
 class Starts:
@@ -67,7 +34,7 @@ class Starts:
         """WSPStartup: ((version, high_version, description), table), counted."""
         global up
         if (version & 0xFF) < 2:
-            raise WSAError(10092)  # WSAVERNOTSUPPORTED
+            raise WSAError(_WSAVERNOTSUPPORTED)
         up = upcalls
         self.n += 1
         return (_VERSION, _VERSION, self.description), table
@@ -199,13 +166,23 @@ def unsupported(*args):
     raise WSAError(WSAEOPNOTSUPP, "not supported by this layer")
 
 
-def table(over, name):
-    """A 30-slot proc table: over maps slot -> function; the socket slots pass down (WSPIoctl through ioctl),
-    4 and 8 are refused."""
+def table(over, name, down=down):
+    """The 30-slot proc table of a layer: over maps slot -> function, each slot by its name
+    (a private `_WSP_X = const(N)` copy of ws2.spiconst's WSP_X, checked by host_tests/unit/test_const_homes).
+
+    Slots over leaves out: the socket calls pass down (down(slot); WSPIoctl through ioctl, so the
+    socket can be re-homed), the address conversions go to the chain's next provider (by_info),
+    WSPCancelBlockingCall and WSPDuplicateSocket are refused (unsupported).
+    """
     out = []
-    for i in range(30):
+    for i in range(_WSP_TABLE_SIZE):
         f = over.get(i)
         if f is None:
-            f = by_info(i, name) if i in (1, 29) else unsupported if i in (4, 8) else ioctl if i == 16 else down(i)
+            if i in (_WSP_ADDRESSTOSTRING, _WSP_STRINGTOADDRESS):
+                f = by_info(i, name)
+            elif i in (_WSP_CANCELBLOCKINGCALL, _WSP_DUPLICATESOCKET):
+                f = unsupported
+            else:
+                f = ioctl if i == _WSP_IOCTL else down(i)
         out.append(f)
     return tuple(out)

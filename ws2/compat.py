@@ -21,12 +21,7 @@ from ws2 import catalog, handles, sockctrl, sockio, socklife, state
 from ws2.errors import WSAError, wsa_code
 from ws2.native import socket as _n
 
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
+from ws2.port import const
 
 
 _WS_AF_INET = const(2)

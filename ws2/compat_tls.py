@@ -2,28 +2,28 @@
 # MIT licence; part of ws2 for MicroPython.
 #
 # Clients turn TLS on after connect (docs/compat.md). wrap_socket on a drop-in
-# socket finds the catalog's TLS chain over the socket's base entry (a chain
-# entry with a security scheme, ssllsp's in the default catalog) and asks its
-# provider to adopt the connected socket as its lower socket
-# (adopt_connected): the socket keeps its object and its connection, and its
-# handle becomes the TLS provider's, so the ciphertext still goes down through
-# whatever layers the socket had. The TLS options become the provider's own
-# ioctls (peer name, CAs, server certificate, validation hook, handshake). A
-# socket that is not a drop-in is wrapped by the port's own module.
+# socket moves it onto the catalog's TLS chain over its entry (the chain with
+# security scheme SECURITY_PROTOCOL_SSL, ssllsp's in the default catalog) the
+# way setsockopt(SO_SECURE) does before connect: ws2/rehome. The socket keeps
+# its object, its handle and its connection, which becomes the TLS provider's
+# lower socket, so the ciphertext still goes down through whatever layers the
+# socket had. The TLS options become the provider's own ioctls (peer name,
+# CAs, server certificate, validation hook, handshake). A socket that is not a
+# drop-in is wrapped by the port's own module.
 import sys
 
-from ws2 import compat
+from ws2 import compat, sockctrl
+from ws2.dispatch import call
 from ws2.errors import WSAError
 
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
+from ws2.port import const
 
 
-_I_SECURITY = const(16)  # a catalog tuple's security scheme
+_WSP_SETSOCKOPT = const(26)
+_SOL_SOCKET = const(0xFFFF)
+_SO_SECURE = const(0x2001)
+_SO_SEC_SSL = const(0x2004)
+_SECURITY_PROTOCOL_SSL = const(1)
 _FIONBIO = const(0x8004667E)
 _SO_SSL_SET_FLAGS = const(0x90730002)
 _SO_SSL_SET_VALIDATE_CERT_HOOK = const(0x90730008)
@@ -33,7 +33,8 @@ _SO_SSL_SET_SERVER_CERT = const(0x90730010)
 _SO_SSL_SET_CA_CERTS = const(0x90730011)
 _SSL_FLAG_SERVER = const(2)
 _SSL_FLAG_HOOK_DECIDES = const(0x10000)
-_ACCES = const(10013)
+_WSAEACCES = const(10013)
+_WSAEOPNOTSUPP = const(10045)
 _MP = sys.implementation.name == "micropython"
 _WS2_DROPIN = True
 
@@ -102,7 +103,7 @@ class SSLContext:
         if settings.get("tls_verify") == "always":
             mode = CERT_REQUIRED  # the board's policy outranks what the application asked for
         try:
-            h = _rehome(sock, server_hostname)
+            h = _rehome(sock)
             opts = []
             if server_side:
                 opts.append((_SO_SSL_SET_FLAGS, _SSL_FLAG_SERVER))
@@ -129,9 +130,9 @@ class SSLContext:
             ctx.check_hostname = False
         if self._ca:
             if _MP:
-                from providers.ssllsp import _der  # PEM text as mbedTLS takes it: one DER block at a time
+                from providers.ssllsp.certs import der  # PEM text as mbedTLS takes it: one DER block at a time
 
-                for d in _der(self._ca, b"CERTIFICATE"):
+                for d in der(self._ca, b"CERTIFICATE"):
                     ctx.load_verify_locations(d)  # (positional only there)
             else:
                 ctx.load_verify_locations(cadata=self._ca.decode() if b"-----BEGIN" in self._ca else self._ca)
@@ -142,37 +143,33 @@ class SSLContext:
                                server_hostname=host)
 
 
-def _rehome(sock, host):
-    """Move a connected drop-in socket under the catalog's TLS provider; returns its new handle."""
-    from ws2 import catalog, handles, provider
+def _rehome(sock):
+    """Move a connected drop-in socket onto the catalog's TLS chain over its entry (ws2/rehome); SO_SECURE on."""
+    from ws2 import handles, rehome
 
     h = sock._live()
-    i = handles.slot(h)
-    e = catalog.by_id(handles.entry[i])
-    base = e[catalog.I_CHAIN][-1] if e is not None and e[catalog.I_CHAIN] else 0
-    for t in catalog.entries:
-        ch = t[catalog.I_CHAIN]
-        if len(ch) >= 2 and ch[-1] == base and t[_I_SECURITY]:
-            break
-    else:
-        raise WSAError(10045, "no TLS provider is installed over catalog entry %d" % base)
-    adopt = getattr(provider.for_entry(t).module, "adopt_connected", None)
-    if adopt is None:
-        raise WSAError(10045, "the catalog's TLS provider cannot secure a connected socket")
-    try:
-        peer = host or sock.getpeername()[0]
-    except OSError:
-        peer = None
+    entry = handles.entry[handles.slot(h)]
+    # The TLS chain over the socket's own chain, else (a layered socket) over its base entry: the socket's
+    # layers then stay below TLS and see the records.
+    chain = rehome.chain_over(entry, _SECURITY_PROTOCOL_SSL) or \
+        rehome.chain_over(rehome.base_of(entry), _SECURITY_PROTOCOL_SSL)
+    if chain is None:
+        raise WSAError(_WSAEOPNOTSUPP, "no TLS provider is installed over catalog entry %d" % entry)
     sock._slow()  # every byte goes through the TLS provider from now on
     sock._tls = True
-    sock._h = 0  # the TLS provider owns the handle now (it closes it on failure)
-    sock._h = adopt(handles.prov[i].table, h, t[catalog.I_CATALOG_ID], peer)
-    return sock._h
+    try:
+        rehome.rehome(h, chain, True)  # the handle stays the socket's; the TLS layer takes the connection from here
+    finally:
+        # Once per connection, and the TLS handshake that follows needs the heap: the router
+        # forgets the module (as it releases a provider) until the next move.
+        from ws2.provider import drop_module
+
+        drop_module("ws2.rehome")
+    call(h, _WSP_SETSOCKOPT, _SOL_SOCKET, _SO_SECURE, _SO_SEC_SSL)  # straight to the layer (ws2.secure is for plain sockets)
+    return h
 
 
 def _handshake(sock, h, opts, now):
-    from ws2 import sockctrl
-
     for code, arg in opts:
         sockctrl.WSAIoctl(h, code, arg)
     nb = sock._t == 0
@@ -186,7 +183,7 @@ def _handshake(sock, h, opts, now):
 
 def _tls_error(e):
     # What the port's TLS says for a rejected certificate; other failures as socket errors.
-    if e.args[0] == _ACCES:
+    if e.args[0] == _WSAEACCES:
         if _MP:
             return OSError(-0x2700, "certificate verification failed")  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
         return _port_tls().SSLCertVerificationError(1, str(e))

@@ -19,12 +19,7 @@ from ws2 import catalog, handles, provider, state
 from ws2.dispatch import fail
 from ws2.errors import WSAError, WSAEINVAL, WSAEOPNOTSUPP
 
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
+from ws2.port import const
 
 
 _WSP_IOCTL = const(16)
@@ -41,18 +36,30 @@ def chain_over(entry_id, security_scheme=None):
     return None
 
 
-def rehome(s, entry_id):
-    """Put chain entry entry_id's top layer over socket s; s then names the layer's socket (WSAEINVAL if it does not fit)."""
+def base_of(entry_id):
+    """The base entry at the bottom of entry_id's protocol chain (entry_id itself for a base entry)."""
+    chain = _chain_of(entry_id)
+    return chain[-1] if chain else entry_id
+
+
+def rehome(s, entry_id, over_layers=False):
+    """Put chain entry entry_id's top layer over socket s; s then names the layer's socket (WSAEINVAL if it does not fit).
+
+    entry_id is a chain one layer over s's own chain; with over_layers also one layer over s's base
+    entry: the layer then goes over s's layers, which stay below it (the socket drop-in's TLS over a
+    capture or counting layer).
+    """
     try:
-        return _rehome(s, entry_id)
+        return _rehome(s, entry_id, over_layers)
     except Exception as e:
         raise fail(e)
 
 
-def _rehome(s, entry_id):
+def _rehome(s, entry_id, over_layers):
     i = handles.slot(s)
     top = catalog.by_id(entry_id)
-    if top is None or top not in _chains_over(handles.entry[i]):
+    own = _chain_of(handles.entry[i])
+    if top is None or top not in _chains_over(handles.entry[i]) and not (over_layers and top in _chains_over(own[-1])):
         raise WSAError(WSAEINVAL, "catalog entry %r is not a chain one layer above socket %d's protocol" % (entry_id, s))
     if handles.flags[i] & _F_PENDING:
         raise WSAError(WSAEINVAL, "socket %d has overlapped requests pending" % s)
@@ -76,7 +83,9 @@ def _rehome(s, entry_id):
         try:
             from ws2.socklife import _info_for
 
-            ctx = adopt(low, _info_for(top), s)
+            info = _info_for(top)
+            info.protocol_chain = tuple(top[catalog.I_CHAIN][:1]) + own  # the layer finds s's own provider below it
+            ctx = adopt(low, info, s)
         except BaseException:
             bp.table[_WSP_IOCTL](bc, _SIO_SET_SOCKET_HANDLE, s, 0, None, None, None)
             raise
@@ -96,12 +105,19 @@ def _rehome(s, entry_id):
     return 0
 
 
-def _chains_over(entry_id):
-    # Chain entries, in catalog order, whose chain is entry_id's protocol with one layer on top.
+def _chain_of(entry_id):
+    # The protocol chain of a socket made on entry_id: its chain entry's chain, or (entry_id,) for a base entry.
     below = catalog.by_id(entry_id)
     if below is None:
+        return ()
+    return tuple(below[catalog.I_CHAIN]) if len(below[catalog.I_CHAIN]) > 1 else (entry_id,)
+
+
+def _chains_over(entry_id):
+    # Chain entries, in catalog order, whose chain is entry_id's protocol with one layer on top.
+    want = _chain_of(entry_id)
+    if not want:
         return []
-    want = below[catalog.I_CHAIN] if len(below[catalog.I_CHAIN]) > 1 else (entry_id,)
     return [e for e in catalog.entries if len(e[catalog.I_CHAIN]) == len(want) + 1 and e[catalog.I_CHAIN][1:] == want]
 
 

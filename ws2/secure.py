@@ -12,12 +12,7 @@ from ws2 import catalog, handles
 from ws2.dispatch import call, fail
 from ws2.errors import WSAError, WSAEINVAL, WSAEISCONN
 
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
+from ws2.port import const
 
 
 _WSP_GETPEERNAME = const(12)
