@@ -46,10 +46,14 @@ def validate(key, value):
     if not isinstance(key, str) or key not in _DEFAULTS:
         raise WSAError(WSAEINVAL, "unknown setting %r (known: %s)" % (key, ", ".join(sorted(_DEFAULTS))))
     if key in _CHECKERS:
+        if value == {}:  # off: nothing for the layer's checker to read, so its code is not loaded
+            return {}
         import sys
 
+        from ws2.provider import drop_module
+
         name = _CHECKERS[key]
-        had = name in sys.modules
+        had = [m for m in sys.modules if m.startswith("providers.")]
         try:
             m = __import__(name, None, None, ["check"])
         except ImportError:
@@ -57,10 +61,10 @@ def validate(key, value):
         try:
             return m.check(value)
         finally:
-            if not had:  # checking a setting must not keep the layer's code in RAM
-                from ws2.provider import drop_module
-
-                drop_module(name)
+            # Checking a setting must not keep the layer's code in RAM: the checker and what it imported
+            # (capsink brings pcap) are forgotten again.
+            for m in [m for m in sys.modules if m.startswith("providers.") and m not in had]:
+                drop_module(m)
     if key == "dns_servers":
         ok = isinstance(value, (list, tuple)) and all(_is_server(a) for a in value)
         if ok:

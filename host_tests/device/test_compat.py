@@ -129,7 +129,6 @@ def test_requests_https(env):
         import requests
 
         url = "https://%s:%d/hello" % (env.tls_board_name, env.https_port)
-        import gc; gc.collect(); print("DBGHEAP", gc.mem_free(), len(ws2.WSCEnumProtocols()), sorted(sys.modules))
         sent = stats["sent"]
         r = requests.get(url)  # requests asks for CERT_NONE: honoured
         assert r.text == env.http_hello

@@ -33,3 +33,23 @@ def test_config_validation():
     finally:
         settings.reset()
     assert ws2.config() == cur
+
+
+def test_checking_a_layer_setting_keeps_no_layer_code():
+    # Settings are checked each time they are read from flash; the capture and faults checkers live in
+    # their layers' modules, which must not stay in RAM afterwards (capsink would keep pcap, 4 KB and more).
+    import sys
+
+    from ws2 import settings
+
+    settings.reset()
+    try:
+        before = sorted(m for m in sys.modules if m.startswith("providers."))
+        ws2.config(capture={"kb": 8}, faults={})
+        ws2.config(capture={})
+        err(ws2.WSAEINVAL, lambda: ws2.config(capture={"bogus": 1}))
+        settings.reset()
+        settings.validate("capture", {"kb": 8})
+        assert sorted(m for m in sys.modules if m.startswith("providers.")) == before, sys.modules
+    finally:
+        settings.reset()
