@@ -185,10 +185,12 @@ def catalog_modules(reads):
 
 
 def _module(path):
-    # "/lib/providers/mine.mpy" -> "providers.mine"; None outside /lib.
+    # "/lib/providers/mine.mpy" -> "providers.mine", "/lib/providers/ssllsp/__init__.mpy" -> "providers.ssllsp";
+    # None outside /lib.
     if not path.startswith("/lib/") or not path.endswith((".py", ".mpy")):
         return None
-    return path[5:].rsplit(".", 1)[0].replace("/", ".")
+    mod = path[5:].rsplit(".", 1)[0].replace("/", ".")
+    return mod[:-9] if mod.endswith(".__init__") else mod
 
 
 def plan_removals(bundle_paths, strays, reads):
@@ -203,11 +205,15 @@ def plan_removals(bundle_paths, strays, reads):
     named = catalog_modules(reads)
     for path in remove:
         mod = _module(path)
-        if mod in named and not any(_module(p) == mod for p in left):
-            raise DeployError("refusing to remove %s: %s names the module %s, which would then no longer exist. "
-                              "Point the catalog elsewhere first (ws2.WSCDeinstallProvider / WSCUpdateProvider, or "
-                              "ws2.catalog.reset()), or deploy a bundle that has it"
-                              % (path, " and ".join(named[mod]), mod))
+        if mod is None or any(_module(p) == mod for p in left):
+            continue
+        # A named provider that is a package needs every module in it, not just its __init__.
+        for name in named:
+            if mod == name or mod.startswith(name + "."):
+                raise DeployError("refusing to remove %s: %s names the module %s, which would then no longer "
+                                  "exist or be whole. Point the catalog elsewhere first (ws2.WSCDeinstallProvider / "
+                                  "WSCUpdateProvider, or ws2.catalog.reset()), or deploy a bundle that has it"
+                                  % (path, " and ".join(named[name]), name))
     return remove
 
 

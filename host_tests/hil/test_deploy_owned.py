@@ -73,15 +73,20 @@ def test_deploy_keeps_a_users_provider_and_the_catalog_works(vb, tcp_echo):
 def test_deploy_refuses_to_remove_a_module_the_catalog_names(vb):
     files = dep.snapshot("UNIX")
     dep.deploy(vb.device, "UNIX", log=lambda m: None, files=files)
-    without = [(p, d) for p, d in files if p != "/lib/providers/ssllsp.mpy"]
+    # ssllsp is a package: leaving out one of its modules is refused as well as leaving out all of them.
+    part = [(p, d) for p, d in files if p != "/lib/providers/ssllsp/certs.mpy"]
+    with pytest.raises(dep.DeployError) as e:
+        dep.deploy(vb.device, "UNIX", log=lambda m: None, files=part)
+    assert "providers.ssllsp" in str(e.value) and "certs.mpy" in str(e.value)
+    without = [(p, d) for p, d in files if not p.startswith("/lib/providers/ssllsp/")]
     with pytest.raises(dep.DeployError) as e:
         dep.deploy(vb.device, "UNIX", log=lambda m: None, files=without)
     msg = str(e.value)
     assert "providers.ssllsp" in msg and "ws2 SSL layer [ssllsp]" in msg and "catalog entry 1005" in msg
-    assert os.path.exists(os.path.join(vb.flash, "lib", "providers", "ssllsp.mpy"))
+    assert os.path.exists(os.path.join(vb.flash, "lib", "providers", "ssllsp", "__init__.mpy"))
     # Once the catalog no longer names it, the same deploy goes through and removes it.
     run(vb, "import ws2\nws2.WSCDeinstallProvider(%r)\nprint('ok')" % "{5C1B6E2A-9D47-4F3B-8E21-7A0C44D9B713}")
     log = []
     dep.deploy(vb.device, "UNIX", log=log.append, files=without)
-    assert any("removed /lib/providers/ssllsp.mpy" in line for line in log)
+    assert any("removed /lib/providers/ssllsp/__init__.mpy" in line for line in log)
     run(vb, "from ws2 import catalog\ncatalog.reset()\nprint('ok')")
