@@ -296,6 +296,18 @@ def stale_sources(image):
     return sorted(p for p in set(rec["files"]) | set(now) if rec["files"].get(p) != now.get(p))
 
 
+def has_ws2(exe):
+    """Return True when the unix-port interpreter exe has ws2 frozen in (then /lib's copy is never imported)."""
+    # A frozen package's __path__ keeps the '.frozen/' prefix (its __file__ does not).
+    code = "import sys\nsys.path[:] = ['.frozen']\ntry:\n    import ws2\n    print(ws2.__path__)\nexcept ImportError:\n    pass"
+    try:
+        r = subprocess.run([os.path.abspath(exe), "-c", code], capture_output=True, text=True, timeout=60, cwd="/",
+                           stdin=subprocess.DEVNULL, env=dict(os.environ, WS2_ROOT=os.devnull))
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.stdout.startswith(".frozen/")
+
+
 def _reconfigure_if_stale(build_dir, man):
     # The rp2 Makefile runs CMake only while its build directory has no
     # Makefile, so a manifest given later (another checkout of this
@@ -365,4 +377,4 @@ def _failure(board, micropy_dir, man, argv, rc, log_path):
         board["name"], rc, what or "see the log for the first error", os.path.relpath(log_path, os.getcwd()), tail)
 
 
-__all__ = ["build", "commands", "check_tree", "check_toolchain", "stale_sources", "BuildError"]
+__all__ = ["build", "commands", "check_tree", "check_toolchain", "stale_sources", "has_ws2", "BuildError"]

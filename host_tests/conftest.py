@@ -51,7 +51,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "hil: needs a board (virtual or real)")
-    _check_frozen_interpreter(config.getoption("--micropython"))
+    _check_frozen_interpreter(config)
     places = config.getoption("--farm-places")
     if places:
         # Before labgrid's own configure (it runs last) reads $LG_PLACE into the environment's RemotePlace.
@@ -62,18 +62,41 @@ def pytest_configure(config):
             os.environ["LG_PLACE"] = place
 
 
-def _check_frozen_interpreter(exe):
-    # A frozen build runs the ws2 it was built from, not this tree's: tests on an
-    # image older than the sources would test old code.
+def _check_frozen_interpreter(config):
+    # Every virtual board of the run uses the interpreter given, also those a
+    # test starts itself or through the CLI (firmware.vboard reads $MICROPYTHON),
+    # whatever their working directory. A frozen build runs the ws2 it was built
+    # from, not this tree's: tests on an image older than the sources would test
+    # old code.
+    exe = config.getoption("--micropython")
     if not exe:
         return
     from firmware import frozen
+
+    exe = config.option.micropython = os.environ["MICROPYTHON"] = os.path.abspath(exe)
 
     stale = frozen.stale_sources(exe)
     if stale:
         raise pytest.UsageError("%s has ws2 frozen from other sources than this tree (%s%s): rebuild it with "
                                 "make firmware BOARD=UNIX MICROPY_DIR=/path/to/micropython"
                                 % (exe, ", ".join(stale[:5]), ", ..." if len(stale) > 5 else ""))
+
+
+@pytest.fixture(scope="session")
+def frozen_ws2(request):
+    """True when the virtual board's interpreter (--micropython) has ws2 frozen in: /lib's copy is never imported."""
+    from firmware import frozen
+
+    exe = request.config.getoption("--micropython")
+    return bool(exe) and frozen.has_ws2(exe)
+
+
+@pytest.fixture
+def lib_ws2(frozen_ws2):
+    """For a test of ws2 installed in /lib: skips, saying why, when the interpreter has ws2 frozen in."""
+    if frozen_ws2:
+        pytest.skip("ws2 is frozen into this interpreter (--micropython): '.frozen' comes before /lib on sys.path, "
+                    "so a copy installed in /lib is never imported")
 
 
 # -- host side peers -----------------------------------------------------------------

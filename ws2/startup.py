@@ -63,8 +63,9 @@ def WSAStartup(version=0x0202):
         version = MAKEWORD(version[0], version[1])
     if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= 0xFFFF:
         state.set_last_error(WSAEINVAL)
-        raise WSAError(WSAEINVAL, "version must be a WORD such as 0x0202 or a (major, minor) tuple, not %r"
-                       % (version,))
+        # The value is shown only when it is a number: the text of a 64 KB bytes would not fit a board's heap.
+        raise WSAError(WSAEINVAL, "version must be a WORD such as 0x0202 or a (major, minor) tuple, not %s"
+                       % (("%r" % version) if isinstance(version, (int, float)) else type(version).__name__))
     got = negotiate(version)
     if got is None:
         state.set_last_error(WSANOTINITIALISED)
