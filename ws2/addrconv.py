@@ -8,7 +8,7 @@
 import sys
 
 from ws2.dispatch import fail, prolog
-from ws2.errors import WSAError, WSAEAFNOSUPPORT, WSAEFAULT, WSAEINVAL
+from ws2.errors import WSAError, WSAEAFNOSUPPORT, WSAEFAULT, WSAEINVAL, shown
 from ws2.inaddr import ip4 as pton4, ntop4, ntop6 as _ntop6, pton6  # noqa: F401 (pton4, pton6: public)
 
 try:
@@ -32,7 +32,7 @@ def _uint(x, top, what):
     # In C the value is truncated to a u_short/u_long; here a value that does
     # not fit is a caller's bug, reported rather than silently cut.
     if not isinstance(x, int) or isinstance(x, bool):
-        raise fail(WSAError(WSAEINVAL, "%s needs an int, not %r" % (what, x)))
+        raise fail(WSAError(WSAEINVAL, "%s needs an int, not %s" % (what, shown(x))))
     if not 0 <= x <= top:
         raise fail(WSAError(WSAEINVAL, "%s: %d does not fit in %d bits" % (what, x, 16 if top == 0xFFFF else 32)))
     return x
@@ -83,11 +83,11 @@ def ntop6(b):
 def inet_pton(af, text):
     """Convert address text of family af (AF_INET or AF_INET6) to its packed bytes."""
     if not isinstance(af, int) or isinstance(af, bool):
-        raise fail(WSAError(WSAEINVAL, "af must be an int, not %r" % (af,)))
+        raise fail(WSAError(WSAEINVAL, "af must be an int, not %s" % shown(af)))
     if af != _AF_INET and af != _AF_INET6:
         raise fail(WSAError(WSAEAFNOSUPPORT, "inet_pton handles AF_INET and AF_INET6, not %d" % af))
     if not isinstance(text, str):
-        raise fail(WSAError(WSAEFAULT, "address text must be a str, not %r" % (text,)))
+        raise fail(WSAError(WSAEFAULT, "address text must be a str, not %s" % shown(text)))
     b = pton4(text) if af == _AF_INET else pton6(text)
     if b is None:
         raise fail(WSAError(WSAEINVAL, "%r is not an %s address" % (text, "IPv4" if af == _AF_INET else "IPv6")))
@@ -97,11 +97,11 @@ def inet_pton(af, text):
 def inet_ntop(af, packed):
     """Convert packed address bytes of family af to text."""
     if not isinstance(af, int) or isinstance(af, bool):
-        raise fail(WSAError(WSAEINVAL, "af must be an int, not %r" % (af,)))
+        raise fail(WSAError(WSAEINVAL, "af must be an int, not %s" % shown(af)))
     if af != _AF_INET and af != _AF_INET6:
         raise fail(WSAError(WSAEAFNOSUPPORT, "inet_ntop handles AF_INET and AF_INET6, not %d" % af))
     if not isinstance(packed, (bytes, bytearray, memoryview)):
-        raise fail(WSAError(WSAEFAULT, "packed address must be bytes-like, not %r" % (packed,)))
+        raise fail(WSAError(WSAEFAULT, "packed address must be bytes-like, not %s" % shown(packed)))
     n = 4 if af == _AF_INET else 16
     if len(packed) != n:
         raise fail(WSAError(WSAEINVAL, "a packed %s address has %d bytes, not %d"

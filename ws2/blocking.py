@@ -8,7 +8,7 @@
 # working because a board has no other way to stop a thread's blocking call.
 from ws2 import state
 from ws2.dispatch import fail, prolog
-from ws2.errors import WSAError, WSAEINVAL
+from ws2.errors import WSAError, WSAEINVAL, shown
 
 try:
     from micropython import const
@@ -54,6 +54,6 @@ def WSACancelBlockingCall(thread_id=None):
 
     t = _seen.get(tid)
     if t is None or _diff(_now(), t) > _RECENT_MS:
-        raise fail(WSAError(WSAEINVAL, "thread %r has no blocking call in progress" % (tid,)))
+        raise fail(WSAError(WSAEINVAL, "thread %s has no blocking call in progress" % shown(tid)))
     _cancel[tid] = True
     return 0

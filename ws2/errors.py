@@ -106,6 +106,12 @@ def strerror(code):
     return "Unknown error" if s is None else s[s.find(" ") + 1 :]
 
 
+def shown(value):
+    """Return how an error message shows a bad argument: numbers as they are, anything else by its type."""
+    # The text of a 64 KB bytes is four times its size: more than a board's heap may have left.
+    return ("%r" % (value,)) if isinstance(value, (int, float)) else type(value).__name__
+
+
 def errname(code):
     """Return the symbolic name of a WSA error code ("WSAECONNREFUSED"), or "" when it has none."""
     s = _line(code)

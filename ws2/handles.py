@@ -7,7 +7,7 @@
 # than somebody else's socket. Lookup is one index and one compare; nothing is
 # allocated after init().
 from ws2 import state
-from ws2.errors import WSAError, WSAEMFILE, WSAENOTSOCK, WSANOTINITIALISED
+from ws2.errors import WSAError, WSAEMFILE, WSAENOTSOCK, WSANOTINITIALISED, shown
 
 from ws2.port import const, micropython  # noqa: F401
 
@@ -81,7 +81,7 @@ def bad_handle(h):
     """The error for a handle that is not a live socket."""
     if not state.started:
         return WSAError(WSANOTINITIALISED)
-    return WSAError(WSAENOTSOCK, "handle %r is not an open socket" % (h,))
+    return WSAError(WSAENOTSOCK, "handle %s is not an open socket" % shown(h))
 
 
 @micropython.native

@@ -12,7 +12,7 @@ from ws2.dispatch import fail, prolog
 from ws2.errors import (WSAError, WSA_E_NO_MORE, WSA_INVALID_HANDLE, WSAEAFNOSUPPORT, WSAEFAULT,
                         WSAEINVAL, WSAENOMORE, WSAEPROTONOSUPPORT, WSAESOCKTNOSUPPORT, WSAHOST_NOT_FOUND,
                         WSANO_DATA, WSANO_RECOVERY, WSASERVICE_NOT_FOUND, WSATRY_AGAIN, WSATYPE_NOT_FOUND,
-                        wsa_code)
+                        wsa_code, shown)
 from ws2.queryset import (RESULT_IS_ALIAS, SVCID_HOSTNAME, SVCID_INET_HOSTADDRBYINETSTRING,
                           SVCID_INET_HOSTADDRBYNAME, WSAQuerySet)
 
@@ -132,7 +132,7 @@ def WSALookupServiceNext(handle, flags=0):
     prolog()
     lk = _lookups.get(handle) if _is_handle(handle) else None
     if lk is None:
-        raise fail(WSAError(WSA_INVALID_HANDLE, "no open lookup %r" % (handle,)))
+        raise fail(WSAError(WSA_INVALID_HANDLE, "no open lookup %s" % shown(handle)))
     opened = lk[0]
     while lk[1] < len(opened):
         p, h = opened[lk[1]]
@@ -150,7 +150,7 @@ def WSALookupServiceEnd(handle):
     prolog()
     lk = _lookups.pop(handle, None) if _is_handle(handle) else None
     if lk is None:
-        raise fail(WSAError(WSA_INVALID_HANDLE, "no open lookup %r" % (handle,)))
+        raise fail(WSAError(WSA_INVALID_HANDLE, "no open lookup %s" % shown(handle)))
     for p, h in lk[0]:
         try:
             p.routines[_NSP_END](h)
