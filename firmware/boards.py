@@ -11,7 +11,7 @@ BOARDS_DIR = os.path.join(ROOT, "boards")
 _FIELDS = {
     "name": (str, None), "description": (str, None), "port": (str, None), "micropython_board": (str, None),
     "chip": (str, None), "mpy_arch": (str, None), "mpy_version": (str, None), "heap_kb": (int, None),
-    "max_sockets": (int, None), "flash_budget_kb": (int, None), "flash_budget_tcp_kb": (int, None), "flasher": (str, None), "image": (str, None),
+    "max_sockets": (int, None), "max_udp_sockets": (int, None), "flash_budget_kb": (int, None), "flash_budget_tcp_kb": (int, None), "flasher": (str, None), "image": (str, None),
     "baud": (int, None), "wifi": (bool, None), "providers": (list, None), "ca_bundle": (str, None),
     "flash_offset": ((str, type(None)), None),
     "esptool_chip": (str, ("esptool",)), "flash_mode": (str, ("esptool",)), "flash_size": (str, ("esptool",)),
@@ -132,6 +132,8 @@ def problems(board):
         out.append("the filesystem (%d KB) leaves no room for the firmware (%s)" % (board["filesystem_kb"], part[1]))
     if not 0 < board["max_sockets"] <= 255:
         out.append("max_sockets %d is outside 1..255 (the handle's slot field)" % board["max_sockets"])
+    if not 0 < board["max_udp_sockets"] <= board["max_sockets"]:
+        out.append("max_udp_sockets %d is outside 1..max_sockets (%d)" % (board["max_udp_sockets"], board["max_sockets"]))
     return out
 
 

@@ -341,7 +341,7 @@ def _check(board, log):
         board.exec(_IMPORTS)
     except DeviceError as e:
         raise DeployError("the bundle is on the board but does not import: %s" % str(e).splitlines()[-1])
-    if str(where).startswith(".frozen"):
+    if str(path).startswith(".frozen"):  # a frozen package's __path__; its __file__ has no '.frozen/'
         log("note: ws2 is frozen into this firmware; the frozen copy is imported, not /lib "
             "('.frozen' comes first on sys.path)")
 

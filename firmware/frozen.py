@@ -10,6 +10,8 @@
 # different manifest from being reused (the freezer only compares timestamps).
 # Nothing is downloaded: a missing toolchain or submodule ends with one
 # message saying what to install or run.
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -245,6 +247,7 @@ def build(board_name, micropy_dir, out_dir=None, jobs=None, out=print, env=None)
     copied = []
     for name in images:
         copied.append(_install(os.path.join(build_dir, name), os.path.join(out_dir, name)))
+    _write_sources(man, out_dir)
     if tool and "firmware.uf2" not in images and "firmware.bin" in images:
         copied.insert(0, _uf2_from_bin(board, os.path.join(out_dir, "firmware.bin"), os.path.join(out_dir, "firmware.uf2")))
     out("")
@@ -259,6 +262,50 @@ def build(board_name, micropy_dir, out_dir=None, jobs=None, out=print, env=None)
     else:
         out("flash it: make flash BOARD=%s PORT=..." % board_name)
     return copied
+
+
+SOURCES = "frozen-sources.json"  # beside the image: the sha256 of each of this repository's frozen files
+
+
+def _digests(man):
+    # {module path in the image: sha256 of its source} for the files of this repository the manifest freezes.
+    out = {}
+    for f in manifest.read(man).files:
+        if os.path.commonpath([os.path.abspath(f.full_path), ROOT]) == ROOT:
+            with open(f.full_path, "rb") as fh:
+                out[f.target_path] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def _write_sources(man, out_dir):
+    # What the image was frozen from, so that a run on it can tell a tree that has moved on since.
+    tmp = os.path.join(out_dir, SOURCES + ".%d.tmp" % os.getpid())
+    with open(tmp, "w") as f:
+        json.dump({"manifest": os.path.relpath(man, ROOT), "files": _digests(man)}, f, indent=1, sort_keys=True)
+    os.replace(tmp, os.path.join(out_dir, SOURCES))
+
+
+def stale_sources(image):
+    """Return the frozen files of image that differ from this tree ([] when they match or nothing was recorded)."""
+    try:
+        with open(os.path.join(os.path.dirname(os.path.abspath(image)), SOURCES)) as f:
+            rec = json.load(f)
+        now = _digests(os.path.join(ROOT, rec["manifest"]))
+    except (OSError, ValueError, KeyError, manifest.ManifestError):
+        return []
+    return sorted(p for p in set(rec["files"]) | set(now) if rec["files"].get(p) != now.get(p))
+
+
+def has_ws2(exe):
+    """Return True when the unix-port interpreter exe has ws2 frozen in (then /lib's copy is never imported)."""
+    # A frozen package's __path__ keeps the '.frozen/' prefix (its __file__ does not).
+    code = "import sys\nsys.path[:] = ['.frozen']\ntry:\n    import ws2\n    print(ws2.__path__)\nexcept ImportError:\n    pass"
+    try:
+        r = subprocess.run([os.path.abspath(exe), "-c", code], capture_output=True, text=True, timeout=60, cwd="/",
+                           stdin=subprocess.DEVNULL, env=dict(os.environ, WS2_ROOT=os.devnull))
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.stdout.startswith(".frozen/")
 
 
 def _reconfigure_if_stale(build_dir, man):
@@ -330,4 +377,4 @@ def _failure(board, micropy_dir, man, argv, rc, log_path):
         board["name"], rc, what or "see the log for the first error", os.path.relpath(log_path, os.getcwd()), tail)
 
 
-__all__ = ["build", "commands", "check_tree", "check_toolchain", "BuildError"]
+__all__ = ["build", "commands", "check_tree", "check_toolchain", "stale_sources", "has_ws2", "BuildError"]

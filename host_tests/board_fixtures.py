@@ -64,3 +64,20 @@ def _transcript(request):
         request.node._transcript_start = len(dev.transcript)
         request.node._device = dev
     yield
+
+
+@pytest.fixture(scope="session")
+def frozen_ws2(request):
+    """True when the virtual board's interpreter (--micropython) has ws2 frozen in: /lib's copy is never imported."""
+    from firmware import frozen
+
+    exe = request.config.getoption("--micropython")
+    return bool(exe) and frozen.has_ws2(exe)
+
+
+@pytest.fixture
+def lib_ws2(frozen_ws2):
+    """For a test of ws2 installed in /lib: skips, saying why, when the interpreter has ws2 frozen in."""
+    if frozen_ws2:
+        pytest.skip("ws2 is frozen into this interpreter (--micropython): '.frozen' comes before /lib on sys.path, "
+                    "so a copy installed in /lib is never imported")

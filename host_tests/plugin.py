@@ -48,6 +48,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "hil: needs a board (virtual or real)")
+    _check_frozen_interpreter(config)
     places = config.getoption("--farm-places")
     if places:
         # Before labgrid's own configure (it runs last) reads $LG_PLACE into the environment's RemotePlace.
@@ -56,6 +57,26 @@ def pytest_configure(config):
         place = worker_place(places)
         if place:
             os.environ["LG_PLACE"] = place
+
+
+def _check_frozen_interpreter(config):
+    # Every virtual board of the run uses the interpreter given, also those a
+    # test starts itself or through the CLI (firmware.vboard reads $MICROPYTHON),
+    # whatever their working directory. A frozen build runs the ws2 it was built
+    # from, not this tree's: tests on an image older than the sources would test
+    # old code.
+    exe = config.getoption("--micropython")
+    if not exe:
+        return
+    from firmware import frozen
+
+    exe = config.option.micropython = os.environ["MICROPYTHON"] = os.path.abspath(exe)
+
+    stale = frozen.stale_sources(exe)
+    if stale:
+        raise pytest.UsageError("%s has ws2 frozen from other sources than this tree (%s%s): rebuild it with "
+                                "make firmware BOARD=UNIX MICROPY_DIR=/path/to/micropython"
+                                % (exe, ", ".join(stale[:5]), ", ..." if len(stale) > 5 else ""))
 
 
 def pytest_runtest_logreport(report):

@@ -34,6 +34,7 @@ import trustme
 NAME = "tls.ws2.test"
 BOARD_NAME = "board.ws2.test"
 IO_TIMEOUT = 30
+_PEER_BUF = 64 * 1024  # bytes of socket buffer per direction of a peer's connection
 
 
 class _Listener:
@@ -42,6 +43,13 @@ class _Listener:
     def __init__(self, host_ip, handler):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Fixed buffers (accepted sockets inherit them): Linux grows a reading
+        # socket's receive buffer up to tcp_rmem's maximum (tens of MB), so a
+        # board that sends without reading would fill the path only after as
+        # many bytes as the host's tuning allows; with these it fills within a
+        # few MB whatever the host.
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _PEER_BUF)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _PEER_BUF)
         self.sock.bind((host_ip, 0))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]

@@ -8,7 +8,7 @@
 # working because a board has no other way to stop a thread's blocking call.
 from ws2 import state
 from ws2.dispatch import fail, prolog
-from ws2.errors import WSAError, WSAEINVAL
+from ws2.errors import WSAError, WSAEINVAL, shown
 from ws2.port import const, ticks_diff, ticks_ms
 
 _RECENT_MS = const(500)  # a thread that checked in this recently is blocked in a call
@@ -39,6 +39,6 @@ def WSACancelBlockingCall(thread_id=None):
     tid = state.get_ident() if thread_id is None else thread_id
     t = _seen.get(tid)
     if t is None or ticks_diff(ticks_ms(), t) > _RECENT_MS:
-        raise fail(WSAError(WSAEINVAL, "thread %r has no blocking call in progress" % (tid,)))
+        raise fail(WSAError(WSAEINVAL, "thread %s has no blocking call in progress" % shown(tid)))
     _cancel[tid] = True
     return 0

@@ -8,6 +8,10 @@ from ws2.port import const
 # handle without a socket underneath is useless (esp32 CONFIG_LWIP_MAX_SOCKETS
 # = 10; rp2 has 5 TCP + ~8 listen pcbs; unix and CPython are host-limited).
 _CAPACITY = (("esp32", 10), ("rp2", 8), ("linux", 32), ("darwin", 32))
+# UDP sockets a port holds at once where that is fewer than its handle table:
+# rp2's lwIP has 5 UDP pcbs, of which the mDNS responder keeps one from boot
+# and the DHCP client one while Wi-Fi is joined (board.json max_udp_sockets).
+_UDP = (("rp2", 3),)
 MAX_CAPACITY = const(255)  # the slot field of a handle is 8 bits
 IS_MICROPYTHON = sys.implementation.name == "micropython"
 
@@ -19,6 +23,15 @@ def default_capacity():
         if p == name:
             return n if IS_MICROPYTHON else 64
     return 64
+
+
+def max_udp_sockets():
+    """Return how many UDP sockets this port can hold at once."""
+    if IS_MICROPYTHON:
+        for name, n in _UDP:
+            if sys.platform == name:
+                return n
+    return default_capacity()
 
 
 def root():

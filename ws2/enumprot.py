@@ -2,7 +2,7 @@
 # MIT licence; part of ws2 for MicroPython.
 from ws2 import catalog
 from ws2.dispatch import fail, prolog
-from ws2.errors import WSAError, WSAEFAULT
+from ws2.errors import WSAError, WSAEFAULT, shown
 from ws2.protocol_info import from_tuple
 
 
@@ -16,7 +16,7 @@ def _protocols(protocols):
                 break
         else:
             return protocols
-    raise fail(WSAError(WSAEFAULT, "protocols must be None or a list of protocol numbers, not %r" % (protocols,)))
+    raise fail(WSAError(WSAEFAULT, "protocols must be None or a list of protocol numbers, not %s" % shown(protocols)))
 
 
 def WSAEnumProtocols(protocols=None):

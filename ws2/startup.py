@@ -2,7 +2,7 @@
 # MIT licence; part of ws2 for MicroPython.
 from ws2 import catalog, handles, provider, state
 from ws2.dispatch import fail
-from ws2.errors import WSAError, WSAEINVAL, WSANOTINITIALISED, WSAVERNOTSUPPORTED
+from ws2.errors import WSAError, WSAEINVAL, WSANOTINITIALISED, WSAVERNOTSUPPORTED, shown
 from ws2.port import const
 
 _HIGH = const(0x0202)
@@ -56,8 +56,8 @@ def WSAStartup(version=0x0202):
         version = MAKEWORD(version[0], version[1])
     if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= 0xFFFF:
         state.set_last_error(WSAEINVAL)
-        raise WSAError(WSAEINVAL, "version must be a WORD such as 0x0202 or a (major, minor) tuple, not %r"
-                       % (version,))
+        raise WSAError(WSAEINVAL, "version must be a WORD such as 0x0202 or a (major, minor) tuple, not %s"
+                       % shown(version))
     got = negotiate(version)
     if got is None:
         state.set_last_error(WSANOTINITIALISED)
@@ -139,7 +139,7 @@ def WSASetLastError(code):
     """Set the calling thread's last Winsock error."""
     if not isinstance(code, int) or isinstance(code, bool):
         state.set_last_error(WSAEINVAL)
-        raise WSAError(WSAEINVAL, "an error code is an int, not %r" % (code,))
+        raise WSAError(WSAEINVAL, "an error code is an int, not %s" % shown(code))
     state.set_last_error(code)
 
 

@@ -87,7 +87,7 @@ class Fresh:
 
 
 @pytest.fixture
-def fresh(request):
+def fresh(request, lib_ws2):
     vb = VirtualBoard(BUDGET_BOARD, micropython=request.config.getoption("--micropython"))
     vb.start()
     f = Fresh(vb)

@@ -37,7 +37,7 @@ def test_quick_soak_reports_every_section_and_nothing_broke(request, tmp_path):
     assert r.returncode == 0, out
 
 
-def test_a_board_hanging_in_boot_on_a_cut_short_module_is_repaired_by_the_next_deploy(request):
+def test_a_board_hanging_in_boot_on_a_cut_short_module_is_repaired_by_the_next_deploy(request, lib_ws2):
     # MicroPython's loader waits forever on a .mpy cut short, and every soft reset runs boot.py again:
     # the deploy must break in with Ctrl-C and come in without a soft reset.
     if request.config.getoption("--port"):

@@ -49,6 +49,19 @@ def test_max_sockets_matches_ws2_board_table(name):
         "board.json max_sockets and ws2/board.py _CAPACITY disagree for %s" % name)
 
 
+@pytest.mark.parametrize("name", BOARDS)
+def test_max_udp_sockets_matches_ws2_board_table(name):
+    # ws2/board.py's number is what a board of that port holds with its network up; an emulated board
+    # (no Wi-Fi, no DHCP client) may hold more.
+    from ws2 import board as ws2board
+
+    b = boards.load(name)
+    port = PLATFORM[b["port"]]
+    want = dict(ws2board._UDP).get(port, dict(ws2board._CAPACITY)[port])
+    assert (b["max_udp_sockets"] >= want) if b.get("emulator") else (b["max_udp_sockets"] == want), (
+        "board.json max_udp_sockets and ws2/board.py _UDP disagree for %s" % name)
+
+
 def test_budgets_from_design():
     # docs/boards.md: heap 110 KB (ESP32_GENERIC) and 160 KB (RPI_PICO_W); .mpy of every module
     # <= 110 KB, of router + wspm <= 40 KB.

@@ -1,6 +1,8 @@
 # Flashing (--dry-run commands, image checks, the UF2 copy), frozen firmware builds (messages,
 # MicroPython's build driven in a stand-in tree) and board detection. No board, no toolchain needed.
 # MIT licence; part of ws2 for MicroPython.
+import hashlib
+import json
 import os
 import shlex
 import struct
@@ -218,6 +220,22 @@ def test_firmware_builds_with_the_frozen_manifest(tmp_path):
     assert subprocess.run([str(out / "micropython")], capture_output=True, text=True).stdout == "frozen\n"
     assert "mpy-cross built" in (out / "firmware-build.log").read_text()
     assert "make test MICROPYTHON=" in r.stdout
+    # What the image was frozen from is recorded beside it: this tree, so nothing is stale.
+    rec = json.loads((out / frozen.SOURCES).read_text())
+    assert rec["manifest"] == os.path.join("boards", "UNIX", "manifest.py")
+    with open(os.path.join(ROOT, "ws2", "board.py"), "rb") as f:
+        assert rec["files"]["ws2/board.py"] == hashlib.sha256(f.read()).hexdigest()
+    assert "providers/wspm.py" in rec["files"] or "providers/wspm/__init__.py" in rec["files"]
+    assert frozen.stale_sources(str(out / "micropython")) == []
+    # A tree that moved on since the build: the run on the image says which files differ.
+    rec["files"]["ws2/board.py"] = "0" * 64
+    del rec["files"]["ws2/const.py"]
+    (out / frozen.SOURCES).write_text(json.dumps(rec))
+    assert frozen.stale_sources(str(out / "micropython")) == ["ws2/board.py", "ws2/const.py"]
+    r = subprocess.run([sys.executable, "-m", "pytest", "--micropython", str(out / "micropython"), "--co", "-q",
+                        os.path.join(ROOT, "host_tests", "unit", "test_inaddr.py")], capture_output=True, text=True,
+                       cwd=ROOT)
+    assert r.returncode != 0 and "ws2/board.py, ws2/const.py): rebuild it with make firmware BOARD=UNIX" in r.stderr
 
 
 @pytest.mark.parametrize("board, var, build", [("ESP32_GENERIC_S3", "BOARD=ESP32_GENERIC_S3", "build-ws2-ESP32_GENERIC_S3"),
