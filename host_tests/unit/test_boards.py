@@ -173,12 +173,14 @@ def test_manifest_is_valid_and_freezes_exactly_the_bundle(name):
 
 @pytest.mark.parametrize("name, provider", [(n, p) for n in BOARDS for p in boards.load(n)["providers"]])
 def test_manifest_freezes_the_providers_the_board_ships(name, provider):
-    path = os.path.join(ROOT, "providers", provider + ".py")
-    if not os.path.exists(path):
-        pytest.xfail("providers/%s.py does not exist; the manifest freezes the whole providers package, "
-                     "so it is included as soon as it does" % provider)
+    # A provider is a module (nspm.py) or a package (wspm/, ssllsp/): every file of it is frozen.
+    module = "providers/%s.py" % provider
+    files = [module] if os.path.exists(os.path.join(ROOT, module)) else [
+        rel for _, rel in bundle.sources() if rel.startswith("providers/%s/" % provider)]
+    assert files, "providers/%s is neither a module nor a package" % provider
     m = manifest.read(os.path.join(boards.load(name)["dir"], "manifest.py"))
-    assert "providers/%s.py" % provider in [f.target_path for f in m.files]
+    frozen = [f.target_path for f in m.files]
+    assert [f for f in files if f not in frozen] == []
 
 
 def test_manifest_cli_lists_frozen_files():
