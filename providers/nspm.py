@@ -44,6 +44,12 @@ _CACHE_BYTES = const(4096)  # the board budget for cached answers, counted rough
 _MAX_TTL = const(86400)
 _MAX_NEG_TTL = const(300)
 _MAX_HOPS = const(8)  # CNAME links followed per name
+_NSP_CLEANUP = const(0)
+_NSP_LOOKUPSERVICEBEGIN = const(1)
+_NSP_LOOKUPSERVICENEXT = const(2)
+_NSP_LOOKUPSERVICEEND = const(3)
+_NSP_IOCTL = const(8)
+_NSP_TABLE_SIZE = const(9)
 _SIO_NSP_CACHED = const(0x58000010)  # ws2's own NSPIoctl code: the router asks for cached() (ws2/nsrouter)
 
 # svcguid.h classes nspm serves (upper case, as compared)
@@ -631,15 +637,14 @@ def NSPCleanup(provider_id):
 
 
 def _routines():
-    # The NSP_ROUTINE table by slot name (built at each NSPStartup: that is rare).
-    from ws2 import spiconst as S
-
-    t = [_unsupported] * S.NSP_TABLE_SIZE
-    t[S.NSP_CLEANUP] = NSPCleanup
-    t[S.NSP_LOOKUPSERVICEBEGIN] = NSPLookupServiceBegin
-    t[S.NSP_LOOKUPSERVICENEXT] = NSPLookupServiceNext
-    t[S.NSP_LOOKUPSERVICEEND] = NSPLookupServiceEnd
-    t[S.NSP_IOCTL] = NSPIoctl
+    # The NSP_ROUTINE table by slot name: private copies of ws2.spiconst's names (checked against it by
+    # host_tests/unit/test_const_homes.py), so resolving a name does not keep spiconst in RAM.
+    t = [_unsupported] * _NSP_TABLE_SIZE
+    t[_NSP_CLEANUP] = NSPCleanup
+    t[_NSP_LOOKUPSERVICEBEGIN] = NSPLookupServiceBegin
+    t[_NSP_LOOKUPSERVICENEXT] = NSPLookupServiceNext
+    t[_NSP_LOOKUPSERVICEEND] = NSPLookupServiceEnd
+    t[_NSP_IOCTL] = NSPIoctl
     return tuple(t)
 
 
